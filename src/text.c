@@ -1,0 +1,164 @@
+#include "text.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t
+text_utf8_seq(const unsigned char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (n >= 2 && (s[1] & 0xc0) == 0x80) ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (s[0] == 0xe0 && s[1] < 0xa0)
+			return 0;	/* overlong */
+		if (s[0] == 0xed && s[1] >= 0xa0)
+			return 0;	/* surrogate */
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (s[0] == 0xf0 && s[1] < 0x90)
+			return 0;	/* overlong */
+		if (s[0] == 0xf4 && s[1] >= 0x90)
+			return 0;	/* above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+int
+text_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if ((k = text_utf8_seq(p + i, n - i)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+size_t
+text_clean(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t i = 0, o = 0, k, room;
+
+	if (dstlen < 4) {
+		if (dstlen > 0)
+			dst[0] = '\0';
+		return 0;
+	}
+	room = dstlen - 4;	/* keep space for "..." and NUL */
+	while (i < srclen) {
+		k = text_utf8_seq(p + i, srclen - i);
+		if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)))
+			k = 1;
+		else if (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) {
+			/* C1 controls: show as '?' */
+			if (o + 1 > room)
+				goto cut;
+			dst[o++] = '?';
+			i += 2;
+			continue;
+		}
+		if (o + (k == 1 ? 1 : k) > room)
+			goto cut;
+		if (k == 1 && (p[i] < 0x20 || p[i] >= 0x7f))
+			dst[o++] = (p[i] == '\t' || p[i] == '\n' ||
+			    p[i] == '\r') ? ' ' : '?';
+		else {
+			memcpy(dst + o, p + i, k);
+			o += k;
+		}
+		i += k;
+	}
+	dst[o] = '\0';
+	return o;
+cut:
+	memcpy(dst + o, "...", 4);
+	return o + 3;
+}
+
+char *
+text_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		memmove(s, s + 1, strlen(s));
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+	    e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+size_t
+text_copy(char *dst, const char *src, size_t dstlen)
+{
+	size_t n = strlen(src);
+
+	if (dstlen > 0) {
+		size_t c = n < dstlen - 1 ? n : dstlen - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int
+text_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -1;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+text_glob(const char *pat, const char *s)
+{
+	const char *star = NULL, *mark = NULL;
+
+	while (*s != '\0') {
+		if (*pat == '*') {
+			star = pat++;
+			mark = s;
+		} else if (*pat == '?' || *pat == *s) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star + 1;
+			s = ++mark;
+		} else
+			return 0;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
