@@ -17,7 +17,7 @@ PKGS = libcurl openssl inih json-c expat
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
 
-WARN = -std=c11 -Wall -Wextra -Wformat=2 -Wformat-truncation=2 -Wshadow \
+WARN = -std=c11 -Wall -Wextra -Wformat=2 -Wshadow \
        -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
        -Wcast-qual -Wvla -Wwrite-strings -Wundef
 ifneq ($(CI),)

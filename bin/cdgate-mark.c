@@ -1,0 +1,266 @@
+/*
+ * cdgate-mark: the last step of User Data.  Writes the provisioning marker
+ * atomically: ok, or failed with a message; with --run, runs the
+ * provisioning command first and records its outcome.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "digest.h"
+#include "imds.h"
+#include "marker.h"
+#include "mono.h"
+#include "out.h"
+#include "proc.h"
+#include "text.h"
+
+#define MARK_MAX_DIGEST_PATHS 64
+
+static const char usage[] =
+    "usage: cdgate-mark [-hnqV] [-c config] [--path FILE] [--instance-id ID]\n"
+    "           [--failed MESSAGE] [--digest PATH]... [--tag KEY=VALUE]...\n"
+    "           [--run -- COMMAND [ARG...]]\n"
+    "  Writes the provisioning marker (default [marker] path of cdgate.ini).\n"
+    "  --failed MESSAGE  record that provisioning failed, and why\n"
+    "  --digest PATH     SHA-256 over files or trees (repeatable)\n"
+    "  --tag KEY=VALUE   record a tag provisioning acted on (repeatable)\n"
+    "  --run -- CMD...   run the provisioning command, record ok or failed\n"
+    "                    from its exit status, and exit with that status\n"
+    "  -n  print what would be written; -q  quiet; -V  version\n";
+
+struct mark {
+	const char *cfgpath, *path, *iid, *failed;
+	const char *digests[MARK_MAX_DIGEST_PATHS];
+	size_t ndigests;
+	char **run;
+	int check_mode;
+	struct config cfg;
+	struct marker m;
+	struct status st;
+};
+
+static int
+mark_tag(struct mark *k, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct marker_tag *t;
+
+	if (eq == NULL || eq == arg)
+		return status_set(&k->st, ST_USAGE, "--tag '%s': expected "
+		    "KEY=VALUE", arg);
+	if (k->m.ntags >= CAP_TAGS)
+		return status_set(&k->st, ST_USAGE, "more than %d tags",
+		    CAP_TAGS);
+	t = &k->m.tags[k->m.ntags];
+	if ((size_t)(eq - arg) >= sizeof(t->key) ||
+	    strlen(eq + 1) >= sizeof(t->value) ||
+	    !text_utf8_valid(arg, strlen(arg)))
+		return status_set(&k->st, ST_USAGE, "--tag '%s': too long or "
+		    "not UTF-8", arg);
+	memcpy(t->key, arg, (size_t)(eq - arg));
+	t->key[eq - arg] = '\0';
+	text_copy(t->value, eq + 1, sizeof(t->value));
+	k->m.ntags++;
+	return ST_OK;
+}
+
+static int
+mark_options(struct mark *k, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "path", required_argument, NULL, 'p' },
+		{ "instance-id", required_argument, NULL, 'i' },
+		{ "failed", required_argument, NULL, 'f' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "run", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c, run = 0;
+
+	while (!run && (c = getopt_long(argc, argv, "+c:hnqV", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'c': k->cfgpath = optarg; break;
+		case 'p': k->path = optarg; break;
+		case 'i': k->iid = optarg; break;
+		case 'f': k->failed = optarg; break;
+		case 'n': k->check_mode = 1; break;
+		case 'q': out_quiet(1); break;
+		case 'r': run = 1; break;
+		case 'd':
+			if (k->ndigests >= MARK_MAX_DIGEST_PATHS)
+				return status_set(&k->st, ST_USAGE, "more than "
+				    "%d --digest paths", MARK_MAX_DIGEST_PATHS);
+			k->digests[k->ndigests++] = optarg;
+			break;
+		case 't':
+			if (mark_tag(k, optarg) != ST_OK)
+				return k->st.code;
+			break;
+		case 'h': fputs(usage, stdout); exit(0);
+		case 'V': printf("cdgate-mark %s\n", PROC_VERSION); exit(0);
+		default:
+			return status_set(&k->st, ST_USAGE, "bad option; see "
+			    "cdgate-mark -h");
+		}
+	}
+	if (run) {
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+		if (optind >= argc)
+			return status_set(&k->st, ST_USAGE, "--run needs a "
+			    "command after --");
+		if (k->failed != NULL)
+			return status_set(&k->st, ST_USAGE, "--run and "
+			    "--failed exclude each other");
+		k->run = argv + optind;
+	} else if (optind != argc)
+		return status_set(&k->st, ST_USAGE, "unexpected argument "
+		    "'%s'; see cdgate-mark -h", argv[optind]);
+	return ST_OK;
+}
+
+/* Fills instance id, boot id, time and digest. */
+static int
+mark_facts(struct mark *k)
+{
+	struct imds imds;
+	int rc;
+
+	if (k->iid != NULL) {
+		if (k->iid[0] == '\0' || strlen(k->iid) >= CAP_INSTANCE_ID ||
+		    strpbrk(k->iid, " \t\n;#=") != NULL)
+			return status_set(&k->st, ST_USAGE, "--instance-id "
+			    "'%s' is not an instance id", k->iid);
+		text_copy(k->m.instance_id, k->iid, sizeof(k->m.instance_id));
+	} else if (!k->cfg.imds) {
+		return status_set(&k->st, ST_USAGE, "[gate] imds = no: give "
+		    "--instance-id");
+	} else {
+		if ((rc = imds_init(&imds, &k->st)) != ST_OK)
+			return rc;
+		rc = imds_instance_id(&imds, mono_ms() + k->cfg.timeout * 1000,
+		    k->m.instance_id, sizeof(k->m.instance_id), &k->st);
+		imds_free(&imds);
+		if (rc != ST_OK)
+			return rc;
+	}
+	if ((rc = marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id),
+	    &k->st)) != ST_OK)
+		return rc;
+	if (k->ndigests > 0 && (rc = digest_paths(k->digests, k->ndigests,
+	    k->m.digest, &k->st)) != ST_OK)
+		return rc;
+	return ST_OK;
+}
+
+/*
+ * Runs the command with our stdout/stderr; *status gets its exit status
+ * (128 + signal when killed, as the shell reports it).
+ */
+static int
+mark_run(struct mark *k, int *status)
+{
+	pid_t pid;
+	int ws;
+
+	out_info("running: %s", k->run[0]);
+	if ((pid = fork()) == -1)
+		return status_set(&k->st, ST_OSERR, "fork: %s",
+		    strerror(errno));
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		execvp(k->run[0], k->run);
+		fprintf(stderr, "cdgate: cdgate-mark: cannot run '%s': %s\n",
+		    k->run[0], strerror(errno));
+		_exit(127);
+	}
+	proc_term_child(pid);
+	while (waitpid(pid, &ws, 0) == -1)
+		if (errno != EINTR) {
+			proc_term_child(0);
+			return status_set(&k->st, ST_OSERR, "waitpid: %s",
+			    strerror(errno));
+		}
+	proc_term_child(0);
+	k->m.ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
+		snprintf(k->m.message, sizeof(k->m.message), "'%s' exited "
+		    "with status %d", k->run[0], WEXITSTATUS(ws));
+	else if (WIFSIGNALED(ws))
+		snprintf(k->m.message, sizeof(k->m.message), "'%s' was killed "
+		    "by signal %d", k->run[0], WTERMSIG(ws));
+	return ST_OK;
+}
+
+static int
+mark_exit(struct mark *k, int rc)
+{
+	out_verdict(rc, 0, "%s", k->st.msg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct mark k;
+	char text[CAP_MARKER_FILE];
+	int rc, ws = 0, cmd_rc = 0;
+
+	proc_start("cdgate-mark");
+	if ((rc = mark_options(&k, argc, argv)) != ST_OK)
+		return mark_exit(&k, rc);
+	if (k.cfgpath != NULL) {
+		config_defaults(&k.cfg);
+		rc = config_load_file(&k.cfg, k.cfgpath, &k.st);
+	} else
+		rc = config_load(&k.cfg, argv[0], &k.st);
+	if (rc != ST_OK)
+		return mark_exit(&k, rc);
+	if (k.path == NULL)
+		k.path = k.cfg.marker_path;
+	else if (k.path[0] != '/')
+		return mark_exit(&k, status_set(&k.st, ST_USAGE, "--path '%s' "
+		    "is not absolute", k.path));
+	k.m.ok = k.failed == NULL;
+	if (k.failed != NULL)
+		text_clean(k.m.message, sizeof(k.m.message), k.failed,
+		    strlen(k.failed));
+	if (k.run != NULL && !k.check_mode) {
+		if ((rc = mark_run(&k, &cmd_rc)) != ST_OK)
+			return mark_exit(&k, rc);
+		ws = 1;
+	}
+	if ((rc = mark_facts(&k)) != ST_OK)
+		return mark_exit(&k, rc);
+	mono_utc(k.m.finished_at);
+	if (k.check_mode) {
+		if ((rc = marker_format(&k.m, text, sizeof(text), &k.st)) !=
+		    ST_OK)
+			return mark_exit(&k, rc);
+		fputs(text, stdout);
+		out_verdict(0, 0, "check mode: would write '%s'", k.path);
+		return 0;
+	}
+	if ((rc = marker_write(k.path, &k.m, &k.st)) != ST_OK)
+		return mark_exit(&k, rc);
+	if (!k.m.ok) {
+		out_verdict(ws ? cmd_rc : ST_OK, 0, "marker '%s': provisioning "
+		    "failed: %s", k.path, k.m.message);
+		return ws ? cmd_rc : ST_OK;
+	}
+	out_verdict(0, 0, "marker '%s' written: ok for %s", k.path,
+	    k.m.instance_id);
+	return 0;
+}

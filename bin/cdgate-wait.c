@@ -1,0 +1,85 @@
+/*
+ * cdgate-wait: blocks until this instance is provisioned (the marker passes,
+ * by the same rules as the hooks) or the timeout passes.  For ordering the
+ * agent after provisioning (ExecStartPre=) and for scripts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "out.h"
+#include "proc.h"
+#include "text.h"
+
+static const char usage[] =
+    "usage: cdgate-wait [-hnqV] [-c config] [-t seconds]\n"
+    "  Waits until the provisioning marker passes (cdgate.ini [marker]).\n"
+    "  -t  seconds to wait (default: [gate] timeout of cdgate.ini)\n"
+    "  -n  check mode: print the plan and exit;  -q  only the verdict\n"
+    "Exit: 0 provisioned, 1 failed, 2 timeout, 3 SIGTERM, 64 usage,\n"
+    "  69 unavailable, 78 configuration.\n";
+
+int
+main(int argc, char **argv)
+{
+	struct gate g;
+	const char *cfgpath = NULL;
+	long timeout = 0;
+	int c, rc;
+
+	proc_start("cdgate-wait");
+	gate_init(&g, "cdgate-wait", argv[0]);
+	while ((c = getopt(argc, argv, "c:hnqt:V")) != -1) {
+		switch (c) {
+		case 'c': cfgpath = optarg; break;
+		case 'n': g.check_mode = 1; break;
+		case 'q': out_quiet(1); break;
+		case 't':
+			if (text_long(optarg, 1, 86400, &timeout) != 0) {
+				out_verdict(ST_USAGE, 0, "-t '%s': expected "
+				    "seconds from 1 to 86400", optarg);
+				return ST_USAGE;
+			}
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("cdgate-wait %s\n", PROC_VERSION); return 0;
+		default:
+			out_verdict(ST_USAGE, 0, "bad option; see cdgate-wait -h");
+			return ST_USAGE;
+		}
+	}
+	if (optind != argc) {
+		out_verdict(ST_USAGE, 0, "unexpected argument '%s'",
+		    argv[optind]);
+		return ST_USAGE;
+	}
+	if (cfgpath != NULL) {
+		config_defaults(&g.cfg);
+		rc = config_load_file(&g.cfg, cfgpath, &g.st);
+	} else
+		rc = config_load(&g.cfg, argv[0], &g.st);
+	if (rc != ST_OK) {
+		out_verdict(rc, 0, "%s", g.st.msg);
+		return rc;
+	}
+	g.checks = CHK_MARKER;
+	g.timeout = timeout > 0 ? timeout : g.cfg.timeout;
+	g.deadline = g.start + g.timeout * 1000;
+	out_info("config %s; waiting up to %lds for '%s'", g.cfg.path[0] ?
+	    g.cfg.path : "built-in defaults", g.timeout, g.cfg.marker_path);
+	if (g.check_mode) {
+		out_verdict(0, 0, "configuration is valid (check mode)");
+		return 0;
+	}
+	rc = gate_run(&g);
+	if (g.imds_ready)
+		imds_free(&g.imds);
+	if (rc != ST_OK) {
+		out_verdict(rc, 0, "%s", g.st.msg);
+		return rc;
+	}
+	out_verdict(0, 0, "%s (%.1fs)", g.summary, gate_elapsed(&g));
+	return 0;
+}

@@ -1,0 +1,8 @@
+/* after-allow-traffic: the AfterAllowTraffic hook.  What it does is in src/gate.c. */
+#include "gate.h"
+
+int
+main(int argc, char **argv)
+{
+	return gate_main(argc, argv, EV_AFTER_ALLOW_TRAFFIC);
+}

@@ -1,0 +1,8 @@
+/* before-block-traffic: the BeforeBlockTraffic hook.  What it does is in src/gate.c. */
+#include "gate.h"
+
+int
+main(int argc, char **argv)
+{
+	return gate_main(argc, argv, EV_BEFORE_BLOCK_TRAFFIC);
+}

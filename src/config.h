@@ -1,0 +1,84 @@
+/*
+ * config.h: cdgate.ini (design.md), found, checked and parsed.
+ *
+ * Rules:
+ * - the search order is $CDGATE_CONFIG, cdgate.ini beside the program,
+ *   cdgate.ini in its parent directory, /etc/cdgate/cdgate.ini, then the
+ *   built-in defaults; the first file that exists is used, and a file that
+ *   exists but cannot be used is an error (never a silent fall-through);
+ * - the file MUST be a regular file owned by root or the running user, not
+ *   group- or world-writable (file.h), valid UTF-8 text;
+ * - an unknown section or key, a duplicate key, or a bad value is an error
+ *   naming the file and line.
+ */
+#ifndef CDGATE_CONFIG_H
+#define CDGATE_CONFIG_H
+
+#include <stddef.h>
+
+#include "caps.h"
+#include "event.h"
+#include "status.h"
+
+#define CONFIG_ETC "/etc/cdgate/cdgate.ini"
+#define CONFIG_DEFAULT_MARKER "/var/lib/cdgate/provisioned"
+#define CONFIG_DEFAULT_TIMEOUT 300
+#define CONFIG_MAX_TIMEOUT 3600
+#define CONFIG_CLOUD_INIT_RESULT "/run/cloud-init/result.json"
+#define CONFIG_CLOUD_INIT_STATUS "/run/cloud-init/status.json"
+
+enum on_term { ON_TERM_SKIP, ON_TERM_FAIL };
+enum tags_source { TAGS_AUTO, TAGS_IMDS, TAGS_EC2 };
+
+struct config_tag {
+	char key[CAP_TAG_KEY_B];
+	char glob[CAP_TAG_VALUE_B];
+};
+
+struct config_event {
+	unsigned checks;	/* valid when checks_set */
+	int checks_set;
+	long timeout;		/* valid when > 0 */
+	int on_terminating;	/* -1: as [gate] */
+};
+
+struct config {
+	char path[CAP_PATH];	/* "" when the built-in defaults are used */
+	/* [gate] */
+	long timeout;
+	int on_terminating;
+	int imds;
+	/* [marker] */
+	char marker_path[CAP_PATH];
+	int cloud_init;
+	char cloud_init_result[CAP_PATH];
+	char cloud_init_status[CAP_PATH];
+	char digest[CAP_DIGEST];	/* "" when not required */
+	/* [tags] */
+	int tags_source;
+	struct config_tag tags[CAP_TAGS];
+	size_t ntags;
+	/* [health] */
+	int has_health;
+	char health_url[CAP_URL];
+	long health_status;
+	char health_body[CAP_VALUE];
+	/* [EventName] */
+	struct config_event ev[EV_COUNT];
+};
+
+/* The built-in defaults. */
+void config_defaults(struct config *c);
+/*
+ * Finds and loads the configuration for the program at `self` (argv[0] or
+ * /proc/self/exe).  Returns ST_OK or ST_CONFIG.
+ */
+int config_load(struct config *c, const char *self, struct status *st);
+/* Loads one file (no search); ST_OK or ST_CONFIG. */
+int config_load_file(struct config *c, const char *path, struct status *st);
+/* The checks and the timeout (seconds) for an event. */
+unsigned config_checks(const struct config *c, enum event ev);
+long config_timeout(const struct config *c, enum event ev);
+int config_on_terminating(const struct config *c, enum event ev);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * http.h: the one wrapper around libcurl.
+ *
+ * Rules every request keeps:
+ * - protocols limited to those the caller allows (http and/or https);
+ * - redirects are never followed;
+ * - TLS peer and host verification are always on (a CA file may be given);
+ * - proxies from the environment are ignored when no_proxy is set (IMDS:
+ *   the token MUST never go through a proxy);
+ * - connect and total timeouts come from the caller's deadline;
+ * - the reply is capped in the write callback: a larger reply is an error,
+ *   never a truncated success;
+ * - every curl_easy_setopt result is checked.
+ */
+#ifndef CDGATE_HTTP_H
+#define CDGATE_HTTP_H
+
+#include <stddef.h>
+
+#include "status.h"
+
+#define HTTP_PROTO_HTTP  0x1
+#define HTTP_PROTO_HTTPS 0x2
+#define HTTP_MAX_HEADERS 16
+
+struct http;	/* one connection cache; not thread-safe */
+
+struct http_req {
+	const char *method;		/* "GET", "PUT", "POST" */
+	const char *url;
+	const char *headers[HTTP_MAX_HEADERS];	/* "Name: value", NULL-ended */
+	const char *body;		/* may be NULL */
+	size_t bodylen;
+	size_t cap;			/* largest reply body accepted */
+	long connect_ms;		/* 0: same as total_ms */
+	long total_ms;			/* > 0 */
+	int protocols;			/* HTTP_PROTO_* */
+	int no_proxy;
+	const char *ca_file;		/* NULL: the system store */
+	const char *unix_socket;	/* NULL: TCP */
+};
+
+struct http_resp {
+	long status;		/* 0 when no reply */
+	char *body;		/* malloc'd, NUL-terminated; caller frees */
+	size_t len;
+	char content_type[128];
+	int timed_out;		/* transport error was a timeout */
+};
+
+/* Initialises libcurl once per process (before any thread). */
+int http_global_init(struct status *st);
+struct http *http_new(struct status *st);
+void http_free(struct http *h);
+/*
+ * Performs one request.  ST_OK when a reply (any status) arrived within the
+ * caps; ST_UNAVAIL with a message for connection errors, timeouts and
+ * oversized replies.  resp->body must be freed with http_resp_free.
+ */
+int http_do(struct http *h, const struct http_req *req,
+    struct http_resp *resp, struct status *st);
+void http_resp_free(struct http_resp *resp);
+/* Number of requests performed through h (for request economy tests). */
+unsigned long http_count(const struct http *h);
+
+#endif

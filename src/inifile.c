@@ -1,0 +1,127 @@
+#include "inifile.h"
+
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+int
+inifile_error(struct inifile *f, const char *fmt, ...)
+{
+	char raw[CAP_MSG];
+	va_list ap;
+
+	if (f->errline != 0)
+		return -1;	/* the first error wins */
+	va_start(ap, fmt);
+	if (vsnprintf(raw, sizeof(raw), fmt, ap) < 0)
+		text_copy(raw, "error", sizeof(raw));
+	va_end(ap);
+	text_copy(f->err, raw, sizeof(f->err));
+	f->errline = f->lineno;
+	return -1;
+}
+
+/* inih reader over the buffer: one line per call, too-long lines refused */
+static char *
+inifile_reader(char *str, int num, void *stream)
+{
+	struct inifile *f = stream;
+	size_t n = 0, max = (size_t)num - 1;
+
+	if (f->pos >= f->len || f->too_long)
+		return NULL;
+	f->lineno++;
+	/* leading blanks dropped: inih would take an indented line for the
+	 * continuation of the previous value */
+	while (f->pos < f->len && (f->buf[f->pos] == ' ' ||
+	    f->buf[f->pos] == '\t'))
+		f->pos++;
+	while (f->pos < f->len && f->buf[f->pos] != '\n') {
+		if (n >= max || n >= CAP_INI_LINE) {
+			f->too_long = 1;
+			inifile_error(f, "line longer than %d bytes",
+			    CAP_INI_LINE);
+			return NULL;
+		}
+		str[n++] = f->buf[f->pos++];
+	}
+	if (f->pos < f->len)
+		str[n++] = f->buf[f->pos++];	/* the newline */
+	str[n] = '\0';
+	return str;
+}
+
+static int
+inifile_seen(struct inifile *f, const char *section, const char *key)
+{
+	size_t i, ls = strlen(section), lk = strlen(key);
+	char *k;
+
+	for (i = 0; i < f->nseen; i++)
+		if (strncmp(f->seen[i], section, ls) == 0 &&
+		    f->seen[i][ls] == '\0' &&
+		    strcmp(f->seen[i] + ls + 1, key) == 0)
+			return 1;
+	if (f->nseen >= INIFILE_SEEN_MAX)
+		return inifile_error(f, "more than %d keys",
+		    INIFILE_SEEN_MAX), -1;
+	if ((k = malloc(ls + lk + 2)) == NULL)
+		return inifile_error(f, "out of memory"), -1;
+	memcpy(k, section, ls + 1);
+	memcpy(k + ls + 1, key, lk + 1);
+	f->seen[f->nseen++] = k;
+	return 0;
+}
+
+static int
+inifile_handler(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct inifile *f = user;
+	int seen;
+
+	if (f->errline != 0)
+		return 0;
+	if (*section == '\0')
+		return inifile_error(f, "'%s' is outside any [section]", key),
+		    0;
+	if ((seen = inifile_seen(f, section, key)) != 0) {
+		if (seen > 0)
+			inifile_error(f, "'%s' is given twice in [%s]", key,
+			    section);
+		return 0;
+	}
+	return f->fn(f, section, key, value) == 0;
+}
+
+int
+inifile_parse(const char *path, const char *buf, size_t len,
+    inifile_fn fn, void *user, int errcode, struct status *st)
+{
+	struct inifile f;
+	int line, rc = ST_OK;
+	size_t i;
+
+	memset(&f, 0, sizeof(f));
+	f.path = path;
+	f.buf = buf;
+	f.len = len;
+	f.fn = fn;
+	f.user = user;
+	line = ini_parse_stream(inifile_reader, &f, inifile_handler, &f);
+	if (f.errline != 0)
+		rc = status_set(st, errcode, "%s:%d: %s", path, f.errline,
+		    f.err);
+	else if (line > 0)
+		rc = status_set(st, errcode, "%s:%d: syntax error (expected "
+		    "[section], key = value, or a ; comment)", path, line);
+	else if (line < 0)
+		rc = status_set(st, ST_OSERR, "%s: out of memory", path);
+	for (i = 0; i < f.nseen; i++)
+		free(f.seen[i]);
+	return rc;
+}

@@ -1,0 +1,416 @@
+#include "marker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "inifile.h"
+#include "proc.h"
+#include "text.h"
+
+#define MARKER_HAVE_STATUS   0x1
+#define MARKER_HAVE_INSTANCE 0x2
+#define MARKER_HAVE_BOOT     0x4
+#define MARKER_HAVE_TIME     0x8
+
+struct marker_parse {
+	struct marker *m;
+	unsigned have;
+};
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX escapes of a tag key; -1 on a bad escape or overflow. */
+static int
+key_decode(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *in != '\0'; in++) {
+		if (o + 1 >= len)
+			return -1;
+		if (*in != '%') {
+			out[o++] = *in;
+			continue;
+		}
+		if ((hi = hexval(in[1])) < 0 || (lo = hexval(in[2])) < 0)
+			return -1;
+		out[o++] = (char)(hi * 16 + lo);
+		in += 2;
+	}
+	out[o] = '\0';
+	return text_utf8_valid(out, o) && memchr(out, '\0', o) == NULL ? 0 : -1;
+}
+
+static int
+key_encode(const char *in, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	unsigned char c;
+
+	for (; *in != '\0'; in++) {
+		c = (unsigned char)*in;
+		if (strchr(":=%;#[] \t", c) != NULL) {
+			if (o + 4 > len)
+				return -1;
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			if (o + 2 > len)
+				return -1;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int
+is_time(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t i;
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return 0;
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
+		    s[i] != shape[i])
+			return 0;
+	return 1;
+}
+
+static int
+mk_copy(struct inifile *f, const char *key, const char *v, char *out,
+    size_t len)
+{
+	if (strlen(v) >= len)
+		return inifile_error(f, "%s is too long", key);
+	text_copy(out, v, len);
+	return 0;
+}
+
+static int
+mk_provision(struct inifile *f, struct marker_parse *p, const char *k,
+    const char *v)
+{
+	struct marker *m = p->m;
+
+	if (strcmp(k, "status") == 0) {
+		if (strcmp(v, "ok") != 0 && strcmp(v, "failed") != 0)
+			return inifile_error(f, "status = '%s': expected ok "
+			    "or failed", v);
+		m->ok = strcmp(v, "ok") == 0;
+		p->have |= MARKER_HAVE_STATUS;
+		return 0;
+	}
+	if (strcmp(k, "instance_id") == 0) {
+		if (v[0] == '\0')
+			return inifile_error(f, "instance_id is empty");
+		p->have |= MARKER_HAVE_INSTANCE;
+		return mk_copy(f, k, v, m->instance_id,
+		    sizeof(m->instance_id));
+	}
+	if (strcmp(k, "boot_id") == 0) {
+		p->have |= MARKER_HAVE_BOOT;
+		return mk_copy(f, k, v, m->boot_id, sizeof(m->boot_id));
+	}
+	if (strcmp(k, "finished_at") == 0) {
+		if (!is_time(v))
+			return inifile_error(f, "finished_at = '%s': expected "
+			    "YYYY-MM-DDTHH:MM:SSZ", v);
+		p->have |= MARKER_HAVE_TIME;
+		return mk_copy(f, k, v, m->finished_at,
+		    sizeof(m->finished_at));
+	}
+	if (strcmp(k, "digest") == 0)
+		return mk_copy(f, k, v, m->digest, sizeof(m->digest));
+	if (strcmp(k, "message") == 0)
+		return mk_copy(f, k, v, m->message, sizeof(m->message));
+	return inifile_error(f, "unknown key '%s' in [provision]", k);
+}
+
+static int
+marker_handler(struct inifile *f, const char *sec, const char *k,
+    const char *v)
+{
+	struct marker_parse *p = f->user;
+	struct marker_tag *t;
+
+	if (strcmp(sec, "provision") == 0)
+		return mk_provision(f, p, k, v);
+	if (strcmp(sec, "tags") != 0)
+		return inifile_error(f, "unknown section [%s] (expected "
+		    "[provision] and [tags])", sec);
+	p->m->has_tags = 1;
+	if (p->m->ntags >= CAP_TAGS)
+		return inifile_error(f, "more than %d tags", CAP_TAGS);
+	t = &p->m->tags[p->m->ntags];
+	if (key_decode(k, t->key, sizeof(t->key)) != 0)
+		return inifile_error(f, "tag key '%s' is malformed", k);
+	if (mk_copy(f, "tag value", v, t->value, sizeof(t->value)) != 0)
+		return -1;
+	p->m->ntags++;
+	return 0;
+}
+
+int
+marker_read(const char *path, struct marker *m, int *absent,
+    struct status *st)
+{
+	struct marker_parse p = { m, 0 };
+	char dir[CAP_PATH], *buf = NULL;
+	size_t len;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = file_read(path, "marker", CAP_MARKER_FILE,
+	    FILE_TRUSTED | FILE_TEXT, &buf, &len, NULL, absent, st);
+	if (rc != ST_OK)
+		return rc;
+	file_dirname(path, dir, sizeof(dir));
+	if ((rc = file_dir_trusted(dir, "marker", st)) != ST_OK)
+		goto out;
+	if (len == 0) {
+		rc = status_set(st, ST_FAIL, "marker '%s' is empty", path);
+		goto out;
+	}
+	rc = inifile_parse(path, buf, len, marker_handler, &p, ST_FAIL, st);
+	if (rc != ST_OK) {
+		status_wrap(st, "marker is malformed");
+		goto out;
+	}
+	if (!(p.have & MARKER_HAVE_STATUS))
+		rc = status_set(st, ST_FAIL, "marker '%s' has no status",
+		    path);
+	else if (!(p.have & MARKER_HAVE_INSTANCE))
+		rc = status_set(st, ST_FAIL, "marker '%s' has no instance_id",
+		    path);
+	else if (!(p.have & MARKER_HAVE_BOOT))
+		rc = status_set(st, ST_FAIL, "marker '%s' has no boot_id",
+		    path);
+	else if (!(p.have & MARKER_HAVE_TIME))
+		rc = status_set(st, ST_FAIL, "marker '%s' has no finished_at",
+		    path);
+out:
+	free(buf);
+	return rc;
+}
+
+int
+marker_verify(const char *path, const struct marker *m,
+    const char *instance_id, const char *digest, int *other_instance,
+    struct status *st)
+{
+	*other_instance = 0;
+	if (!m->ok)
+		return status_set(st, ST_FAIL, "provisioning failed at %s: %s "
+		    "(marker '%s'); fix provisioning and relaunch",
+		    m->finished_at, m->message[0] ? m->message :
+		    "no message recorded", path);
+	if (instance_id != NULL && strcmp(m->instance_id, instance_id) != 0) {
+		*other_instance = 1;
+		return status_set(st, ST_FAIL, "marker '%s' was written on "
+		    "instance %s, this is %s (baked into the AMI?); remove "
+		    "it from the image", path, m->instance_id, instance_id);
+	}
+	if (digest != NULL && digest[0] != '\0' &&
+	    strcmp(m->digest, digest) != 0)
+		return status_set(st, ST_FAIL, "marker '%s' digest %s is not "
+		    "the configured %s: provisioning ran other code or "
+		    "config", path, m->digest[0] ? m->digest : "(none)",
+		    digest);
+	return ST_OK;
+}
+
+int
+marker_format(const struct marker *m, char *buf, size_t len,
+    struct status *st)
+{
+	char key[CAP_TAG_KEY_B * 3], msg[CAP_MSG];
+	size_t used, i;
+	int n;
+
+	/* ';' would start an INI comment: the message keeps ',' instead */
+	text_clean(msg, sizeof(msg), m->message, strlen(m->message));
+	for (i = 0; msg[i] != '\0'; i++)
+		if (msg[i] == ';' || msg[i] == '#')
+			msg[i] = ',';
+	n = snprintf(buf, len, "[provision]\nstatus = %s\ninstance_id = %s\n"
+	    "boot_id = %s\nfinished_at = %s\n", m->ok ? "ok" : "failed",
+	    m->instance_id, m->boot_id, m->finished_at);
+	if (n < 0 || (size_t)n >= len)
+		goto toolong;
+	used = (size_t)n;
+	if (m->digest[0] != '\0') {
+		n = snprintf(buf + used, len - used, "digest = %s\n",
+		    m->digest);
+		if (n < 0 || (size_t)n >= len - used)
+			goto toolong;
+		used += (size_t)n;
+	}
+	if (msg[0] != '\0') {
+		n = snprintf(buf + used, len - used, "message = %s\n", msg);
+		if (n < 0 || (size_t)n >= len - used)
+			goto toolong;
+		used += (size_t)n;
+	}
+	if (m->ntags > 0) {
+		n = snprintf(buf + used, len - used, "[tags]\n");
+		if (n < 0 || (size_t)n >= len - used)
+			goto toolong;
+		used += (size_t)n;
+	}
+	for (i = 0; i < m->ntags; i++) {
+		if (key_encode(m->tags[i].key, key, sizeof(key)) != 0)
+			goto toolong;
+		n = snprintf(buf + used, len - used, "%s = %s\n", key,
+		    m->tags[i].value);
+		if (n < 0 || (size_t)n >= len - used)
+			goto toolong;
+		used += (size_t)n;
+	}
+	return ST_OK;
+toolong:
+	return status_set(st, ST_SOFTWARE, "marker text longer than %zu bytes",
+	    len);
+}
+
+/* mkdir -p with mode 0755 for the missing parts of dir. */
+static int
+marker_mkdirs(const char *dir, struct status *st)
+{
+	char p[CAP_PATH];
+	size_t i;
+
+	if (text_copy(p, dir, sizeof(p)) >= sizeof(p))
+		return status_set(st, ST_FAIL, "path '%s' too long", dir);
+	for (i = 1; ; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char c = p[i];
+		p[i] = '\0';
+		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+			return status_set(st, ST_OSERR, "cannot create "
+			    "directory '%s': %s", p, strerror(errno));
+		p[i] = c;
+		if (c == '\0')
+			break;
+	}
+	return ST_OK;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+marker_write(const char *path, const struct marker *m, struct status *st)
+{
+	static char tmp[CAP_PATH + 32];	/* static: the SIGTERM handler */
+	char dir[CAP_PATH], text[CAP_MARKER_FILE];
+	const char *base;
+	int fd = -1, dfd = -1, rc;
+
+	if ((rc = marker_format(m, text, sizeof(text), st)) != ST_OK)
+		return rc;
+	file_dirname(path, dir, sizeof(dir));
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (base[0] == '\0')
+		return status_set(st, ST_CONFIG, "marker path '%s' names a "
+		    "directory", path);
+	if ((rc = marker_mkdirs(dir, st)) != ST_OK)
+		return rc;
+	if ((rc = file_dir_trusted(dir, "marker", st)) != ST_OK)
+		return rc;
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >=
+	    (int)sizeof(tmp))
+		return status_set(st, ST_FAIL, "marker path too long");
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return status_set(st, ST_OSERR, "cannot create a temporary "
+		    "file in '%s': %s", dir, strerror(errno));
+	proc_term_unlink(tmp);
+	if (write_all(fd, text, strlen(text)) != 0 || fchmod(fd, 0644) != 0 ||
+	    fsync(fd) != 0) {
+		rc = status_set(st, ST_OSERR, "cannot write '%s': %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = status_set(st, ST_OSERR, "cannot write '%s': %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		rc = status_set(st, ST_OSERR, "cannot rename '%s' to '%s': %s",
+		    tmp, path, strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) != 0)
+		rc = status_set(st, ST_OSERR, "cannot sync directory '%s': %s",
+		    dir, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1)
+		close(dfd);
+	if (tmp[0] != '\0')
+		unlink(tmp);
+	proc_term_unlink(NULL);
+	return rc;
+}
+
+int
+marker_boot_id(char *out, size_t len, struct status *st)
+{
+	char *buf = NULL;
+	size_t n;
+	int absent, rc;
+
+	rc = file_read("/proc/sys/kernel/random/boot_id", "boot id", 64,
+	    FILE_TEXT, &buf, &n, NULL, &absent, st);
+	if (rc != ST_OK)
+		return rc;
+	text_trim(buf);
+	if (strlen(buf) == 0 || strlen(buf) >= len)
+		rc = status_set(st, ST_OSERR, "malformed boot id");
+	else
+		text_copy(out, buf, len);
+	free(buf);
+	return rc;
+}

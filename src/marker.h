@@ -1,0 +1,68 @@
+/*
+ * marker.h: the provisioning marker (design.md), read and written.
+ *
+ * Rules:
+ * - read through file.h: no links, a regular file owned by root or the
+ *   running user, not group- or world-writable, at most CAP_MARKER_FILE
+ *   bytes, valid UTF-8, no NUL bytes; its directory not writable by others;
+ * - parsed strictly: only [provision] and [tags]; unknown keys, duplicate
+ *   keys, missing required keys (status, instance_id, boot_id,
+ *   finished_at) and bad values are errors;
+ * - written atomically: a temporary file in the same directory, fsync,
+ *   rename over the marker, fsync of the directory; a reader sees the old
+ *   marker or the new one, never a part of one;
+ * - tag keys are stored percent-encoded where INI would misread them
+ *   (':', '=', '%', ';', '#', '[', ']', blanks).
+ */
+#ifndef CDGATE_MARKER_H
+#define CDGATE_MARKER_H
+
+#include <stddef.h>
+
+#include "caps.h"
+#include "status.h"
+
+#define MARKER_TIME_LEN 21	/* "2026-11-26T02:00:00Z" + NUL */
+
+struct marker_tag {
+	char key[CAP_TAG_KEY_B];
+	char value[CAP_TAG_VALUE_B];
+};
+
+struct marker {
+	int ok;				/* status = ok */
+	char instance_id[CAP_INSTANCE_ID];
+	char boot_id[CAP_BOOT_ID];
+	char finished_at[MARKER_TIME_LEN];
+	char digest[CAP_DIGEST];	/* "" when absent */
+	char message[CAP_MSG];		/* "" when absent */
+	struct marker_tag tags[CAP_TAGS];
+	size_t ntags;
+	int has_tags;			/* a [tags] section was present */
+};
+
+/*
+ * Reads and parses the marker.  ST_OK; ST_FAIL with *absent = 1 when it
+ * does not exist; ST_FAIL with the reason when it cannot be used.
+ */
+int marker_read(const char *path, struct marker *m, int *absent,
+    struct status *st);
+/*
+ * Verifies a parsed marker: status, instance id (skipped when NULL) and
+ * digest (skipped when NULL or "").  ST_OK or ST_FAIL; *other_instance is
+ * set when the only fault is another instance's id (a marker baked into
+ * an image, which this instance's own provisioning will replace).
+ */
+int marker_verify(const char *path, const struct marker *m,
+    const char *instance_id, const char *digest, int *other_instance,
+    struct status *st);
+/* Writes the marker atomically, creating its directory (0755). */
+int marker_write(const char *path, const struct marker *m,
+    struct status *st);
+/* Formats the marker as INI text; ST_OK or ST_SOFTWARE when too long. */
+int marker_format(const struct marker *m, char *buf, size_t len,
+    struct status *st);
+/* Reads /proc/sys/kernel/random/boot_id into out. */
+int marker_boot_id(char *out, size_t len, struct status *st);
+
+#endif

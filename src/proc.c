@@ -1,0 +1,135 @@
+#include "proc.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "mono.h"
+#include "out.h"
+#include "status.h"
+#include "text.h"
+
+static char term_line[CAP_LINE * 2];
+static size_t term_len;
+static const char *volatile term_unlink;
+static volatile pid_t term_child;
+static void (*volatile term_hook)(int);
+static int64_t started;
+
+static size_t
+fmt_ulong(char *buf, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < sizeof(tmp));
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Async-signal-safe: only write, kill, unlink, clock_gettime, _exit. */
+static void
+on_signal(int sig)
+{
+	char buf[sizeof(term_line) + 64];
+	size_t n = 0;
+	long ms = (long)(mono_ms() - started);
+	ssize_t w;
+
+	if (term_unlink != NULL)
+		unlink(term_unlink);
+	if (term_child > 0)
+		kill(term_child, SIGTERM);
+	memcpy(buf, term_line, term_len);
+	n = term_len;
+	memcpy(buf + n, " (signal ", 9);
+	n += 9;
+	n += fmt_ulong(buf + n, (unsigned long)sig);
+	memcpy(buf + n, " after ", 7);
+	n += 7;
+	n += fmt_ulong(buf + n, (unsigned long)(ms / 1000));
+	buf[n++] = '.';
+	buf[n++] = (char)('0' + (ms % 1000) / 100);
+	memcpy(buf + n, "s)\n", 3);
+	n += 3;
+	w = write(STDOUT_FILENO, buf, n);
+	(void)w;
+	if (term_hook != NULL)
+		term_hook((int)ms);
+	_exit(ST_TERM);
+}
+
+void
+proc_on_term(const char *reason)
+{
+	int n;
+
+	n = snprintf(term_line, sizeof(term_line), "cdgate: %s: FAIL: %s",
+	    out_get_label(), reason);
+	if (n < 0 || (size_t)n >= sizeof(term_line))
+		n = (int)text_copy(term_line, "cdgate: FAIL: terminated",
+		    sizeof(term_line));
+	term_len = strlen(term_line);
+}
+
+void
+proc_term_unlink(const char *path)
+{
+	term_unlink = path;
+}
+
+void
+proc_term_child(pid_t pid)
+{
+	term_child = pid;
+}
+
+void
+proc_term_hook(void (*fn)(int))
+{
+	term_hook = fn;
+}
+
+long
+proc_elapsed_ms(void)
+{
+	return (long)(mono_ms() - started);
+}
+
+void
+proc_start(const char *label)
+{
+	struct sigaction sa;
+	int fd;
+
+	started = mono_ms();
+	/* fds 0-2 must be open, so no file we open later lands on them */
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
+		(void)fcntl(fd, F_SETFD, 0);
+	if (fd > 2)
+		close(fd);
+	dup2(STDOUT_FILENO, STDERR_FILENO);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	umask(022);
+	out_label(label);
+	proc_on_term("terminated by SIGTERM: the agent's timeout for this "
+	    "script ran out first; keep [gate] timeout below the appspec "
+	    "timeout");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}

@@ -1,0 +1,36 @@
+/*
+ * proc.h: start-up hygiene and SIGTERM, shared by every program.
+ *
+ * proc_start MUST be the first call of every main.  It:
+ * - opens /dev/null on any of fds 0-2 that is closed;
+ * - joins stderr to stdout (one stream, order kept) and makes stdout
+ *   line-buffered;
+ * - ignores SIGPIPE (a closed pipe is an error, not a death by signal);
+ * - installs the SIGTERM/SIGINT/SIGHUP handler.
+ *
+ * The handler only uses async-signal-safe calls: it removes a registered
+ * temporary file, forwards SIGTERM to a registered child process,
+ * writes the prepared verdict line with the elapsed time, runs a registered
+ * async-signal-safe hook (history) and _exits with ST_TERM.  So SIGTERM ends
+ * any program at once, whatever it is blocked in.
+ */
+#ifndef CDGATE_PROC_H
+#define CDGATE_PROC_H
+
+#include <sys/types.h>
+
+#define PROC_VERSION "0.1.0"
+
+void proc_start(const char *label);
+/* The verdict line printed if SIGTERM arrives ("... FAIL: " + this). */
+void proc_on_term(const char *reason);
+/* A temporary file to unlink if killed (NULL: none).  Must stay valid. */
+void proc_term_unlink(const char *path);
+/* A child process to forward SIGTERM to (0: none). */
+void proc_term_child(pid_t pid);
+/* An async-signal-safe function called before _exit on SIGTERM. */
+void proc_term_hook(void (*fn)(int elapsed_ms));
+/* Milliseconds since proc_start. */
+long proc_elapsed_ms(void);
+
+#endif

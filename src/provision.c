@@ -1,0 +1,75 @@
+#include "provision.h"
+
+#include <string.h>
+
+#include "mono.h"
+#include "out.h"
+#include "text.h"
+#include "watch.h"
+
+/* Waits for one marker that passes; ST_OK, GATE_LEAVING or a failure. */
+static int
+provision_marker(struct gate *g, struct watch *w)
+{
+	const char *path = g->cfg.marker_path;
+	const char *iid = g->cfg.imds ? g->instance_id : NULL;
+	char waiting[CAP_MSG] = "";
+	int absent, other, rc;
+	int64_t beat = mono_ms() + GATE_HEARTBEAT_MS;
+
+	for (;;) {
+		if ((rc = watch_arm(w, &g->st)) != ST_OK)
+			return rc;
+		rc = marker_read(path, &g->marker, &absent, &g->st);
+		if (rc == ST_OK) {
+			rc = marker_verify(path, &g->marker, iid,
+			    g->cfg.digest, &other, &g->st);
+			if (rc == ST_OK)
+				return ST_OK;
+			if (!other)
+				return rc;
+		} else if (!absent)
+			return rc;
+		if (strcmp(waiting, g->st.msg) != 0) {
+			text_copy(waiting, g->st.msg, sizeof(waiting));
+			out_info("marker: waiting: %s", waiting);
+		}
+		if (mono_left(g->deadline) == 0)
+			break;
+		if (mono_ms() >= beat) {
+			out_info("marker: still waiting after %.0fs of %lds",
+			    gate_elapsed(g), g->timeout);
+			beat = mono_ms() + GATE_HEARTBEAT_MS;
+		}
+		if ((rc = gate_wait(g, w, beat - mono_ms())) != ST_OK)
+			return rc;
+	}
+	if (absent)
+		return status_set(&g->st, ST_TIMEOUT, "marker '%s' did not "
+		    "appear within %lds: provisioning has not finished (is "
+		    "User Data still running, or did it stop before "
+		    "cdgate-mark?)", path, g->timeout);
+	return status_set(&g->st, ST_TIMEOUT, "no marker for this instance "
+	    "within %lds: %s", g->timeout, waiting);
+}
+
+int
+provision_check(struct gate *g)
+{
+	struct watch w;
+	int rc;
+
+	if (g->cfg.imds && (rc = gate_instance_id(g)) != ST_OK)
+		return rc;
+	if ((rc = watch_open(&w, g->cfg.marker_path, &g->st)) != ST_OK)
+		return rc;
+	rc = provision_marker(g, &w);
+	watch_close(&w);
+	if (rc != ST_OK)
+		return rc;
+	g->have_marker = 1;
+	out_info("marker: ok, provisioned at %s%s%s", g->marker.finished_at,
+	    g->marker.digest[0] ? ", digest " : "", g->marker.digest);
+	gate_note(g, "marker ok (%s)", g->marker.finished_at);
+	return ST_OK;
+}
