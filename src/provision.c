@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "cloudinit.h"
 #include "mono.h"
 #include "out.h"
 #include "text.h"
@@ -53,6 +54,41 @@ provision_marker(struct gate *g, struct watch *w)
 	    "within %lds: %s", g->timeout, waiting);
 }
 
+/* Waits for cloud-init's result.json; ST_OK, GATE_LEAVING or a failure. */
+static int
+provision_cloudinit(struct gate *g, struct watch *w)
+{
+	struct cloudinit_report rep;
+	int rc, said = 0;
+
+	for (;;) {
+		if ((rc = watch_arm(w, &g->st)) != ST_OK)
+			return rc;
+		rc = cloudinit_check(g->cfg.cloud_init_result,
+		    g->cfg.cloud_init_status, &rep, &g->st);
+		if (rc != ST_TIMEOUT || !rep.pending)
+			break;
+		if (!said++)
+			out_info("cloud-init: waiting for '%s'",
+			    g->cfg.cloud_init_result);
+		if (mono_left(g->deadline) == 0)
+			return status_set(&g->st, ST_TIMEOUT, "cloud-init did "
+			    "not finish within %lds ('%s' does not exist); see "
+			    "/var/log/cloud-init-output.log", g->timeout,
+			    g->cfg.cloud_init_result);
+		if ((rc = gate_wait(g, w, GATE_HEARTBEAT_MS)) != ST_OK)
+			return rc;
+	}
+	if (rc != ST_OK)
+		return rc;
+	if (rep.nrecoverable > 0)
+		out_info("cloud-init: warning: %zu recoverable errors, first: "
+		    "%s", rep.nrecoverable, rep.first_recoverable);
+	out_info("cloud-init: finished without errors");
+	gate_note(g, "cloud-init ok");
+	return ST_OK;
+}
+
 int
 provision_check(struct gate *g)
 {
@@ -71,5 +107,11 @@ provision_check(struct gate *g)
 	out_info("marker: ok, provisioned at %s%s%s", g->marker.finished_at,
 	    g->marker.digest[0] ? ", digest " : "", g->marker.digest);
 	gate_note(g, "marker ok (%s)", g->marker.finished_at);
-	return ST_OK;
+	if (!g->cfg.cloud_init)
+		return ST_OK;
+	if ((rc = watch_open(&w, g->cfg.cloud_init_result, &g->st)) != ST_OK)
+		return rc;
+	rc = provision_cloudinit(g, &w);
+	watch_close(&w);
+	return rc;
 }
