@@ -41,35 +41,42 @@ read_fd(int fd, size_t size, const char *what, const char *path, char **buf,
 	size_t got = 0;
 	ssize_t n;
 	char *b;
+	int rc;
 
 	*buf = NULL;
-	if ((b = malloc(size + 2)) == NULL)
-		return status_set(st, ST_OSERR, "%s '%s' cannot be read: %s",
+	if ((b = malloc(size + 2)) == NULL) {
+		rc = status_set(st, ST_OSERR, "%s '%s' cannot be read: %s",
 		    what, path, strerror(ENOMEM));
+		goto out;
+	}
 	/* Room for one byte more than fstat said, to see a file grow. */
 	while (got < size + 1) {
 		n = read(fd, b + got, size + 1 - got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			free(b);
-			return status_set(st, ST_OSERR,
+			rc = status_set(st, ST_OSERR,
 			    "%s '%s' cannot be read: %s", what, path,
 			    strerror(errno));
+			goto out;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
 	if (got != size) {
-		free(b);
-		return status_set(st, ST_FAIL,
+		rc = status_set(st, ST_FAIL,
 		    "%s '%s' changed while being read", what, path);
+		goto out;
 	}
 	b[got] = '\0';
 	*buf = b;
 	*len = got;
-	return ST_OK;
+	b = NULL;
+	rc = ST_OK;
+out:
+	free(b);
+	return rc;
 }
 
 /*
@@ -89,7 +96,7 @@ read_file(const char *path, const char *what, char **buf, size_t *len,
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return status_set(st, ST_TIMEOUT,
-			    "%s '%s' does not exist yet", what, path);
+			    "%s '%s' does not exist", what, path);
 		if (errno == ELOOP)
 			return status_set(st, ST_FAIL,
 			    "%s '%s' is a symbolic link", what, path);
@@ -218,8 +225,8 @@ check_result(struct json_object *root, const char *path,
 	    json_object_is_type(ds, json_type_string))
 		json_text(rep->datasource, sizeof(rep->datasource), ds);
 	if (!json_object_object_get_ex(v1, "errors", &errs))
-		return status_set(st, ST_FAIL, "%s '%s' has no \"v1\".\"errors\"",
-		    what, path);
+		return status_set(st, ST_FAIL,
+		    "%s '%s' has no \"v1\".\"errors\"", what, path);
 	if (!json_object_is_type(errs, json_type_array))
 		return status_set(st, ST_FAIL,
 		    "%s '%s' has a \"v1\".\"errors\" that is not an array",
@@ -229,7 +236,8 @@ check_result(struct json_object *root, const char *path,
 		return ST_OK;
 	json_text(rep->first_error, sizeof(rep->first_error),
 	    json_object_array_get_idx(errs, 0));
-	return status_set(st, ST_FAIL, "cloud-init finished with %zu error%s: %s",
+	return status_set(st, ST_FAIL,
+	    "cloud-init finished with %zu error%s: %s",
 	    rep->nerrors, rep->nerrors == 1 ? "" : "s", rep->first_error);
 }
 

@@ -27,7 +27,7 @@ struct walk {
 	struct status *st;
 	const char *root;		/* the PATH as given, for messages */
 	int root_is_dir;
-	char rel[CAP_PATH];		/* the current entry, relative to root */
+	char rel[CAP_PATH];		/* the current entry, from root */
 	size_t nentries;
 	unsigned char buf[DIGEST_CAP_READ];
 };
@@ -39,6 +39,8 @@ struct names {
 
 static int walk_entry(struct walk *, int, const char *, const struct stat *,
     int);
+static int walk_fail(struct walk *, int, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The current entry as the user would name it: root, or root/rel. */
 static const char *
@@ -177,7 +179,8 @@ walk_file(struct walk *w, int dfd, const char *name, const struct stat *lsb)
 			goto out;
 	}
 	if (total != (uint64_t)sb.st_size)
-		rc = walk_fail(w, ST_OSERR, 0, "changed size while being hashed");
+		rc = walk_fail(w, ST_OSERR, 0,
+		    "changed size while being hashed");
 out:
 	close(fd);
 	return rc;
@@ -235,7 +238,8 @@ names_add(struct walk *w, struct names *nm, const char *name)
 	if (nm->n == nm->cap) {
 		cap = nm->cap == 0 ? 16 : nm->cap * 2;
 		if ((v = reallocarray(nm->v, cap, sizeof(*v))) == NULL)
-			return walk_fail(w, ST_OSERR, ENOMEM, "cannot be listed");
+			return walk_fail(w, ST_OSERR, ENOMEM,
+			    "cannot be listed");
 		nm->v = v;
 		nm->cap = cap;
 	}
@@ -256,7 +260,8 @@ names_read(struct walk *w, DIR *d, struct names *nm)
 		errno = 0;
 		if ((de = readdir(d)) == NULL)
 			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if ((rc = names_add(w, nm, de->d_name)) != ST_OK)
 			return rc;
@@ -289,7 +294,8 @@ walk_children(struct walk *w, DIR *d, int depth)
 			goto out;
 		}
 		if (fstatat(dfd, nm.v[i], &sb, AT_SYMLINK_NOFOLLOW) == -1) {
-			rc = walk_fail(w, ST_OSERR, errno, "cannot be examined");
+			rc = walk_fail(w, ST_OSERR, errno,
+			    "cannot be examined");
 			goto out;
 		}
 		if ((rc = walk_entry(w, dfd, nm.v[i], &sb, depth + 1)) != ST_OK)
@@ -354,7 +360,8 @@ walk_entry(struct walk *w, int dfd, const char *name, const struct stat *sb,
 	if (S_ISLNK(sb->st_mode))
 		return walk_link(w, dfd, name);
 	return walk_fail(w, ST_USAGE, 0, "is a %s: only regular files, "
-	    "directories and symbolic links can be hashed", type_name(sb->st_mode));
+	    "directories and symbolic links can be hashed",
+	    type_name(sb->st_mode));
 }
 
 /* The last component of a file path, for a root given as a file. */
@@ -484,7 +491,8 @@ digest_parse(const char *s, char out[CAP_DIGEST], struct status *st)
 	for (i = 0; i < DIGEST_HEX_LEN; i++) {
 		char c = s[plen + i];
 
-		out[plen + i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+		out[plen + i] = (c >= 'A' && c <= 'F') ?
+		    (char)(c - 'A' + 'a') : c;
 	}
 	out[plen + DIGEST_HEX_LEN] = '\0';
 	status_clear(st);

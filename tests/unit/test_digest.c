@@ -182,7 +182,8 @@ ref_hex(char out[CAP_DIGEST], const unsigned char *md, unsigned int n)
 
 	memcpy(out, "sha256:", 8);
 	for (i = 0; i < n; i++)
-		assert_int_equal(snprintf(out + 7 + 2 * i, 3, "%02x", md[i]), 2);
+		assert_int_equal(snprintf(out + 7 + 2 * i, 3, "%02x", md[i]),
+		    2);
 }
 
 /* The digest of one directory root holding nodes. */
@@ -277,13 +278,15 @@ static struct pair pairs[] = {
 		{ 'f', "a", "1" }, { 'd', "d", NULL }, { 'f', "d/b", "2" }, END
 	}, 1 },
 	{ "creation order does not matter", {
-		{ 'f', "zeta", "1" }, { 'f', "alpha", "2" }, { 'f', "mid", "3" },
+		{ 'f', "zeta", "1" }, { 'f', "alpha", "2" },
+		{ 'f', "mid", "3" },
 		{ 'd', "q", NULL }, { 'f', "q/z", "" }, { 'f', "q/a", "" },
 		{ 'f', "b-c", "" }, { 'f', "b.c", "" }, { 'f', "B", "" }, END
 	}, {
 		{ 'f', "B", "" }, { 'f', "b.c", "" }, { 'f', "b-c", "" },
 		{ 'd', "q", NULL }, { 'f', "q/a", "" }, { 'f', "q/z", "" },
-		{ 'f', "mid", "3" }, { 'f', "alpha", "2" }, { 'f', "zeta", "1" },
+		{ 'f', "mid", "3" }, { 'f', "alpha", "2" },
+		{ 'f', "zeta", "1" },
 		END
 	}, 1 },
 	{ "sibling names sort before deeper paths", {
@@ -578,7 +581,8 @@ struct parse_case {
 
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HEX63 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
-#define HEX64U "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
+#define HEX64U "0123456789ABCDEF0123456789ABCDEF" \
+	"0123456789ABCDEF0123456789ABCDEF"
 
 static struct parse_case parse_cases[] = {
 	{ "lowercase", "sha256:" HEX64, ST_OK, "sha256:" HEX64 },
