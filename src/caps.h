@@ -9,7 +9,7 @@
 #define CDGATE_CAPS_H
 
 #define CAP_MSG          512      /* one status message, bytes */
-#define CAP_LINE         240      /* one output line, bytes, before cutting */
+#define CAP_LINE         360      /* one output line after the prefix, bytes */
 #define CAP_PATH         4096     /* a file system path */
 #define CAP_CONFIG_FILE  65536    /* cdgate.ini, bytes */
 #define CAP_MARKER_FILE  16384    /* the provisioning marker, bytes */

@@ -234,8 +234,8 @@ marker_verify(const char *path, const struct marker *m,
 	}
 	if (digest != NULL && digest[0] != '\0' &&
 	    strcmp(m->digest, digest) != 0)
-		return status_set(st, ST_FAIL, "marker '%s' digest %s is not "
-		    "the configured %s: provisioning ran other code or "
+		return status_set(st, ST_FAIL, "marker '%s' digest %.23s is "
+		    "not the configured %s: provisioning ran other code or "
 		    "config", path, m->digest[0] ? m->digest : "(none)",
 		    digest);
 	return ST_OK;

@@ -4,7 +4,8 @@ Guarantees (what a test may rely on):
 
 - ``PUT /latest/api/token`` needs ``X-aws-ec2-metadata-token-ttl-seconds``
   with an integer 1..21600 (else 400) and returns a fresh token (text/plain,
-  with the TTL echoed in the same header).  Other methods on it: 405.
+  with the TTL echoed in the same header).  Other methods on it: 405; a
+  token request with ``X-Forwarded-For``: 403 (as the real service).
 - Every ``GET`` under ``/latest/`` needs ``X-aws-ec2-metadata-token`` with a
   token that is known and not expired (else 401).  ``state.revoke_tokens()``
   makes every issued token invalid at once (simulated expiry); a token also
@@ -339,6 +340,8 @@ class ImdsServer(StandinServer):
         if path == "/latest/api/token":
             if method != "PUT":
                 return _error(405)
+            if handler.headers.get("X-Forwarded-For") is not None:
+                return _error(403)          # IMDS refuses proxied token requests
             raw = handler.headers.get(TTL_HEADER)
             try:
                 ttl = int(raw.strip())

@@ -1,0 +1,179 @@
+"""Fixtures for cdgate's black-box tests.
+
+Run: ``cd tests && CDGATE_BUILD=/abs/build python3 -m pytest -q -p no:cacheprovider blackbox``
+
+- ``build``: Path of $CDGATE_BUILD (default /work/main/build); fails the
+  test clearly when the nine hooks are not built.
+- ``imds``: an ImdsServer shared by the session, reset before each test:
+  instance i-0123456789abcdef0, region us-east-1, domain amazonaws.com,
+  tags enabled {Role: api, Env: production}, lifecycle InService, role
+  credentials that the EC2 stand-in accepts.
+- ``ec2``: an Ec2Server shared by the session, reset before each test:
+  credentials AKIDEXAMPLE / EC2_SECRET plus the IMDS role's, tags
+  {Role: api, Env: production} on i-0123456789abcdef0.
+- ``ec2_tls``: the same over HTTPS (``ec2_tls.ca_file``).
+- ``deploy``: ``deploy(config=None, files=None, ...)`` builds an archive in
+  tmp_path with the nine hooks under ``cdgate/`` and cdgate.ini next to
+  them; ``.run(program, event=None, env=None, timeout=...)`` runs one hook
+  like the agent with AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_REGION and
+  AWS_ENDPOINT_URL_EC2 pointing at the stand-ins (env overrides; None
+  removes).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from lib.agent import HOOK_EVENTS, HOOKS, make_archive, run_hook  # noqa: E402
+from standin import imds as imds_mod  # noqa: E402
+from standin.ec2 import DEFAULT_ACCESS_KEY, DEFAULT_SECRET, Ec2Server, Ec2State  # noqa: E402
+from standin.imds import ImdsServer  # noqa: E402
+
+INSTANCE_ID = "i-0123456789abcdef0"
+REGION = "us-east-1"
+DEFAULT_TAGS = {"Role": "api", "Env": "production"}
+EC2_ACCESS_KEY = DEFAULT_ACCESS_KEY          # "AKIDEXAMPLE"
+EC2_SECRET = DEFAULT_SECRET
+HOOKS_SUBDIR = "cdgate"
+
+
+def _build_dir() -> Path:
+    return Path(os.environ.get("CDGATE_BUILD", "/work/main/build")).resolve()
+
+
+@pytest.fixture(scope="session")
+def build() -> Path:
+    """The build directory; fails clearly if the hooks are not built."""
+    b = _build_dir()
+    missing = [h for h in HOOKS if not os.access(b / "hooks" / h, os.X_OK)]
+    if missing:
+        pytest.fail(f"hooks not built in {b}/hooks (missing: {', '.join(missing)}); "
+                    f"run `make` first or set CDGATE_BUILD", pytrace=False)
+    return b
+
+
+def ec2_default_state() -> Ec2State:
+    """The EC2 stand-in's per-test state (reset() returns to it)."""
+    return Ec2State(
+        credentials={
+            EC2_ACCESS_KEY: {"secret": EC2_SECRET, "token": None},
+            imds_mod.DEFAULT_ROLE_ACCESS_KEY: {"secret": imds_mod.DEFAULT_ROLE_SECRET,
+                                               "token": imds_mod.DEFAULT_ROLE_TOKEN},
+        },
+        tags={INSTANCE_ID: dict(DEFAULT_TAGS)},
+        region=REGION)
+
+
+@pytest.fixture(scope="session")
+def _imds_server():
+    srv = ImdsServer({"instance_id": INSTANCE_ID, "region": REGION,
+                      "domain": "amazonaws.com", "tags": dict(DEFAULT_TAGS),
+                      "tags_mode": "enabled", "lifecycle_state": "InService"})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def _ec2_server():
+    srv = Ec2Server(state=ec2_default_state())
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def _ec2_tls_server():
+    srv = Ec2Server(tls=True, state=ec2_default_state())
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def imds(_imds_server) -> ImdsServer:
+    _imds_server.reset()
+    yield _imds_server
+    _imds_server.release()      # end any hang the test left
+
+
+@pytest.fixture
+def ec2(_ec2_server) -> Ec2Server:
+    _ec2_server.reset()
+    yield _ec2_server
+    _ec2_server.release()
+
+
+@pytest.fixture
+def ec2_tls(_ec2_tls_server) -> Ec2Server:
+    _ec2_tls_server.reset()
+    yield _ec2_tls_server
+    _ec2_tls_server.release()
+
+
+class Deployment:
+    """An archive with the nine hooks, and the stand-ins to point them at."""
+
+    def __init__(self, archive, imds_url: str, ec2_url: str):
+        self.archive = archive
+        self.path = archive.path
+        self.imds_url = imds_url
+        self.ec2_url = ec2_url
+
+    def hook(self, program: str) -> Path:
+        return self.archive.program(program)
+
+    def env(self, extra=None) -> dict:
+        env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds_url,
+               "AWS_REGION": REGION,
+               "AWS_ENDPOINT_URL_EC2": self.ec2_url}
+        env.update(extra or {})
+        return env
+
+    def run(self, program: str, event=None, env=None, timeout: float = 60, **kw):
+        """Run hook `program` (e.g. 'before-install') like the agent."""
+        path = self.hook(program)
+        return run_hook(path, event or HOOK_EVENTS[Path(program).name],
+                        env=self.env(env), timeout=timeout,
+                        deployment=self.archive, **kw)
+
+
+@pytest.fixture
+def deploy(build, imds, ec2, tmp_path):
+    """Factory: deploy(config=None, files=None, config_dir=None, **archive_kw)."""
+    count = [0]
+
+    def make(config=None, files=None, config_dir=None, **kw) -> Deployment:
+        count[0] += 1
+        programs = {f"{HOOKS_SUBDIR}/{h}": build / "hooks" / h for h in HOOKS}
+        arc = make_archive(tmp_path / f"agent{count[0]}", programs, files,
+                           config=config, config_dir=config_dir or HOOKS_SUBDIR, **kw)
+        return Deployment(arc, imds.url, ec2.url)
+
+    return make
+
+
+# -- measurements reported at the end of the run --------------------------
+
+_REPORTS: list = []
+
+
+@pytest.fixture
+def report():
+    """report(text): a measured figure, printed in pytest's summary."""
+    return _REPORTS.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORTS:
+        terminalreporter.section("cdgate measurements")
+        for line in _REPORTS:
+            terminalreporter.write_line(line)

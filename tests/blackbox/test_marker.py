@@ -1,0 +1,251 @@
+"""The marker gate (issue 2), run exactly as codedeploy-agent runs a hook.
+
+Each test builds a revision with the nine hooks and a cdgate.ini, points
+the hooks at the loopback IMDS stand-in, and runs before-install like the
+agent (tests/lib/agent.py).  Markers live in the test's own tmp directory
+(mode 0700, so the "directory not writable by others" rule holds).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from lib.agent import assert_agent_clean
+from lib.marker import INSTANCE_ID, marker_text, write_marker
+
+
+def gate_config(marker, timeout=5, extra=""):
+    return (f"[gate]\ntimeout = {timeout}\n"
+            f"[marker]\npath = {marker}\n{extra}"
+            "[BeforeInstall]\nchecks = lifecycle marker\n")
+
+
+@pytest.fixture
+def marker(tmp_path):
+    d = tmp_path / "state"
+    d.mkdir(mode=0o755)
+    return d / "provisioned"
+
+
+def run_async(dep, program="before-install", **kw):
+    """Start a hook run in a thread; returns (thread, holder)."""
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", dep.run(program, **kw)))
+    t.start()
+    return t, box
+
+
+def test_valid_marker_passes(deploy, marker, imds):
+    write_marker(marker, marker_text())
+    r = deploy(gate_config(marker)).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    assert "marker ok" in r.verdict
+    assert r.elapsed < 3
+
+
+def test_marker_written_mid_wait_passes_and_reports_latency(deploy, marker, imds, report):
+    dep = deploy(gate_config(marker, timeout=20))
+    t, box = run_async(dep, timeout=60)
+    time.sleep(1.0)
+    written = write_marker(marker, marker_text())
+    t.join()
+    r = box["r"]
+    assert_agent_clean(r, "PASS")
+    assert any("waiting" in ln for ln in r.output), r.describe()
+    latency = (r.exit_monotonic - written) * 1000
+    report(f"marker rename -> before-install exit: {latency:.1f} ms")
+    assert latency < 1000, r.describe()
+
+
+def test_directory_created_mid_wait_by_cdgate_mark(deploy, build, tmp_path, imds, report):
+    marker = tmp_path / "state" / "deep" / "er" / "provisioned"
+    cfg = gate_config(marker, timeout=20)
+    dep = deploy(cfg)
+    t, box = run_async(dep, timeout=60)
+    time.sleep(1.0)
+    cfgfile = dep.path / "cdgate" / "cdgate.ini"
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "PATH": os.environ["PATH"]}
+    from lib.agent import run_program
+    t0 = time.monotonic()
+    m = run_program(build / "bin" / "cdgate-mark", ["-c", str(cfgfile)], env=env)
+    t.join()
+    r = box["r"]
+    assert m.returncode == 0, m.describe()
+    assert_agent_clean(r, "PASS")
+    assert marker.is_file()
+    assert oct(marker.parent.stat().st_mode & 0o777) == "0o755"
+    report(f"cdgate-mark start -> before-install exit (dirs created): "
+           f"{(r.exit_monotonic - t0) * 1000:.1f} ms")
+
+
+def test_marker_never_written_fails_at_deadline_naming_it(deploy, marker, imds):
+    r = deploy(gate_config(marker, timeout=2)).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 2
+    assert str(marker) in r.verdict and "did not appear within 2s" in r.verdict
+    assert 1.9 <= r.elapsed < 4, r.describe()
+
+
+def test_failed_status_fails_at_once_with_message(deploy, marker, imds):
+    write_marker(marker, marker_text(status="failed", message="itamae: apt-get failed"))
+    r = deploy(gate_config(marker, timeout=30)).run("before-install", timeout=60)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1
+    assert "provisioning failed" in r.verdict and "itamae: apt-get failed" in r.verdict
+    assert r.elapsed < 3, "status = failed must not wait"
+
+
+def test_other_instances_marker_waits_then_fails_naming_both(deploy, marker, imds):
+    write_marker(marker, marker_text(instance_id="i-0aaaaaaaaaaaaaaaa"))
+    r = deploy(gate_config(marker, timeout=2)).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 2
+    assert "i-0aaaaaaaaaaaaaaaa" in r.verdict and INSTANCE_ID in r.verdict
+    assert "AMI" in r.verdict
+
+
+def test_other_instances_marker_replaced_mid_wait_passes(deploy, marker, imds):
+    write_marker(marker, marker_text(instance_id="i-0aaaaaaaaaaaaaaaa"))
+    dep = deploy(gate_config(marker, timeout=20))
+    t, box = run_async(dep, timeout=60)
+    time.sleep(1.0)
+    write_marker(marker, marker_text())
+    t.join()
+    assert_agent_clean(box["r"], "PASS")
+
+
+def bad_marker_cases(tmp):
+    """name -> function(marker path) making the bad marker."""
+    def symlink(p):
+        real = p.parent / "real"
+        write_marker(real, marker_text())
+        p.symlink_to(real)
+
+    def fifo(p):
+        os.mkfifo(p, 0o644)
+
+    def directory(p):
+        p.mkdir(mode=0o755)
+
+    def world_writable(p):
+        write_marker(p, marker_text(), mode=0o666)
+
+    def group_writable(p):
+        write_marker(p, marker_text(), mode=0o664)
+
+    def wrong_owner(p):
+        write_marker(p, marker_text())
+        os.chown(p, 65534, 65534)
+
+    def empty(p):
+        write_marker(p, "")
+
+    def binary(p):
+        write_marker(p, data=b"\x7fELF\x02\x01\x01\x00\x00\x00" + os.urandom(64))
+
+    def invalid_utf8(p):
+        write_marker(p, data=marker_text(message="caf\xe9").encode("latin-1"))
+
+    def oversized(p):
+        write_marker(p, marker_text() + "; pad\n" * 4000)
+
+    def malformed(p):
+        write_marker(p, "this is not a marker\n")
+
+    def unknown_key(p):
+        write_marker(p, marker_text().replace("[provision]\n", "[provision]\nhacked = 1\n"))
+
+    def no_instance(p):
+        write_marker(p, "\n".join(ln for ln in marker_text().splitlines()
+                                  if not ln.startswith("instance_id")) + "\n")
+
+    def bad_status(p):
+        write_marker(p, marker_text(status="maybe"))
+
+    def long_line(p):
+        write_marker(p, marker_text(message="x" * 5000))
+
+    return {
+        "symlink": (symlink, "symbolic link"),
+        "fifo": (fifo, "FIFO"),
+        "directory": (directory, "directory"),
+        "world-writable": (world_writable, "world-writable"),
+        "group-writable": (group_writable, "group-writable"),
+        "wrong-owner": (wrong_owner, "owned by uid 65534"),
+        "empty": (empty, "is empty"),
+        "binary": (binary, "NUL"),
+        "invalid-utf8": (invalid_utf8, "not valid UTF-8"),
+        "oversized": (oversized, "too large"),
+        "malformed": (malformed, "malformed"),
+        "unknown-key": (unknown_key, "unknown key 'hacked'"),
+        "no-instance-id": (no_instance, "no instance_id"),
+        "bad-status": (bad_status, "expected ok or failed"),
+        "long-line": (long_line, "line longer than"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(bad_marker_cases(None)))
+def test_bad_marker_fails_at_once_with_reason(deploy, marker, imds, case):
+    make, expect = bad_marker_cases(None)[case]
+    make(marker)
+    r = deploy(gate_config(marker, timeout=20)).run("before-install", timeout=60)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1, r.describe()
+    assert expect in r.verdict, r.describe()
+    assert r.elapsed < 3, "a bad marker fails at once"
+
+
+def test_marker_directory_writable_by_others_fails(deploy, tmp_path, imds):
+    d = tmp_path / "open"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    write_marker(d / "provisioned", marker_text())
+    r = deploy(gate_config(d / "provisioned")).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert "writable by everyone" in r.verdict
+
+
+def test_digest_mismatch_fails(deploy, marker, imds):
+    want = "sha256:" + "a" * 64
+    write_marker(marker, marker_text(digest="sha256:" + "b" * 64))
+    r = deploy(gate_config(marker, extra=f"digest = {want}\n")).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1
+    assert "digest" in r.verdict and want in r.verdict
+
+
+def test_digest_match_passes(deploy, marker, imds):
+    d = "sha256:" + "c" * 64
+    write_marker(marker, marker_text(digest=d))
+    r = deploy(gate_config(marker, extra=f"digest = {d.upper().replace('SHA256', 'sha256')}\n")
+               ).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+
+
+def test_sigterm_during_wait_exits_3_within_100ms(deploy, marker, imds, report):
+    dep = deploy(gate_config(marker, timeout=300))
+    r = dep.run("before-install", timeout=1.5)
+    assert r.timed_out
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 3
+    assert "SIGTERM" in r.verdict
+    ms = (r.exit_monotonic - r.term_monotonic) * 1000
+    report(f"SIGTERM -> exit during the marker wait: {ms:.1f} ms")
+    assert ms < 100, r.describe()
+
+
+def test_marker_wait_uses_inotify_not_polling(deploy, marker, imds, report):
+    """A 3 s wait for a marker that never comes costs almost no CPU."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = deploy(gate_config(marker, timeout=3)).run("before-install", timeout=30)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert r.returncode == 2, r.describe()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    report(f"CPU during a 3 s marker wait: {cpu * 1000:.1f} ms")
+    assert cpu < 0.1, f"{cpu:.3f} CPU-seconds for a 3 s wait"
+    assert imds.count("meta-data/instance-id") == 1

@@ -1,0 +1,1 @@
+"""Test-side helpers for cdgate's black-box tests (``lib.agent``)."""

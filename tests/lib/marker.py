@@ -1,0 +1,40 @@
+"""Writing provisioning markers (design.md's format) for the tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+INSTANCE_ID = "i-0123456789abcdef0"
+
+
+def marker_text(status: str = "ok", instance_id: str = INSTANCE_ID,
+                boot_id: str = "8c0c4a1e-0000-4000-8000-000000000001",
+                finished_at: Optional[str] = None, digest: Optional[str] = None,
+                message: Optional[str] = None, tags: Optional[dict] = None) -> str:
+    finished_at = finished_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    lines = ["[provision]", f"status = {status}", f"instance_id = {instance_id}",
+             f"boot_id = {boot_id}", f"finished_at = {finished_at}"]
+    if digest:
+        lines.append(f"digest = {digest}")
+    if message:
+        lines.append(f"message = {message}")
+    if tags:
+        lines.append("[tags]")
+        lines += [f"{k} = {v}" for k, v in tags.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_marker(path, text="", mode: int = 0o644, data: Optional[bytes] = None) -> float:
+    """Write atomically (temp file + rename) and return time.monotonic() of
+    the rename.  Creates missing directories 0755."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    tmp = path.parent / f".{path.name}.test-tmp"
+    tmp.write_bytes(data if data is not None else text.encode())
+    os.chmod(tmp, mode)
+    t = time.monotonic()
+    os.rename(tmp, path)
+    return t
