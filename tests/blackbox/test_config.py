@@ -1,0 +1,215 @@
+"""Configuration, options and environment of the hook programs (issue 2)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lib.agent import HOOKS, assert_agent_clean, run_program
+from lib.marker import marker_text, write_marker
+
+
+def ok_config(marker, extra=""):
+    return (f"[gate]\ntimeout = 3\n[marker]\npath = {marker}\n"
+            f"[BeforeInstall]\nchecks = lifecycle marker\n{extra}")
+
+
+@pytest.fixture
+def marker(tmp_path):
+    m = tmp_path / "state" / "provisioned"
+    write_marker(m, marker_text())
+    return m
+
+
+BAD_CONFIGS = {
+    "unknown-section": ("[gates]\ntimeout = 3\n", ":1: unknown section [gates]"),
+    "unknown-key": ("[gate]\ntimeout = 3\ntimout = 4\n", ":3: unknown key 'timout'"),
+    "bad-timeout": ("[gate]\ntimeout = soon\n", ":2: timeout = 'soon'"),
+    "timeout-too-big": ("[gate]\ntimeout = 99999\n", ":2: timeout"),
+    "negative-timeout": ("[gate]\ntimeout = -5\n", ":2: timeout"),
+    "bad-on-terminating": ("[gate]\non_terminating = maybe\n", "expected skip or fail"),
+    "bad-bool": ("[gate]\nimds = perhaps\n", "expected yes or no"),
+    "relative-marker": ("[marker]\npath = provisioned\n", "absolute path"),
+    "bad-digest": ("[marker]\ndigest = md5:abc\n", "64 hex digits"),
+    "bad-source": ("[tags]\nsource = ldap\n", "expected auto, imds or ec2"),
+    "unknown-check": ("[BeforeInstall]\nchecks = marker magic\n", "unknown check 'magic'"),
+    "duplicate-key": ("[gate]\ntimeout = 3\ntimeout = 4\n", ":3: 'timeout' is given twice"),
+    "no-section": ("timeout = 3\n", ":1: 'timeout' is outside any [section]"),
+    "syntax": ("[gate]\nthis line has no equals sign\n", ":2: syntax error"),
+    "unclosed-section": ("[gate\ntimeout = 3\n", ":1: syntax error"),
+    "long-line": ("[gate]\n; " + "x" * 3000 + "\n", ":2: line longer than"),
+    "health-without-url": ("[health]\nstatus = 200\n", "url"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_is_error_with_file_and_line(deploy, case):
+    text, expect = BAD_CONFIGS[case]
+    dep = deploy(text)
+    r = dep.run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78, r.describe()
+    assert "cdgate.ini" in r.verdict and expect in r.verdict, r.describe()
+
+
+def bad_config_files():
+    def world_writable(p):
+        os.chmod(p, 0o666)
+
+    def group_writable(p):
+        os.chmod(p, 0o664)
+
+    def wrong_owner(p):
+        os.chown(p, 65534, 65534)
+
+    def symlink(p):
+        real = p.parent / "real.ini"
+        os.rename(p, real)
+        p.symlink_to(real)
+
+    def directory(p):
+        os.unlink(p)
+        p.mkdir()
+
+    def fifo(p):
+        os.unlink(p)
+        os.mkfifo(p, 0o644)
+
+    def huge(p):
+        p.write_text("; comment\n" * 10000)
+
+    def nul(p):
+        p.write_bytes(b"[gate]\ntimeout = 3\x00\n")
+
+    def invalid_utf8(p):
+        p.write_bytes(b"[gate]\n; caf\xe9\ntimeout = 3\n")
+
+    def unreadable_dir_entry(p):
+        os.unlink(p)
+        os.symlink("/nonexistent/target", p)
+
+    return {
+        "world-writable": (world_writable, "world-writable"),
+        "group-writable": (group_writable, "group-writable"),
+        "wrong-owner": (wrong_owner, "owned by uid 65534"),
+        "symlink": (symlink, "symbolic link"),
+        "dangling-symlink": (unreadable_dir_entry, "symbolic link"),
+        "directory": (directory, "directory"),
+        "fifo": (fifo, "FIFO"),
+        "huge": (huge, "too large"),
+        "nul": (nul, "NUL"),
+        "invalid-utf8": (invalid_utf8, "UTF-8"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(bad_config_files()))
+def test_unsafe_config_file_is_refused(deploy, marker, case):
+    make, expect = bad_config_files()[case]
+    dep = deploy(ok_config(marker))
+    make(dep.path / "cdgate" / "cdgate.ini")
+    r = dep.run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78
+    assert expect in r.verdict, r.describe()
+
+
+def test_config_found_beside_program_and_path_printed(deploy, marker):
+    dep = deploy(ok_config(marker))
+    r = dep.run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    want = str(dep.path / "cdgate" / "cdgate.ini")
+    assert any(want in ln for ln in r.output)
+
+
+def test_config_found_in_parent_directory(deploy, marker):
+    dep = deploy(ok_config(marker), config_dir=".")
+    r = dep.run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    assert any(str(dep.path / "cdgate.ini") in ln for ln in r.output), r.describe()
+
+
+def test_cdgate_config_variable_wins(deploy, marker, tmp_path):
+    other = tmp_path / "other.ini"
+    other.write_text(ok_config(marker).replace("timeout = 3", "timeout = 7"))
+    dep = deploy("[gate]\nbogus = 1\n")
+    r = dep.run("before-install", timeout=30, env={"CDGATE_CONFIG": str(other)})
+    assert_agent_clean(r, "PASS")
+    assert any("deadline 7s" in ln for ln in r.output)
+
+
+def test_cdgate_config_missing_is_an_error(deploy, tmp_path):
+    r = deploy(None).run("before-install", timeout=30,
+                         env={"CDGATE_CONFIG": str(tmp_path / "nope.ini")})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78 and "does not exist" in r.verdict
+
+
+def test_event_section_overrides_checks_and_timeout(deploy, marker):
+    dep = deploy(ok_config(marker) + "timeout = 9\n")
+    r = dep.run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    assert any("checks: lifecycle marker; deadline 9s" in ln for ln in r.output)
+
+
+def test_event_mismatch_is_a_usage_error(deploy, marker):
+    dep = deploy(ok_config(marker))
+    r = dep.run("before-install", event="AfterInstall", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 64
+    assert "LIFECYCLE_EVENT is 'AfterInstall'" in r.verdict
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_check_mode_prints_plan(build, hook, marker, tmp_path):
+    ini = tmp_path / "c.ini"
+    ini.write_text(ok_config(marker))
+    r = run_program(build / "hooks" / hook, ["-n", "-c", str(ini)])
+    assert r.returncode == 0, r.describe()
+    out = r.stdout
+    assert str(ini) in out and "checks:" in out and "deadline" in out
+    assert out.rstrip().splitlines()[-1].endswith("(check mode: nothing verified)")
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_runs_with_defaults_of_its_event(deploy, hook, marker):
+    """Each hook runs like the agent runs it; all but the marker events only
+    check the lifecycle state, and pass."""
+    dep = deploy(f"[gate]\ntimeout = 3\n[marker]\npath = {marker}\n")
+    r = dep.run(hook, timeout=30)
+    assert_agent_clean(r, "PASS")
+
+
+def test_help_and_version(build):
+    h = run_program(build / "hooks" / "before-install", ["-h"])
+    assert h.returncode == 0 and "usage:" in h.stdout
+    v = run_program(build / "hooks" / "before-install", ["-V"])
+    assert v.returncode == 0 and "cdgate" in v.stdout
+
+
+def test_bad_option_and_argument_are_usage_errors(build):
+    r = run_program(build / "hooks" / "before-install", ["-z"])
+    assert r.returncode == 64
+    r = run_program(build / "hooks" / "before-install", ["extra"])
+    assert r.returncode == 64
+
+
+def test_hostile_environment_values_are_sanitized(deploy, marker):
+    evil = "\x1b[31mred\udcff" + "A" * 5000
+    r = deploy(ok_config(marker)).run(
+        "before-install", event="Before\x01Install" + "x" * 3000, timeout=30,
+        env={"DEPLOYMENT_ID": evil, "APPLICATION_NAME": evil})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 64
+    assert "\x1b" not in r.stdout
+
+
+def test_closed_stdin_stdout_fds_are_handled(build, marker, tmp_path):
+    """Started with fds 0-2 closed, a program still runs and exits by code."""
+    import subprocess
+    ini = tmp_path / "c.ini"
+    ini.write_text(ok_config(marker))
+    p = subprocess.run([str(build / "hooks" / "before-install"), "-n", "-c", str(ini)],
+                       stdin=subprocess.DEVNULL, stdout=None, stderr=None,
+                       close_fds=True, preexec_fn=lambda: [os.close(fd) for fd in (0, 1, 2)])
+    assert p.returncode == 0
