@@ -1,0 +1,258 @@
+"""cdgate-mark and cdgate-wait (issue 2): the User Data side of the gate."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from lib.agent import assert_agent_clean, run_program
+from lib.marker import INSTANCE_ID
+
+
+@pytest.fixture
+def setup(build, imds, tmp_path):
+    marker = tmp_path / "state" / "provisioned"
+    ini = tmp_path / "cdgate.ini"
+    ini.write_text(f"[gate]\ntimeout = 5\n[marker]\npath = {marker}\n")
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}
+
+    def mark(*args, **kw):
+        return run_program(build / "bin" / "cdgate-mark", ["-c", str(ini), *args],
+                           env=env, **kw)
+
+    def wait(*args, **kw):
+        return run_program(build / "bin" / "cdgate-wait", ["-c", str(ini), *args],
+                           env=env, **kw)
+    return marker, ini, mark, wait
+
+
+def read_marker(path):
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.optionxform = str
+    cp.read_string(path.read_text())
+    return cp
+
+
+def last_line(r):
+    return r.stdout.rstrip("\n").splitlines()[-1]
+
+
+def test_mark_writes_ok_marker(setup):
+    marker, _, mark, _ = setup
+    r = mark("--tag", "Role=api", "--tag", "aws:autoscaling:groupName=web-asg")
+    assert r.returncode == 0, r.describe()
+    assert last_line(r).startswith("cdgate: cdgate-mark: PASS:")
+    cp = read_marker(marker)
+    p = cp["provision"]
+    assert p["status"] == "ok" and p["instance_id"] == INSTANCE_ID
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", p["finished_at"])
+    assert p["boot_id"] == open("/proc/sys/kernel/random/boot_id").read().strip()
+    assert cp["tags"]["Role"] == "api"
+    assert cp["tags"]["aws%3Aautoscaling%3AgroupName"] == "web-asg"
+    st = marker.stat()
+    assert oct(st.st_mode & 0o777) == "0o644" and st.st_uid == 0
+    assert sorted(os.listdir(marker.parent)) == ["provisioned"], "temporary file left behind"
+
+
+def test_mark_run_ok_passes_output_through_and_records_ok(setup):
+    marker, _, mark, _ = setup
+    r = mark("--run", "--", "sh", "-c", "echo provisioning step 1; echo err step >&2")
+    assert r.returncode == 0, r.describe()
+    assert "provisioning step 1" in r.stdout and "err step" in r.stdout
+    assert read_marker(marker)["provision"]["status"] == "ok"
+
+
+def test_mark_run_failed_records_failed_and_returns_its_status(setup, deploy):
+    marker, _, mark, _ = setup
+    r = mark("--run", "--", "sh", "-c", "echo half done; exit 7")
+    assert r.returncode == 7, r.describe()
+    p = read_marker(marker)["provision"]
+    assert p["status"] == "failed" and "exited with status 7" in p["message"]
+    # and the hook then fails at once with that message
+    dep = deploy(f"[gate]\ntimeout = 30\n[marker]\npath = {marker}\n"
+                 "[BeforeInstall]\nchecks = marker\n")
+    h = dep.run("before-install", timeout=60)
+    assert_agent_clean(h, "FAIL")
+    assert "exited with status 7" in h.verdict and h.elapsed < 3
+
+
+def test_mark_run_command_not_found_is_127(setup):
+    marker, _, mark, _ = setup
+    r = mark("--run", "--", "/nonexistent/provision")
+    assert r.returncode == 127, r.describe()
+    assert read_marker(marker)["provision"]["status"] == "failed"
+
+
+def test_mark_run_killed_by_signal(setup):
+    marker, _, mark, _ = setup
+    r = mark("--run", "--", "sh", "-c", "kill -9 $$")
+    assert r.returncode == 128 + 9
+    assert "signal 9" in read_marker(marker)["provision"]["message"]
+
+
+def test_mark_failed_message(setup):
+    marker, _, mark, _ = setup
+    r = mark("--failed", "chef: recipe api; exploded")
+    assert r.returncode == 0, r.describe()
+    p = read_marker(marker)["provision"]
+    assert p["status"] == "failed" and p["message"] == "chef: recipe api, exploded"
+
+
+def test_mark_digest_is_stable_and_checked_by_the_hook(setup, tmp_path, deploy):
+    marker, _, mark, _ = setup
+    tree = tmp_path / "provision"
+    (tree / "roles").mkdir(parents=True)
+    (tree / "roles" / "api.rb").write_text("package 'nginx'\n")
+    (tree / "run.sh").write_text("#!/bin/sh\n")
+    assert mark("--digest", str(tree)).returncode == 0
+    d1 = read_marker(marker)["provision"]["digest"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", d1)
+    assert mark("--digest", str(tree)).returncode == 0
+    assert read_marker(marker)["provision"]["digest"] == d1
+    dep = deploy(f"[gate]\ntimeout = 5\n[marker]\npath = {marker}\ndigest = {d1}\n"
+                 "[BeforeInstall]\nchecks = marker\n")
+    assert_agent_clean(dep.run("before-install", timeout=30), "PASS")
+    (tree / "roles" / "api.rb").write_text("package 'apache2'\n")
+    assert mark("--digest", str(tree)).returncode == 0
+    assert read_marker(marker)["provision"]["digest"] != d1
+    h = dep.run("before-install", timeout=30)
+    assert_agent_clean(h, "FAIL")
+    assert "digest" in h.verdict
+
+
+def test_mark_digest_missing_path_is_error(setup, tmp_path):
+    marker, _, mark, _ = setup
+    r = mark("--digest", str(tmp_path / "nope"))
+    assert r.returncode != 0 and str(tmp_path / "nope") in last_line(r)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--tag", "novalue"], "KEY=VALUE"),
+    (["--run"], "needs a command"),
+    (["--bogus"], "bad option"),
+    (["extra"], "unexpected argument"),
+    (["--path", "relative/marker"], "not absolute"),
+    (["--instance-id", "i-1 2"], "not an instance id"),
+    (["--failed", "x", "--run", "--", "true"], "exclude each other"),
+])
+def test_mark_usage_errors(setup, args, expect):
+    marker, _, mark, _ = setup
+    r = mark(*args)
+    assert r.returncode == 64, r.describe()
+    assert expect in last_line(r)
+    assert not marker.exists()
+
+
+def test_mark_without_imds_fails_closed(setup, build):
+    marker, ini, _, _ = setup
+    r = run_program(build / "bin" / "cdgate-mark", ["-c", str(ini)],
+                    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"})
+    assert r.returncode == 69, r.describe()
+    assert "instance metadata" in last_line(r)
+    assert not marker.exists()
+
+
+def test_mark_refuses_directory_writable_by_others(setup, tmp_path):
+    _, _, mark, _ = setup
+    d = tmp_path / "open"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    r = mark("--path", str(d / "provisioned"))
+    assert r.returncode == 1, r.describe()
+    assert "writable by everyone" in last_line(r)
+    assert not (d / "provisioned").exists()
+
+
+def test_mark_is_atomic_no_reader_sees_a_partial_marker(setup):
+    """While cdgate-mark rewrites the marker 40 times with markers of
+    different sizes, a reader polling as fast as it can only ever sees a
+    whole marker (or none before the first)."""
+    marker, _, mark, _ = setup
+    seen, bad, stop = [0], [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                data = marker.read_bytes()
+            except FileNotFoundError:
+                continue
+            seen[0] += 1
+            text = data.decode()
+            if not (text.startswith("[provision]\n") and text.endswith("\n")
+                    and "finished_at = " in text
+                    and (text.count("[tags]") == 0 or text.rstrip().endswith("X"))):
+                bad.append(text)
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for i in range(40):
+            args = ["--tag", f"Pad={'X' * (i * 37 % 200 + 1)}"] if i % 2 else []
+            assert mark("-q", *args).returncode == 0
+    finally:
+        stop.set()
+        t.join()
+    assert seen[0] > 40
+    assert not bad, f"{len(bad)} partial reads, first: {bad[0]!r}"
+    assert sorted(os.listdir(marker.parent)) == ["provisioned"]
+
+
+def test_mark_sigterm_forwards_to_the_command_and_leaves_no_temp(setup, build):
+    marker, ini, _, _ = setup
+    p = subprocess.Popen([str(build / "bin" / "cdgate-mark"), "-c", str(ini),
+                          "--run", "--", "sleep", "30"],
+                         env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9",
+                              "PATH": os.environ["PATH"]},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=10)
+    assert p.returncode == 3
+    assert time.monotonic() - t0 < 1
+    assert b"SIGTERM" in out.splitlines()[-1]
+    # the provisioning command got SIGTERM too: nothing alive left in the
+    # session (a zombie waiting for init to reap it is dead)
+    time.sleep(0.2)
+    left = subprocess.run(["ps", "-o", "pid=,stat=,cmd=", "-s", str(p.pid)],
+                          capture_output=True, text=True)
+    alive = [ln for ln in left.stdout.splitlines() if ln.split()[1][0] != "Z"]
+    assert not alive, f"child outlived cdgate-mark: {alive}"
+    assert not marker.exists()
+
+
+def test_wait_passes_when_marker_appears(setup):
+    marker, _, mark, wait = setup
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", wait("-t", "20")))
+    t.start()
+    time.sleep(0.8)
+    assert mark("-q").returncode == 0
+    t.join()
+    r = box["r"]
+    assert r.returncode == 0, r.describe()
+    assert last_line(r).startswith("cdgate: cdgate-wait: PASS:")
+
+
+def test_wait_times_out(setup):
+    marker, _, _, wait = setup
+    r = wait("-t", "1")
+    assert r.returncode == 2, r.describe()
+    assert str(marker) in last_line(r) and 0.9 < r.elapsed < 3
+
+
+def test_wait_usage(setup):
+    _, _, _, wait = setup
+    assert wait("-t", "0").returncode == 64
+    assert wait("-t", "abc").returncode == 64
+    assert wait("x").returncode == 64
+    r = wait("-n")
+    assert r.returncode == 0 and "check mode" in last_line(r)
