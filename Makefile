@@ -10,12 +10,17 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cdgate
 MANDIR     ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= /etc/systemd/system
 BUILD      ?= build
 PYTHON     ?= /usr/bin/python3
 
 PKGS = libcurl openssl inih json-c expat
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
+# Debian's inih exposes its build options as run-time settings (inifile.c)
+INIH_RUNTIME := $(shell printf '\043include <ini.h>\nvoid f(void);\nvoid f(void){ini_max_line = 1;}\n' | \
+    $(CC) $(shell $(PKG_CONFIG) --cflags inih 2>/dev/null) -fsyntax-only -x c - \
+    2>/dev/null && echo -DCDGATE_INIH_RUNTIME)
 
 WARN = -std=c11 -Wall -Wextra -Wformat=2 -Wshadow \
        -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -29,7 +34,23 @@ endif
 HARDEN_CFLAGS  = -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
 HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
-ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc $(CPPFLAGS)
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer (use a separate
+# BUILD, e.g. `make asan`); FUZZ=1: the same plus libFuzzer coverage, with
+# CC=clang (`make fuzz`).  _FORTIFY_SOURCE is left out: ASan checks more.
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+ifneq ($(FUZZ),)
+SAN_FLAGS += -fsanitize=fuzzer-no-link
+SANITIZE = 1
+endif
+ifneq ($(SANITIZE),)
+HARDEN_CFLAGS  = -fstack-protector-strong -fPIE $(SAN_FLAGS)
+HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+endif
+
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc $(INIH_RUNTIME) $(CPPFLAGS)
 ALL_CFLAGS   = $(WARN) $(HARDEN_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(HARDEN_LDFLAGS) $(LDFLAGS)
 
@@ -47,8 +68,27 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+RESULTS = $(abspath $(BUILD))/results
+DROPIN_D = codedeploy-agent.service.d
+DROPIN   = $(BUILD)/dist/systemd/$(DROPIN_D)/cdgate.conf
 
-all: $(HOOK_BIN) $(BIN_BIN)
+all: $(HOOK_BIN) $(BIN_BIN) $(DROPIN)
+
+# The systemd drop-in names $(BINDIR): rebuilt when BINDIR changes.
+$(BUILD)/dist/bindir: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BINDIR)' | cmp -s - $@ || echo '$(BINDIR)' > $@
+
+$(DROPIN): dist/systemd/$(DROPIN_D)/cdgate.conf.in $(BUILD)/dist/bindir
+	@mkdir -p $(@D)
+	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
 	@mkdir -p $(@D)
@@ -76,40 +116,135 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) \
+	    -o $@ $< $(LIB) $(PKG_LIBS)
+
 # Installs the Debian packages the build and the tests need (as root).
 deps:
 	@sh tools/deps
 
+# Each test program's output is kept in $(RESULTS) for tools/summary.
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do \
-	    CDGATE_VECTORS=$(CURDIR)/../shared/vectors/sigv4 $$t; done
+	@mkdir -p $(RESULTS); set -e; for t in $(UNIT_BIN); do \
+	    log=$(RESULTS)/unit-$${t##*/}.log; \
+	    if CDGATE_VECTORS=$(CURDIR)/../shared/vectors/sigv4 $$t >$$log 2>&1; \
+	    then cat $$log; else cat $$log; exit 1; fi; done
 
 blackbox: all $(TOOL_BIN)
+	@mkdir -p $(RESULTS)
 	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider blackbox
+	    -p no:cacheprovider --junitxml=$(RESULTS)/blackbox.xml blackbox
 
+# The unit tests and the black-box suite under ASan + UBSan, in $(ASAN_BUILD).
+asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 all unit blackbox
+
+# Representative black-box tests (marker `valgrind`) with every program run
+# under valgrind's memcheck: any error or definite/indirect leak fails.
+valgrind: all $(TOOL_BIN)
+	@mkdir -p $(RESULTS)
+	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) CDGATE_WRAP=valgrind \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider -m valgrind \
+	    --junitxml=$(RESULTS)/valgrind.xml blackbox
+
+fuzz-bins: $(FUZZ_BIN)
+
+# libFuzzer: every target for FUZZ_SECONDS (default 60), from its seed corpus
+# tests/fuzz/corpus/NAME (new inputs go to $(FUZZ_BUILD)/corpus/NAME).
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZ=1 CC=clang fuzz-bins
+	@sh tools/fuzz run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# A short run of each target (its corpus, then FUZZ_SMOKE_SECONDS of fuzzing).
+fuzz-smoke:
+	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZ=1 CC=clang fuzz-bins
+	@sh tools/fuzz smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
+
+# Everything: unit + black-box, the same under sanitizers, the valgrind
+# subset, the fuzz smoke; the last line totals them (tools/summary).
 check:
 	@sh tools/deps
+	@rm -rf $(RESULTS) $(ASAN_BUILD)/results $(FUZZ_BUILD)/results
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) blackbox
+	$(MAKE) asan
+	$(MAKE) valgrind
+	$(MAKE) fuzz-smoke
+	@$(PYTHON) tools/summary $(RESULTS) $(ASAN_BUILD)/results \
+	    $(FUZZ_BUILD)/results
 
 demo:
 	@sh tools/deps
 	$(MAKE) all
 	$(PYTHON) tests/demo.py $(abspath $(BUILD))
 
+# Benchmarks (docs/bench.md): cdgate next to the hand-written bash + curl
+# (+ aws CLI) gate, on loopback stand-ins; a few minutes, results also in
+# $(BUILD)/bench/results.md.  bench-smoke: one iteration of each, a few
+# seconds, asserting behaviour and request economy, nothing about speed.
+BENCH_BIN = $(BUILD)/bench/floor $(BUILD)/bench/spawn
+
+# The floor: linked exactly like the hooks (same flags, $(PKG_LIBS)).
+$(BUILD)/bench/floor: tests/bench/floor.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
+
+$(BUILD)/bench/spawn: tests/bench/spawn.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+bench: all $(BENCH_BIN)
+	$(PYTHON) tests/bench/bench.py --build $(abspath $(BUILD)) \
+	    --out $(abspath $(BUILD))/bench/results.md
+
+bench-smoke: all $(BENCH_BIN)
+	$(PYTHON) tests/bench/bench.py --build $(abspath $(BUILD)) --smoke
+
+.PHONY: bench bench-smoke
+
+# The hooks, a commented cdgate.ini and an appspec.yml (or, when DEST has
+# one, a snippet to merge) into the application revision DEST.
+ifneq ($(filter bundle,$(MAKECMDGOALS)),)
+ifeq ($(DEST),)
+$(error make bundle needs DEST=DIR, the application revision directory)
+endif
+endif
+bundle: all
+	@sh tools/bundle '$(BUILD)' '$(DEST)'
+
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+MAN8 = $(wildcard man/*.8)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BIN_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(HOOK_BIN) $(DESTDIR)$(LIBEXECDIR)/
+	install -d $(DESTDIR)$(SYSTEMDDIR)/$(DROPIN_D)
+	install -m 0644 $(DROPIN) $(DESTDIR)$(SYSTEMDDIR)/$(DROPIN_D)/
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(BINS))
 	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(HOOKS))
 	-rmdir $(DESTDIR)$(LIBEXECDIR)
+	rm -f $(DESTDIR)$(SYSTEMDDIR)/$(DROPIN_D)/cdgate.conf
+	-rmdir $(DESTDIR)$(SYSTEMDDIR)/$(DROPIN_D)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit blackbox check demo install uninstall clean
+FORCE:
+
+.PHONY: all deps unit blackbox asan valgrind fuzz fuzz-bins fuzz-smoke check \
+        demo bundle install uninstall clean FORCE

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "digest.h"
+#include "history.h"
 #include "imds.h"
 #include "marker.h"
 #include "mono.h"
@@ -44,6 +45,7 @@ struct mark {
 	struct config cfg;
 	struct marker m;
 	struct status st;
+	struct history hist;
 };
 
 static int
@@ -64,6 +66,10 @@ mark_tag(struct mark *k, const char *arg)
 	    !text_utf8_valid(arg, strlen(arg)))
 		return status_set(&k->st, ST_USAGE, "--tag '%s': too long or "
 		    "not UTF-8", arg);
+	if (!marker_value_ok(eq + 1))
+		return status_set(&k->st, ST_USAGE, "--tag '%s': the value "
+		    "holds a control character, a leading or trailing blank, "
+		    "or ' ;'", arg);
 	memcpy(t->key, arg, (size_t)(eq - arg));
 	t->key[eq - arg] = '\0';
 	text_copy(t->value, eq + 1, sizeof(t->value));
@@ -204,21 +210,37 @@ mark_run(struct mark *k, int *status)
 	return ST_OK;
 }
 
+/* Records the history line (never changing the outcome), then the verdict. */
+static int
+mark_verdict(struct mark *k, int rc, const char *msg)
+{
+	struct status hst;
+
+	history_facts(&k->hist, k->m.instance_id, NULL, k->m.digest,
+	    k->m.finished_at);
+	if (history_record(&k->hist, rc, 0, msg, proc_elapsed_ms(), &hst) !=
+	    ST_OK)
+		out_info("history not recorded: %s", hst.msg);
+	out_verdict(rc, 0, "%s", msg);
+	return rc;
+}
+
 static int
 mark_exit(struct mark *k, int rc)
 {
-	out_verdict(rc, 0, "%s", k->st.msg);
-	return rc;
+	return mark_verdict(k, rc, k->st.msg);
 }
 
 int
 main(int argc, char **argv)
 {
 	static struct mark k;
-	char text[CAP_MARKER_FILE];
+	char text[CAP_MARKER_FILE], msg[CAP_MSG];
 	int rc, ws = 0, cmd_rc = 0;
 
 	proc_start("cdgate-mark");
+	proc_on_term("terminated by SIGTERM: the marker was not written (a "
+	    "--run command got SIGTERM too)");
 	if ((rc = mark_options(&k, argc, argv)) != ST_OK)
 		return mark_exit(&k, rc);
 	if (k.cfgpath != NULL) {
@@ -228,6 +250,12 @@ main(int argc, char **argv)
 		rc = config_load(&k.cfg, argv[0], &k.st);
 	if (rc != ST_OK)
 		return mark_exit(&k, rc);
+	if (!k.check_mode) {
+		history_begin(&k.hist, k.cfg.history, k.cfg.history_max,
+		    "cdgate-mark", NULL);
+		history_arm(&k.hist, "terminated by SIGTERM before the marker "
+		    "was written");
+	}
 	if (k.path == NULL)
 		k.path = k.cfg.marker_path;
 	else if (k.path[0] != '/')
@@ -256,11 +284,13 @@ main(int argc, char **argv)
 	if ((rc = marker_write(k.path, &k.m, &k.st)) != ST_OK)
 		return mark_exit(&k, rc);
 	if (!k.m.ok) {
-		out_verdict(ws ? cmd_rc : ST_OK, 0, "marker '%s': provisioning "
-		    "failed: %s", k.path, k.m.message);
-		return ws ? cmd_rc : ST_OK;
+		if (snprintf(msg, sizeof(msg), "marker '%s': provisioning "
+		    "failed: %s", k.path, k.m.message) < 0)
+			text_copy(msg, "provisioning failed", sizeof(msg));
+		return mark_verdict(&k, ws ? cmd_rc : ST_OK, msg);
 	}
-	out_verdict(0, 0, "marker '%s' written: ok for %s", k.path,
-	    k.m.instance_id);
-	return 0;
+	if (snprintf(msg, sizeof(msg), "marker '%s' written: ok for %s",
+	    k.path, k.m.instance_id) < 0)
+		text_copy(msg, "marker written", sizeof(msg));
+	return mark_verdict(&k, 0, msg);
 }

@@ -30,6 +30,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	proc_start("cdgate-wait");
+	proc_on_term("terminated by SIGTERM while waiting for provisioning");
 	gate_init(&g, "cdgate-wait", argv[0]);
 	while ((c = getopt(argc, argv, "c:hnqt:V")) != -1) {
 		switch (c) {
@@ -73,13 +74,9 @@ main(int argc, char **argv)
 		out_verdict(0, 0, "configuration is valid (check mode)");
 		return 0;
 	}
-	rc = gate_run(&g);
+	gate_history(&g);
+	rc = gate_verdict(&g, gate_run(&g));
 	if (g.imds_ready)
 		imds_free(&g.imds);
-	if (rc != ST_OK) {
-		out_verdict(rc, 0, "%s", g.st.msg);
-		return rc;
-	}
-	out_verdict(0, 0, "%s (%.1fs)", g.summary, gate_elapsed(&g));
-	return 0;
+	return rc;
 }

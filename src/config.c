@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file.h"
+#include "history.h"
 #include "inifile.h"
 #include "text.h"
 
@@ -20,13 +22,22 @@ config_defaults(struct config *c)
 	c->timeout = CONFIG_DEFAULT_TIMEOUT;
 	c->on_terminating = ON_TERM_SKIP;
 	c->imds = 1;
+	/* check: see lifecycle.h for why these states run the checks */
+	c->on_standby = c->on_detached = c->on_warmed = ON_STATE_CHECK;
+	text_copy(c->history, HISTORY_DEFAULT, sizeof(c->history));
+	c->history_max = HISTORY_DEFAULT_MAX;
 	text_copy(c->marker_path, CONFIG_DEFAULT_MARKER, sizeof(c->marker_path));
 	text_copy(c->cloud_init_result, CONFIG_CLOUD_INIT_RESULT,
 	    sizeof(c->cloud_init_result));
 	text_copy(c->cloud_init_status, CONFIG_CLOUD_INIT_STATUS,
 	    sizeof(c->cloud_init_status));
 	c->tags_source = TAGS_AUTO;
-	c->health_status = 200;
+	text_copy(c->health_status, "200", sizeof(c->health_status));
+	c->health_request_ms = HEALTH_REQUEST_MS;
+	c->health_successes = 1;
+	c->health_interval_ms = HEALTH_INTERVAL_MS;
+	c->health_interval_max_ms = HEALTH_INTERVAL_MAX_MS;
+	c->drain_on_timeout = DRAIN_PASS;
 	for (i = 0; i < EV_COUNT; i++)
 		c->ev[i].on_terminating = -1;
 }
@@ -68,6 +79,21 @@ cf_on_term(struct inifile *f, const char *v, int *out)
 	else
 		return inifile_error(f, "on_terminating = '%s': expected skip "
 		    "or fail", v);
+	return 0;
+}
+
+static int
+cf_on_state(struct inifile *f, const char *key, const char *v, int *out)
+{
+	if (strcmp(v, "check") == 0)
+		*out = ON_STATE_CHECK;
+	else if (strcmp(v, "skip") == 0)
+		*out = ON_STATE_SKIP;
+	else if (strcmp(v, "fail") == 0)
+		*out = ON_STATE_FAIL;
+	else
+		return inifile_error(f, "%s = '%s': expected check, skip or "
+		    "fail", key, v);
 	return 0;
 }
 
@@ -116,9 +142,12 @@ cf_checks(struct inifile *f, const char *v, unsigned *out)
 	    tok = strtok_r(NULL, " ,\t", &save)) {
 		if ((bit = check_by_name(tok)) == 0)
 			return inifile_error(f, "checks: unknown check '%s' "
-			    "(known: lifecycle marker tags health)", tok);
+			    "(known: lifecycle marker tags health drain)", tok);
 		c |= bit;
 	}
+	if (c == 0)
+		return inifile_error(f, "checks is empty; name at least one "
+		    "check (lifecycle marker tags health drain)");
 	*out = c;
 	return 0;
 }
@@ -132,8 +161,30 @@ cf_gate(struct inifile *f, struct config *c, const char *k, const char *v)
 		return cf_on_term(f, v, &c->on_terminating);
 	if (strcmp(k, "imds") == 0)
 		return cf_bool(f, k, v, &c->imds);
+	if (strcmp(k, "on_standby") == 0)
+		return cf_on_state(f, k, v, &c->on_standby);
+	if (strcmp(k, "on_detached") == 0)
+		return cf_on_state(f, k, v, &c->on_detached);
+	if (strcmp(k, "on_warmed") == 0)
+		return cf_on_state(f, k, v, &c->on_warmed);
+	if (strcmp(k, "history") == 0 && (strcmp(v, "none") == 0 ||
+	    strcmp(v, "no") == 0)) {
+		c->history[0] = '\0';
+		return 0;
+	}
+	if (strcmp(k, "history") == 0)
+		return cf_path(f, k, v, c->history, sizeof(c->history));
+	if (strcmp(k, "history_max") == 0) {
+		if (text_long(v, HISTORY_MIN_MAX, HISTORY_MAX_MAX,
+		    &c->history_max) != 0)
+			return inifile_error(f, "history_max = '%s': expected "
+			    "bytes from %ld to %ld", v, HISTORY_MIN_MAX,
+			    HISTORY_MAX_MAX);
+		return 0;
+	}
 	return inifile_error(f, "unknown key '%s' in [gate] (known: timeout "
-	    "on_terminating imds)", k);
+	    "on_terminating on_standby on_detached on_warmed imds history "
+	    "history_max)", k);
 }
 
 static int
@@ -159,6 +210,7 @@ static int
 cf_tags(struct inifile *f, struct config *c, const char *k, const char *v)
 {
 	struct config_tag *t;
+	size_t i, n;
 
 	if (strcmp(k, "source") == 0) {
 		if (strcmp(v, "auto") == 0)
@@ -174,42 +226,148 @@ cf_tags(struct inifile *f, struct config *c, const char *k, const char *v)
 	}
 	if (c->ntags >= CAP_TAGS)
 		return inifile_error(f, "more than %d required tags", CAP_TAGS);
-	if (strlen(k) >= sizeof(t->key) || strlen(k) > CAP_TAG_KEY)
+	/* CAP_TAG_KEY counts characters: UTF-8 continuation bytes do not */
+	for (i = 0, n = 0; k[i] != '\0'; i++)
+		n += ((unsigned char)k[i] & 0xc0) != 0x80;
+	if (strlen(k) >= sizeof(t->key) || n > CAP_TAG_KEY)
 		return inifile_error(f, "tag key too long");
 	if (strlen(v) >= sizeof(t->glob))
 		return inifile_error(f, "tag value pattern too long");
-	t = &c->tags[c->ntags++];
-	text_copy(t->key, k, sizeof(t->key));
+	t = &c->tags[c->ntags];
+	if (text_pct_decode(k, t->key, sizeof(t->key)) != 0)
+		return inifile_error(f, "tag key '%s': bad %%XX escape", k);
 	text_copy(t->glob, v, sizeof(t->glob));
+	c->ntags++;
 	return 0;
+}
+
+/* A [health] list (url, tcp): validated by health.c's grammar. */
+static int
+cf_health_list(struct inifile *f, const char *k, const char *v,
+    int (*parse)(const char *, struct health_target *, struct status *),
+    size_t max, char *out, size_t len)
+{
+	struct status st;
+	size_t n = 0;
+
+	if (strlen(v) >= len)
+		return inifile_error(f, "%s: too long", k);
+	if (health_list_parse(k, v, parse, NULL, &n, max, &st) != ST_OK)
+		return inifile_error(f, "%s", st.msg);
+	text_copy(out, v, len);
+	return 0;
+}
+
+static int
+cf_health_ms(struct inifile *f, const char *k, const char *v, long *out)
+{
+	if (health_ms_parse(v, HEALTH_MS_MIN, HEALTH_MS_MAX, out) != 0)
+		return inifile_error(f, "%s = '%s': expected seconds (5, 5s) "
+		    "or milliseconds (500ms) from %dms to %ds", k, v,
+		    HEALTH_MS_MIN, HEALTH_MS_MAX / 1000);
+	return 0;
+}
+
+static int
+cf_health_more(struct inifile *f, struct config *c, const char *k,
+    const char *v)
+{
+	struct status st;
+	int yes;
+
+	if (strcmp(k, "follow_redirects") == 0) {
+		if (text_long(v, 0, HEALTH_MAX_REDIRS, &c->health_redirects) ==
+		    0)
+			return 0;
+		if (cf_bool(f, k, v, &yes) != 0)
+			return inifile_error(f, "follow_redirects = '%s': "
+			    "expected yes, no or a count up to %d", v,
+			    HEALTH_MAX_REDIRS);
+		c->health_redirects = yes ? HEALTH_MAX_REDIRS : 0;
+		return 0;
+	}
+	if (strcmp(k, "ca_file") == 0)
+		return cf_path(f, k, v, c->health_ca_file,
+		    sizeof(c->health_ca_file));
+	if (strncmp(k, "header.", 7) == 0) {
+		if (c->health_nheaders >= HEALTH_MAX_HEADERS)
+			return inifile_error(f, "more than %d header.NAME keys",
+			    HEALTH_MAX_HEADERS);
+		if (health_header_make(k + 7, v,
+		    c->health_headers[c->health_nheaders],
+		    sizeof(c->health_headers[0]), &st) != ST_OK)
+			return inifile_error(f, "%s", st.msg);
+		c->health_nheaders++;
+		return 0;
+	}
+	return inifile_error(f, "unknown key '%s' in [health] (known: url tcp "
+	    "status body header.NAME request_timeout successes interval "
+	    "interval_max follow_redirects ca_file)", k);
 }
 
 static int
 cf_health(struct inifile *f, struct config *c, const char *k, const char *v)
 {
+	struct health_codes codes;
+	struct status st;
+
 	c->has_health = 1;
-	if (strcmp(k, "url") == 0) {
-		if (strncmp(v, "http://", 7) != 0 &&
-		    strncmp(v, "https://", 8) != 0)
-			return inifile_error(f, "url = '%s': expected http:// "
-			    "or https://", v);
-		if (strlen(v) >= sizeof(c->health_url))
-			return inifile_error(f, "url too long");
-		text_copy(c->health_url, v, sizeof(c->health_url));
-		return 0;
-	}
+	if (strcmp(k, "url") == 0)
+		return cf_health_list(f, k, v, health_url_parse,
+		    HEALTH_MAX_URLS, c->health_url, sizeof(c->health_url));
+	if (strcmp(k, "tcp") == 0)
+		return cf_health_list(f, k, v, health_tcp_parse,
+		    HEALTH_MAX_TCP, c->health_tcp, sizeof(c->health_tcp));
 	if (strcmp(k, "status") == 0) {
-		if (text_long(v, 100, 599, &c->health_status) != 0)
-			return inifile_error(f, "status = '%s': expected an "
-			    "HTTP status from 100 to 599", v);
+		if (health_codes_parse(v, &codes, &st) != ST_OK)
+			return inifile_error(f, "%s", st.msg);
+		text_copy(c->health_status, v, sizeof(c->health_status));
 		return 0;
 	}
 	if (strcmp(k, "body") == 0) {
 		text_copy(c->health_body, v, sizeof(c->health_body));
 		return 0;
 	}
-	return inifile_error(f, "unknown key '%s' in [health] (known: url "
-	    "status body)", k);
+	if (strcmp(k, "request_timeout") == 0)
+		return cf_health_ms(f, k, v, &c->health_request_ms);
+	if (strcmp(k, "interval") == 0)
+		return cf_health_ms(f, k, v, &c->health_interval_ms);
+	if (strcmp(k, "interval_max") == 0)
+		return cf_health_ms(f, k, v, &c->health_interval_max_ms);
+	if (strcmp(k, "successes") == 0) {
+		if (text_long(v, 1, HEALTH_MAX_SUCCESSES,
+		    &c->health_successes) != 0)
+			return inifile_error(f, "successes = '%s': expected a "
+			    "count from 1 to %d", v, HEALTH_MAX_SUCCESSES);
+		return 0;
+	}
+	return cf_health_more(f, c, k, v);
+}
+
+static int
+cf_drain(struct inifile *f, struct config *c, const char *k, const char *v)
+{
+	struct status st;
+
+	c->has_drain = 1;
+	if (strcmp(k, "ports") == 0) {
+		if (drain_ports_parse(v, c->drain_ports, &c->ndrain_ports,
+		    DRAIN_MAX_PORTS, &st) != ST_OK)
+			return inifile_error(f, "%s", st.msg);
+		return 0;
+	}
+	if (strcmp(k, "on_timeout") == 0) {
+		if (strcmp(v, "pass") == 0)
+			c->drain_on_timeout = DRAIN_PASS;
+		else if (strcmp(v, "fail") == 0)
+			c->drain_on_timeout = DRAIN_FAIL;
+		else
+			return inifile_error(f, "on_timeout = '%s': expected "
+			    "pass or fail", v);
+		return 0;
+	}
+	return inifile_error(f, "unknown key '%s' in [drain] (known: ports "
+	    "on_timeout)", k);
 }
 
 static int
@@ -235,6 +393,16 @@ config_handler(struct inifile *f, const char *sec, const char *k,
 	struct config *c = f->user;
 	int ev;
 
+	if (k == NULL) {	/* a section header */
+		if (strcmp(sec, "gate") == 0 || strcmp(sec, "marker") == 0 ||
+		    strcmp(sec, "tags") == 0 || strcmp(sec, "health") == 0 ||
+		    strcmp(sec, "drain") == 0 || event_by_name(sec) >= 0)
+			return 0;
+		return inifile_error(f, "unknown section [%s] (known: gate "
+		    "marker tags health drain, or an event name such as "
+		    "BeforeInstall)", sec);
+	}
+
 	if (strcmp(sec, "gate") == 0)
 		return cf_gate(f, c, k, v);
 	if (strcmp(sec, "marker") == 0)
@@ -243,10 +411,12 @@ config_handler(struct inifile *f, const char *sec, const char *k,
 		return cf_tags(f, c, k, v);
 	if (strcmp(sec, "health") == 0)
 		return cf_health(f, c, k, v);
+	if (strcmp(sec, "drain") == 0)
+		return cf_drain(f, c, k, v);
 	if ((ev = event_by_name(sec)) >= 0)
 		return cf_event(f, &c->ev[ev], k, v);
 	return inifile_error(f, "unknown section [%s] (known: gate marker "
-	    "tags health, or an event name such as BeforeInstall)", sec);
+	    "tags health drain, or an event name such as BeforeInstall)", sec);
 }
 
 int
@@ -263,8 +433,12 @@ config_load_file(struct config *c, const char *path, struct status *st)
 	text_copy(c->path, path, sizeof(c->path));
 	rc = inifile_parse(path, buf, len, config_handler, c, ST_CONFIG, st);
 	free(buf);
-	if (rc == ST_OK && c->has_health && c->health_url[0] == '\0')
-		rc = status_set(st, ST_CONFIG, "%s: [health] needs a url",
+	if (rc == ST_OK && c->has_drain && c->ndrain_ports == 0)
+		rc = status_set(st, ST_CONFIG, "%s: [drain] needs ports, such "
+		    "as ports = 80 443", path);
+	if (rc == ST_OK && c->has_health && c->health_url[0] == '\0' &&
+	    c->health_tcp[0] == '\0')
+		rc = status_set(st, ST_CONFIG, "%s: [health] needs a url or a tcp",
 		    path);
 	return rc;
 }
@@ -273,7 +447,10 @@ config_load_file(struct config *c, const char *path, struct status *st)
 static int
 config_try(struct config *c, const char *path, struct status *st)
 {
-	if (access(path, F_OK) == -1 && errno == ENOENT)
+	struct stat sb;
+
+	/* lstat: a dangling link is not "absent" but refused by file_read */
+	if (lstat(path, &sb) == -1 && errno == ENOENT)
 		return -1;
 	return config_load_file(c, path, st);
 }
@@ -281,7 +458,7 @@ config_try(struct config *c, const char *path, struct status *st)
 static void
 config_selfdir(const char *self, char *dir, size_t len)
 {
-	char exe[CAP_PATH];
+	char exe[CAP_PATH], *real;
 	ssize_t n;
 
 	if (self != NULL && strchr(self, '/') != NULL &&
@@ -296,6 +473,11 @@ config_selfdir(const char *self, char *dir, size_t len)
 		exe[n] = '\0';
 	}
 	file_dirname(exe, dir, len);
+	/* "./before-install": "." has no parent to search; resolve it */
+	if (dir[0] != '/' && (real = realpath(dir, NULL)) != NULL) {
+		text_copy(dir, real, len);
+		free(real);
+	}
 }
 
 int
@@ -336,7 +518,7 @@ config_checks(const struct config *c, enum event ev)
 {
 	if (c->ev[ev].checks_set)
 		return c->ev[ev].checks;
-	return event_default_checks(ev, c->has_health);
+	return event_default_checks(ev, c->has_health, c->has_drain);
 }
 
 long

@@ -15,9 +15,12 @@
 #define CDGATE_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "caps.h"
+#include "drain.h"
 #include "event.h"
+#include "health.h"
 #include "status.h"
 
 #define CONFIG_ETC "/etc/cdgate/cdgate.ini"
@@ -28,6 +31,13 @@
 #define CONFIG_CLOUD_INIT_STATUS "/run/cloud-init/status.json"
 
 enum on_term { ON_TERM_SKIP, ON_TERM_FAIL };
+/*
+ * What a hook does when the target lifecycle state is Standby, Detached or
+ * Warmed:* (lifecycle.h states the policy and the defaults' reasons):
+ * check = run the checks as for InService, skip = exit 0 at once saying
+ * why, fail = fail at once.
+ */
+enum on_state { ON_STATE_CHECK, ON_STATE_SKIP, ON_STATE_FAIL };
 enum tags_source { TAGS_AUTO, TAGS_IMDS, TAGS_EC2 };
 
 struct config_tag {
@@ -48,6 +58,9 @@ struct config {
 	long timeout;
 	int on_terminating;
 	int imds;
+	int on_standby, on_detached, on_warmed;	/* enum on_state */
+	char history[CAP_PATH];	/* "" when off (history = none) */
+	long history_max;	/* bytes before rotation */
 	/* [marker] */
 	char marker_path[CAP_PATH];
 	int cloud_init;
@@ -58,11 +71,23 @@ struct config {
 	int tags_source;
 	struct config_tag tags[CAP_TAGS];
 	size_t ntags;
-	/* [health] */
+	/* [health] (health.h) */
 	int has_health;
-	char health_url[CAP_URL];
-	long health_status;
-	char health_body[CAP_VALUE];
+	char health_url[CAP_URL];	/* blank-separated urls, may be "" */
+	char health_tcp[CAP_VALUE];	/* blank-separated ADDRESS:PORT */
+	char health_status[HEALTH_STATUS_LEN];	/* "200", "200,204", "2xx" */
+	char health_body[CAP_VALUE];	/* "": any body */
+	char health_headers[HEALTH_MAX_HEADERS][CAP_INI_LINE]; /* "N: v" */
+	size_t health_nheaders;
+	long health_request_ms, health_successes;
+	long health_interval_ms, health_interval_max_ms;
+	long health_redirects;		/* 0: redirects not followed */
+	char health_ca_file[CAP_PATH];	/* "": the system store */
+	/* [drain] (drain.h) */
+	int has_drain;
+	uint16_t drain_ports[DRAIN_MAX_PORTS];
+	size_t ndrain_ports;
+	int drain_on_timeout;		/* enum drain_on_timeout */
 	/* [EventName] */
 	struct config_event ev[EV_COUNT];
 };

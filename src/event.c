@@ -23,7 +23,7 @@ static const struct {
 };
 
 static const char *const checks[CHK_COUNT] = {
-	"lifecycle", "marker", "tags", "health"
+	"lifecycle", "marker", "tags", "health", "drain"
 };
 
 const char *
@@ -50,7 +50,7 @@ event_by_name(const char *name)
 }
 
 unsigned
-event_default_checks(enum event ev, int has_health)
+event_default_checks(enum event ev, int has_health, int has_drain)
 {
 	unsigned c = CHK_LIFECYCLE;
 
@@ -60,6 +60,8 @@ event_default_checks(enum event ev, int has_health)
 		c |= CHK_HEALTH;
 	if (ev == EV_BEFORE_ALLOW_TRAFFIC)
 		c |= CHK_MARKER | CHK_TAGS | (has_health ? CHK_HEALTH : 0);
+	if (ev == EV_AFTER_BLOCK_TRAFFIC && has_drain)
+		c |= CHK_DRAIN;
 	return c;
 }
 

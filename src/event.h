@@ -25,9 +25,10 @@ enum check {
 	CHK_LIFECYCLE = 1 << 0,
 	CHK_MARKER = 1 << 1,
 	CHK_TAGS = 1 << 2,
-	CHK_HEALTH = 1 << 3
+	CHK_HEALTH = 1 << 3,
+	CHK_DRAIN = 1 << 4
 };
-#define CHK_COUNT 4
+#define CHK_COUNT 5
 
 /* "BeforeInstall" */
 const char *event_name(enum event ev);
@@ -35,8 +36,12 @@ const char *event_name(enum event ev);
 const char *event_program(enum event ev);
 /* -1 if name is not an event name (exact, case-sensitive). */
 int event_by_name(const char *name);
-/* Default checks; has_health: a [health] section is configured. */
-unsigned event_default_checks(enum event ev, int has_health);
+/*
+ * Default checks; has_health, has_drain: a [health], a [drain] section is
+ * configured (drain: AfterBlockTraffic only, once the load balancer has
+ * stopped sending new connections).
+ */
+unsigned event_default_checks(enum event ev, int has_health, int has_drain);
 /* "marker" for CHK_MARKER; NULL for a bad bit. */
 const char *check_name(unsigned bit);
 /* The bit for a check name, 0 if unknown. */

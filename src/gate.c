@@ -1,11 +1,16 @@
 #include "gate.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "drain.h"
 #include "health.h"
 #include "lifecycle.h"
 #include "mono.h"
@@ -14,6 +19,20 @@
 #include "provision.h"
 #include "tags.h"
 #include "text.h"
+
+/*
+ * Serialises the end of a run between the main and the watch thread; the
+ * condition wakes the watch when the run ends (one run per process).
+ */
+static pthread_mutex_t gate_end_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_end_cond;
+static int gate_ended;		/* under gate_end_lock */
+static struct gate_watch *gate_watcher;	/* main thread only */
+
+static int gate_end(struct gate *g, int rc, int facts);
+
+#define GATE_TERM_REASON "terminated by SIGTERM: the agent's timeout for " \
+    "this script ran out first"
 
 static const char gate_usage[] =
     "usage: %s [-hnV] [-c config]\n"
@@ -79,53 +98,148 @@ gate_instance_id(struct gate *g)
 	return ST_OK;
 }
 
-/* Re-reads the lifecycle state during a wait; 1 when leaving. */
-static int
-gate_recheck(struct gate *g)
-{
-	struct status st;
-	char state[sizeof(g->lifecycle)];
-	int64_t until;
-
-	g->lifecycle_next = mono_ms() + GATE_LIFECYCLE_EVERY_MS;
-	until = mono_ms() + GATE_LIFECYCLE_BUDGET_MS;
-	if (until > g->deadline)
-		until = g->deadline;
-	if (lifecycle_read(&g->imds, until, state, sizeof(state), &st) !=
-	    ST_OK)
-		return 0;	/* the checks themselves fail closed */
-	if (strcmp(state, g->lifecycle) != 0) {
-		out_info("lifecycle: target state now %s",
-		    state[0] ? state : "(not in a group)");
-		text_copy(g->lifecycle, state, sizeof(g->lifecycle));
-	}
-	return lifecycle_leaving(state);
-}
-
 int
 gate_wait(struct gate *g, struct watch *w, int64_t ms)
 {
-	int64_t until = mono_ms() + ms, now, slice;
-	int track = (g->checks & CHK_LIFECYCLE) && g->imds_ready &&
-	    g->lifecycle[0] != '\0';
+	int64_t until = mono_ms() + ms, now;
 
 	if (until > g->deadline)
 		until = g->deadline;
+	if (!g->hist_waiting) {
+		/* a SIGTERM now gets a line with what is known by now */
+		g->hist_waiting = 1;
+		pthread_mutex_lock(&gate_end_lock);
+		history_facts(&g->hist, g->instance_id, g->lifecycle, NULL,
+		    NULL);
+		history_arm(&g->hist, GATE_TERM_REASON);
+		pthread_mutex_unlock(&gate_end_lock);
+	}
 	while ((now = mono_ms()) < until) {
-		if (track && now >= g->lifecycle_next) {
-			if (gate_recheck(g))
-				return GATE_LEAVING;
-			continue;
-		}
-		slice = until - now;
-		if (track && g->lifecycle_next - now < slice)
-			slice = g->lifecycle_next - now;
 		if (w == NULL)
-			mono_sleep(slice);
-		else if (watch_wait(w, slice) != 0)
+			mono_sleep(until - now);
+		else if (watch_wait(w, until - now) != 0)
 			return ST_OK;
 	}
 	return ST_OK;
+}
+
+/*
+ * The lifecycle watch: a thread that re-reads the target lifecycle state
+ * every GATE_LIFECYCLE_EVERY_MS, whatever the checks are doing (an inotify
+ * wait, an EC2 request being retried, a slow health endpoint), and ends
+ * the run itself when the policy says so: verdict, history line, _exit.
+ * It has its own IMDS client (sharing the token); it touches *g only under
+ * gate_end_lock and only while the run has not ended, and it holds stdout's
+ * lock from its verdict to _exit, so its verdict is the last line.  When
+ * the main thread ends the run it wakes the watch and joins it, so nothing
+ * runs in the watch while the process exits.
+ */
+struct gate_watch {
+	struct gate *g;
+	struct imds imds;
+	int64_t deadline;
+	pthread_t tid;
+};
+
+/* Sleeps ms unless the run ends; 1 when it ended.  Under gate_end_lock. */
+static int
+gate_watch_sleep(int64_t ms)
+{
+	struct timespec ts;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns = (int64_t)ts.tv_nsec + (ms % 1000) * 1000000;
+	ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	while (!gate_ended)
+		if (pthread_cond_timedwait(&gate_end_cond, &gate_end_lock,
+		    &ts) == ETIMEDOUT)
+			break;
+	return gate_ended;
+}
+
+static void *
+gate_watch_run(void *arg)
+{
+	struct gate_watch *wt = arg;
+	struct gate *g = wt->g;
+	char state[sizeof(g->lifecycle)];
+	struct status st;
+	int64_t until;
+	int code, ended;
+
+	for (;;) {
+		pthread_mutex_lock(&gate_end_lock);
+		ended = gate_watch_sleep(GATE_LIFECYCLE_EVERY_MS);
+		pthread_mutex_unlock(&gate_end_lock);
+		if (ended || mono_left(wt->deadline) == 0)
+			return NULL;	/* the run ends on its own now */
+		until = mono_ms() + GATE_LIFECYCLE_BUDGET_MS;
+		if (until > wt->deadline)
+			until = wt->deadline;
+		if (lifecycle_read(&wt->imds, until, state, sizeof(state),
+		    &st) != ST_OK)
+			continue;	/* the checks themselves fail closed */
+		pthread_mutex_lock(&gate_end_lock);
+		if (gate_ended) {
+			pthread_mutex_unlock(&gate_end_lock);
+			return NULL;
+		}
+		if (strcmp(state, g->lifecycle) != 0) {
+			out_info("lifecycle: target state now %s",
+			    state[0] ? state : "(not in a group)");
+			text_copy(g->lifecycle, state, sizeof(g->lifecycle));
+		}
+		if (lifecycle_action(&g->cfg, g->ev, state, NULL) !=
+		    ON_STATE_CHECK) {
+			gate_ended = 1;
+			flockfile(stdout);
+			code = gate_end(g, GATE_LEAVING, 0);
+			fflush(stdout);
+			_exit(code);
+		}
+		pthread_mutex_unlock(&gate_end_lock);
+	}
+}
+
+/* Starts the lifecycle watch; without it the waits still end by the
+ * deadline, so a failure to start only prints a line. */
+static void
+gate_watch_start(struct gate *g)
+{
+	struct gate_watch *wt;
+	struct status st;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+
+	if ((wt = calloc(1, sizeof(*wt))) == NULL ||
+	    imds_init(&wt->imds, &st) != ST_OK) {
+		free(wt);
+		out_info("lifecycle: not watched during the waits: no memory");
+		return;
+	}
+	wt->g = g;
+	wt->deadline = g->deadline;
+	if (g->imds.have_token) {
+		text_copy(wt->imds.token, g->imds.token, sizeof(wt->imds.token));
+		wt->imds.have_token = 1;
+	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&gate_end_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* signals (SIGTERM) stay with the main thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&wt->tid, NULL, gate_watch_run, wt) == 0)
+		gate_watcher = wt;
+	else {
+		imds_free(&wt->imds);
+		free(wt);
+		out_info("lifecycle: not watched during the waits: no thread");
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int
@@ -139,6 +253,7 @@ gate_run(struct gate *g)
 		{ CHK_MARKER, provision_check },
 		{ CHK_TAGS, tags_check },
 		{ CHK_HEALTH, health_check },
+		{ CHK_DRAIN, drain_check },
 	};
 	size_t i;
 	int rc;
@@ -149,6 +264,10 @@ gate_run(struct gate *g)
 		status_clear(&g->st);
 		if ((rc = order[i].fn(g)) != ST_OK)
 			return rc;
+		/* in a group and more to check: watch the state meanwhile */
+		if (order[i].bit == CHK_LIFECYCLE && g->lifecycle[0] != '\0' &&
+		    (g->checks & ~CHK_LIFECYCLE) != 0)
+			gate_watch_start(g);
 	}
 	return ST_OK;
 }
@@ -195,28 +314,92 @@ gate_plan(struct gate *g)
 		    g->cfg.cloud_init ? ", and cloud-init's result" : "");
 }
 
-static int
-gate_verdict(struct gate *g, int rc)
+void
+gate_history(struct gate *g)
 {
-	int onterm = config_on_terminating(&g->cfg, (enum event)g->ev);
+	history_begin(&g->hist, g->cfg.history, g->cfg.history_max,
+	    g->ev >= 0 ? event_program((enum event)g->ev) : g->label,
+	    g->ev >= 0 ? event_name((enum event)g->ev) : NULL);
+	history_arm(&g->hist, GATE_TERM_REASON);
+}
 
-	if (rc == GATE_LEAVING && onterm == ON_TERM_SKIP) {
-		out_verdict(0, 1, "instance is leaving (target lifecycle state "
-		    "%s): not waiting; on_terminating = skip", g->lifecycle);
-		return ST_OK;
-	}
+/* The verdict's text for rc; *skip set for a skip.  Returns the code. */
+static int
+gate_outcome(struct gate *g, int rc, int *skip, char *msg, size_t len)
+{
+	const char *key = NULL, *what;
+	int action;
+
+	*skip = 0;
 	if (rc == GATE_LEAVING) {
-		out_verdict(ST_FAIL, 0, "instance is leaving (target lifecycle "
-		    "state %s); on_terminating = fail", g->lifecycle);
-		return ST_FAIL;
+		action = lifecycle_action(&g->cfg, g->ev, g->lifecycle, &key);
+		what = lifecycle_leaving(g->lifecycle) ? "instance is leaving" :
+		    "instance is not in service";
+		*skip = action != ON_STATE_FAIL;
+		/* a cut message is still a message: truncation is fine */
+		if (snprintf(msg, len, "%s (target lifecycle state %s): %s; "
+		    "%s = %s", what, g->lifecycle, *skip ? "not checking" :
+		    "failing", key ? key : "policy", *skip ? "skip" : "fail")
+		    < 0)
+			text_copy(msg, what, len);
+		return *skip ? ST_OK : ST_FAIL;
 	}
 	if (rc != ST_OK) {
-		out_verdict(rc, 0, "%s", g->st.msg);
+		text_copy(msg, g->st.msg, len);
 		return rc;
 	}
-	out_verdict(0, 0, "%s (%.1fs)", g->summary[0] ? g->summary :
-	    "nothing to check", gate_elapsed(g));
+	if (snprintf(msg, len, "%s (%.1fs)", g->summary[0] ? g->summary :
+	    "nothing to check", gate_elapsed(g)) < 0)
+		text_copy(msg, "passed", len);
 	return ST_OK;
+}
+
+/*
+ * Records the history line and prints the verdict; under gate_end_lock.
+ * facts: take the instance id and the marker from g (the main thread;
+ * the watch thread must not read what the main thread is writing).
+ */
+static int
+gate_end(struct gate *g, int rc, int facts)
+{
+	char msg[CAP_MSG];
+	struct status hst;
+	int code, skip;
+
+	code = gate_outcome(g, rc, &skip, msg, sizeof(msg));
+	if (g->hist.on) {
+		history_facts(&g->hist, facts ? g->instance_id : NULL,
+		    g->lifecycle, facts && g->have_marker ? g->marker.digest :
+		    NULL, facts && g->have_marker ? g->marker.finished_at :
+		    NULL);
+		/* documented: history never changes a verdict or exit code */
+		if (history_record(&g->hist, code, skip, msg,
+		    proc_elapsed_ms(), &hst) != ST_OK)
+			out_info("history not recorded: %s", hst.msg);
+	}
+	out_verdict(code, skip, "%s", msg);
+	return code;
+}
+
+int
+gate_verdict(struct gate *g, int rc)
+{
+	int code;
+
+	pthread_mutex_lock(&gate_end_lock);
+	gate_ended = 1;		/* the watch thread stays quiet from now */
+	code = gate_end(g, rc, 1);
+	if (gate_watcher != NULL)
+		pthread_cond_broadcast(&gate_end_cond);
+	pthread_mutex_unlock(&gate_end_lock);
+	if (gate_watcher != NULL) {
+		/* at most one IMDS read (GATE_LIFECYCLE_BUDGET_MS) away */
+		pthread_join(gate_watcher->tid, NULL);
+		imds_free(&gate_watcher->imds);
+		free(gate_watcher);
+		gate_watcher = NULL;
+	}
+	return code;
 }
 
 int
@@ -273,6 +456,7 @@ gate_main(int argc, char **argv, enum event ev)
 		    "verified)");
 		return ST_OK;
 	}
+	gate_history(&g);
 	rc = gate_verdict(&g, gate_run(&g));
 	if (g.imds_ready)
 		imds_free(&g.imds);

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,8 +82,15 @@ http_write(char *data, size_t size, size_t n, void *user)
 			want *= 2;
 		if (want > s->cap + 1)
 			want = s->cap + 1;
-		if ((nb = realloc(s->buf, want)) == NULL)
+		/* not realloc: the old block may hold role credentials, and
+		 * it is wiped before it is freed */
+		if ((nb = malloc(want)) == NULL)
 			return 0;
+		if (s->buf != NULL) {
+			memcpy(nb, s->buf, s->len);
+			OPENSSL_cleanse(s->buf, s->alloc);
+			free(s->buf);
+		}
 		s->buf = nb;
 		s->alloc = want;
 	}
@@ -115,7 +123,9 @@ http_setup(CURL *c, const struct http_req *req, struct http_sink *sink,
 	SETOPT(c, CURLOPT_URL, req->url);
 	SETOPT(c, CURLOPT_PROTOCOLS_STR, proto);
 	SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, proto);
-	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(c, CURLOPT_FOLLOWLOCATION, req->max_redirs > 0 ? 1L : 0L);
+	if (req->max_redirs > 0)
+		SETOPT(c, CURLOPT_MAXREDIRS, (long)req->max_redirs);
 	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(c, CURLOPT_ERRORBUFFER, errbuf);
 	SETOPT(c, CURLOPT_WRITEFUNCTION, http_write);
@@ -176,6 +186,7 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	h->count++;
 	cc = curl_easy_perform(h->curl);
 	if (sink.over) {
+		resp->oversize = 1;
 		rc = status_set(st, ST_UNAVAIL, "reply larger than %zu bytes",
 		    req->cap);
 		goto out;
@@ -199,6 +210,8 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	sink.buf = NULL;
 	rc = ST_OK;
 out:
+	if (sink.buf != NULL)
+		OPENSSL_cleanse(sink.buf, sink.alloc);
 	free(sink.buf);
 	curl_slist_free_all(hdrs);
 	/* the header list must not outlive this call inside the handle */
@@ -210,6 +223,8 @@ out:
 void
 http_resp_free(struct http_resp *resp)
 {
+	if (resp->body != NULL)		/* replies may hold credentials */
+		OPENSSL_cleanse(resp->body, resp->len);
 	free(resp->body);
 	resp->body = NULL;
 	resp->len = 0;

@@ -3,13 +3,16 @@
  *
  * Rules every request keeps:
  * - protocols limited to those the caller allows (http and/or https);
- * - redirects are never followed;
+ * - redirects are never followed, unless the caller sets max_redirs (then
+ *   at most that many, within the same allowed protocols);
  * - TLS peer and host verification are always on (a CA file may be given);
  * - proxies from the environment are ignored when no_proxy is set (IMDS:
  *   the token MUST never go through a proxy);
  * - connect and total timeouts come from the caller's deadline;
  * - the reply is capped in the write callback: a larger reply is an error,
  *   never a truncated success;
+ * - every buffer that held a reply is wiped before it is freed (IMDS
+ *   replies carry role credentials);
  * - every curl_easy_setopt result is checked.
  */
 #ifndef CDGATE_HTTP_H
@@ -38,6 +41,7 @@ struct http_req {
 	int no_proxy;
 	const char *ca_file;		/* NULL: the system store */
 	const char *unix_socket;	/* NULL: TCP */
+	int max_redirs;			/* 0: redirects are not followed */
 };
 
 struct http_resp {
@@ -46,6 +50,7 @@ struct http_resp {
 	size_t len;
 	char content_type[128];
 	int timed_out;		/* transport error was a timeout */
+	int oversize;		/* the reply was over req->cap */
 };
 
 /* Initialises libcurl once per process (before any thread). */

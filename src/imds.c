@@ -9,21 +9,26 @@
 #include "mono.h"
 #include "text.h"
 
+#define IMDS_MIN_ATTEMPT_MS 100	/* the last attempt gets at least this */
+
 int
 imds_init(struct imds *m, struct status *st)
 {
 	const char *ep = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
 	const char *mode = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	const char *dis = getenv("AWS_EC2_METADATA_DISABLED");
-	size_t n;
+	size_t n, i;
 
 	memset(m, 0, sizeof(*m));
 	if (dis != NULL && strcasecmp(dis, "true") == 0)
 		m->disabled = 1;
 	if (ep != NULL && ep[0] != '\0') {
 		n = strlen(ep);
+		/* printable ASCII only: no blank, control or 8-bit byte */
+		for (i = 0; i < n && ep[i] > ' ' && ep[i] < 0x7f; i++)
+			;
 		if (n >= 200 || strncmp(ep, "http://", 7) != 0 || n <= 7 ||
-		    strpbrk(ep, " \t\r\n?#@") != NULL)
+		    i < n || strpbrk(ep, "?#@") != NULL)
 			return status_set(st, ST_CONFIG,
 			    "AWS_EC2_METADATA_SERVICE_ENDPOINT '%s' is not a "
 			    "plain http:// URL", ep);
@@ -104,19 +109,27 @@ imds_retryable(const struct http_resp *r, int rc)
 	return r->status == 429 || (r->status >= 500 && r->status <= 599);
 }
 
-/* Sleeps a full-jitter backoff, unless the deadline comes first. */
+/*
+ * Sleeps a full-jitter backoff, cut so that one more attempt still fits
+ * before the deadline; -1 when no attempt fits any more.  (Giving up when
+ * the random sleep is longer than the time left would end the retries
+ * seconds before the deadline.)
+ */
 static int
 imds_backoff(int attempt, int64_t deadline)
 {
-	int64_t cap = IMDS_BACKOFF_BASE_MS, d;
+	int64_t cap = IMDS_BACKOFF_BASE_MS, d, left;
 
 	while (attempt-- > 0 && cap < IMDS_BACKOFF_CAP_MS)
 		cap *= 2;
 	if (cap > IMDS_BACKOFF_CAP_MS)
 		cap = IMDS_BACKOFF_CAP_MS;
 	d = mono_jitter(cap);
-	if (d >= mono_left(deadline))
+	left = mono_left(deadline);
+	if (left < 2 * IMDS_MIN_ATTEMPT_MS)
 		return -1;
+	if (d > left - IMDS_MIN_ATTEMPT_MS)
+		d = left - IMDS_MIN_ATTEMPT_MS;
 	mono_sleep(d);
 	return 0;
 }
@@ -144,8 +157,7 @@ imds_request(struct imds *m, const char *method, const char *item,
 		} else
 			text_copy(last, st->msg, sizeof(last));
 		attempt++;
-		if (imds_backoff(attempt, deadline) != 0 ||
-		    mono_left(deadline) < 50)
+		if (imds_backoff(attempt, deadline) != 0)
 			break;
 	}
 	return status_set(st, ST_UNAVAIL, "instance metadata '%s' did not "
@@ -233,6 +245,7 @@ imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
 		memcpy(buf, r.body, r.len + 1);
 		rc = ST_OK;
 	}
+	OPENSSL_cleanse(r.body, r.len);	/* may hold role credentials */
 	http_resp_free(&r);
 	return rc;
 }

@@ -15,7 +15,12 @@
 #define INIFILE_SEEN_MAX 256	/* distinct section/key pairs per file */
 
 struct inifile;
-/* Returns 0 to accept, or sets an error with inifile_error and returns -1. */
+/*
+ * Called once per key (value may be "") and once per section header, with
+ * key and value NULL, so that an unknown section is reported at its own line
+ * even when it is empty.  Returns 0 to accept, or sets an error with
+ * inifile_error and returns -1.
+ */
 typedef int (*inifile_fn)(struct inifile *f, const char *section,
     const char *key, const char *value);
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "out.h"
+#include "proc.h"
 #include "text.h"
 
 int
@@ -35,8 +36,41 @@ lifecycle_leaving(const char *state)
 }
 
 int
+lifecycle_action(const struct config *c, int ev, const char *state,
+    const char **key)
+{
+	const char *dummy;
+	int onterm;
+
+	if (key == NULL)
+		key = &dummy;
+	*key = NULL;
+	if (lifecycle_leaving(state)) {
+		*key = "on_terminating";
+		onterm = ev >= 0 && ev < EV_COUNT ?
+		    config_on_terminating(c, (enum event)ev) :
+		    c->on_terminating;
+		return onterm == ON_TERM_FAIL ? ON_STATE_FAIL : ON_STATE_SKIP;
+	}
+	if (strcmp(state, "Standby") == 0) {
+		*key = "on_standby";
+		return c->on_standby;
+	}
+	if (strcmp(state, "Detached") == 0) {
+		*key = "on_detached";
+		return c->on_detached;
+	}
+	if (strncmp(state, "Warmed:", 7) == 0) {
+		*key = "on_warmed";
+		return c->on_warmed;
+	}
+	return ON_STATE_CHECK;
+}
+
+int
 lifecycle_check(struct gate *g)
 {
+	const char *key;
 	int rc;
 
 	if (!g->cfg.imds) {
@@ -55,10 +89,16 @@ lifecycle_check(struct gate *g)
 		gate_note(g, "no Auto Scaling group");
 		return ST_OK;
 	}
-	out_info("lifecycle: target state %s", g->lifecycle);
-	if (lifecycle_leaving(g->lifecycle))
+	if (lifecycle_action(&g->cfg, g->ev, g->lifecycle, &key) !=
+	    ON_STATE_CHECK)
 		return GATE_LEAVING;
+	out_info("lifecycle: target state %s", g->lifecycle);
+	if (key != NULL)
+		out_info("lifecycle: %s = check: the checks run as for "
+		    "InService", key);
+	else if (strcmp(g->lifecycle, "InService") != 0)
+		out_info("lifecycle: state unknown to cdgate %s: the checks "
+		    "run as for InService", PROC_VERSION);
 	gate_note(g, "lifecycle %s", g->lifecycle);
-	g->lifecycle_next = 0;
 	return ST_OK;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "file.h"
 #include "inifile.h"
 #include "proc.h"
@@ -22,66 +23,6 @@ struct marker_parse {
 	struct marker *m;
 	unsigned have;
 };
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes %XX escapes of a tag key; -1 on a bad escape or overflow. */
-static int
-key_decode(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-	int hi, lo;
-
-	for (; *in != '\0'; in++) {
-		if (o + 1 >= len)
-			return -1;
-		if (*in != '%') {
-			out[o++] = *in;
-			continue;
-		}
-		if ((hi = hexval(in[1])) < 0 || (lo = hexval(in[2])) < 0)
-			return -1;
-		out[o++] = (char)(hi * 16 + lo);
-		in += 2;
-	}
-	out[o] = '\0';
-	return text_utf8_valid(out, o) && memchr(out, '\0', o) == NULL ? 0 : -1;
-}
-
-static int
-key_encode(const char *in, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	unsigned char c;
-
-	for (; *in != '\0'; in++) {
-		c = (unsigned char)*in;
-		if (strchr(":=%;#[] \t", c) != NULL) {
-			if (o + 4 > len)
-				return -1;
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			if (o + 2 > len)
-				return -1;
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 static int
 is_time(const char *s)
@@ -141,8 +82,17 @@ mk_provision(struct inifile *f, struct marker_parse *p, const char *k,
 		return mk_copy(f, k, v, m->finished_at,
 		    sizeof(m->finished_at));
 	}
-	if (strcmp(k, "digest") == 0)
-		return mk_copy(f, k, v, m->digest, sizeof(m->digest));
+	if (strcmp(k, "digest") == 0) {
+		struct status dst;
+
+		if (mk_copy(f, k, v, m->digest, sizeof(m->digest)) != 0)
+			return -1;
+		/* a bad value is an error, and one read is one rewritten */
+		if (digest_parse(v, m->digest, &dst) != ST_OK)
+			return inifile_error(f, "digest = '%s': expected "
+			    "sha256: and 64 hex digits", v);
+		return 0;
+	}
 	if (strcmp(k, "message") == 0)
 		return mk_copy(f, k, v, m->message, sizeof(m->message));
 	return inifile_error(f, "unknown key '%s' in [provision]", k);
@@ -155,6 +105,11 @@ marker_handler(struct inifile *f, const char *sec, const char *k,
 	struct marker_parse *p = f->user;
 	struct marker_tag *t;
 
+	if (k == NULL)		/* a section header */
+		return strcmp(sec, "provision") == 0 || strcmp(sec, "tags") ==
+		    0 ? 0 : inifile_error(f, "unknown section [%s] (expected "
+		    "[provision] and [tags])", sec);
+
 	if (strcmp(sec, "provision") == 0)
 		return mk_provision(f, p, k, v);
 	if (strcmp(sec, "tags") != 0)
@@ -164,7 +119,7 @@ marker_handler(struct inifile *f, const char *sec, const char *k,
 	if (p->m->ntags >= CAP_TAGS)
 		return inifile_error(f, "more than %d tags", CAP_TAGS);
 	t = &p->m->tags[p->m->ntags];
-	if (key_decode(k, t->key, sizeof(t->key)) != 0)
+	if (text_pct_decode(k, t->key, sizeof(t->key)) != 0)
 		return inifile_error(f, "tag key '%s' is malformed", k);
 	if (mk_copy(f, "tag value", v, t->value, sizeof(t->value)) != 0)
 		return -1;
@@ -242,6 +197,22 @@ marker_verify(const char *path, const struct marker *m,
 }
 
 int
+marker_value_ok(const char *v)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	size_t n = strlen(v);
+
+	if (n > 0 && (strchr(" \t;", v[0]) != NULL ||
+	    strchr(" \t", v[n - 1]) != NULL))
+		return 0;
+	for (; *u != '\0'; u++)
+		if (*u < 0x20 || *u == 0x7f || ((*u == ' ' || *u == '\t') &&
+		    u[1] == ';'))
+			return 0;
+	return 1;
+}
+
+int
 marker_format(const struct marker *m, char *buf, size_t len,
     struct status *st)
 {
@@ -279,8 +250,18 @@ marker_format(const struct marker *m, char *buf, size_t len,
 			goto toolong;
 		used += (size_t)n;
 	}
+	if (!marker_value_ok(m->instance_id) || !marker_value_ok(m->boot_id))
+		return status_set(st, ST_USAGE, "instance id '%s' or boot id "
+		    "'%s' cannot be held in the marker", m->instance_id,
+		    m->boot_id);
 	for (i = 0; i < m->ntags; i++) {
-		if (key_encode(m->tags[i].key, key, sizeof(key)) != 0)
+		/* a newline in a value would add lines: [provision] keys */
+		if (!marker_value_ok(m->tags[i].value))
+			return status_set(st, ST_USAGE, "tag '%s': its value "
+			    "holds a control character, a leading or trailing "
+			    "blank, or ' ;', which the marker cannot hold",
+			    m->tags[i].key);
+		if (text_pct_encode(m->tags[i].key, key, sizeof(key)) != 0)
 			goto toolong;
 		n = snprintf(buf + used, len - used, "%s = %s\n", key,
 		    m->tags[i].value);
@@ -308,7 +289,10 @@ marker_mkdirs(const char *dir, struct status *st)
 			continue;
 		char c = p[i];
 		p[i] = '\0';
-		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+		/* chmod: a umask like 077 must not leave it 0700, closed
+		 * to a hook that runs as another user (runas) */
+		if (mkdir(p, 0755) == 0 ? chmod(p, 0755) == -1 :
+		    errno != EEXIST)
 			return status_set(st, ST_OSERR, "cannot create "
 			    "directory '%s': %s", p, strerror(errno));
 		p[i] = c;

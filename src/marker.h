@@ -59,7 +59,16 @@ int marker_verify(const char *path, const struct marker *m,
 /* Writes the marker atomically, creating its directory (0755). */
 int marker_write(const char *path, const struct marker *m,
     struct status *st);
-/* Formats the marker as INI text; ST_OK or ST_SOFTWARE when too long. */
+/*
+ * 1 when v can be a marker tag value: it must read back from the INI text
+ * as written, so no control character, no leading or trailing blank, no
+ * leading ';' and no blank followed by ';' (an inline comment).
+ */
+int marker_value_ok(const char *v);
+/*
+ * Formats the marker as INI text; ST_OK, ST_USAGE for a tag value that
+ * marker_value_ok refuses, or ST_SOFTWARE when too long.
+ */
 int marker_format(const struct marker *m, char *buf, size_t len,
     struct status *st);
 /* Reads /proc/sys/kernel/random/boot_id into out. */

@@ -28,6 +28,9 @@ out_quiet(int q)
 	quiet = q;
 }
 
+static void out_emit(const char *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 out_emit(const char *kind, const char *fmt, va_list ap)
 {

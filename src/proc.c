@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -20,8 +22,8 @@ static volatile pid_t term_child;
 static void (*volatile term_hook)(int);
 static int64_t started;
 
-static size_t
-fmt_ulong(char *buf, unsigned long v)
+size_t
+proc_fmt_ulong(char *buf, unsigned long v)
 {
 	char tmp[24];
 	size_t n = 0, i;
@@ -35,7 +37,30 @@ fmt_ulong(char *buf, unsigned long v)
 	return n;
 }
 
-/* Async-signal-safe: only write, kill, unlink, clock_gettime, _exit. */
+/*
+ * Async-signal-safe: waits up to PROC_CHILD_GRACE_MS for the child that got
+ * SIGTERM, then SIGKILLs it, so that no child outlives the program holding
+ * its stdout or stderr (the agent would wait on them).
+ */
+static void
+reap_child(pid_t pid)
+{
+	struct timespec ts = { 0, 10 * 1000000L };
+	int i, ws;
+
+	for (i = 0; i < PROC_CHILD_GRACE_MS / 10; i++) {
+		if (waitpid(pid, &ws, WNOHANG) != 0)
+			return;		/* gone (or not ours any more) */
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	(void)waitpid(pid, &ws, 0);
+}
+
+/*
+ * Async-signal-safe: only write, kill, waitpid, nanosleep, unlink,
+ * clock_gettime, _exit.
+ */
 static void
 on_signal(int sig)
 {
@@ -46,16 +71,18 @@ on_signal(int sig)
 
 	if (term_unlink != NULL)
 		unlink(term_unlink);
-	if (term_child > 0)
+	if (term_child > 0) {
 		kill(term_child, SIGTERM);
+		reap_child(term_child);
+	}
 	memcpy(buf, term_line, term_len);
 	n = term_len;
 	memcpy(buf + n, " (signal ", 9);
 	n += 9;
-	n += fmt_ulong(buf + n, (unsigned long)sig);
+	n += proc_fmt_ulong(buf + n, (unsigned long)sig);
 	memcpy(buf + n, " after ", 7);
 	n += 7;
-	n += fmt_ulong(buf + n, (unsigned long)(ms / 1000));
+	n += proc_fmt_ulong(buf + n, (unsigned long)(ms / 1000));
 	buf[n++] = '.';
 	buf[n++] = (char)('0' + (ms % 1000) / 100);
 	memcpy(buf + n, "s)\n", 3);

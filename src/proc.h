@@ -9,7 +9,9 @@
  * - installs the SIGTERM/SIGINT/SIGHUP handler.
  *
  * The handler only uses async-signal-safe calls: it removes a registered
- * temporary file, forwards SIGTERM to a registered child process,
+ * temporary file, forwards SIGTERM to a registered child process (and waits
+ * PROC_CHILD_GRACE_MS for it, then SIGKILLs it: no child outlives the
+ * program holding its stdout),
  * writes the prepared verdict line with the elapsed time, runs a registered
  * async-signal-safe hook (history) and _exits with ST_TERM.  So SIGTERM ends
  * any program at once, whatever it is blocked in.
@@ -20,6 +22,7 @@
 #include <sys/types.h>
 
 #define PROC_VERSION "0.1.0"
+#define PROC_CHILD_GRACE_MS 2000	/* a child's time to exit on SIGTERM */
 
 void proc_start(const char *label);
 /* The verdict line printed if SIGTERM arrives ("... FAIL: " + this). */
@@ -30,6 +33,11 @@ void proc_term_unlink(const char *path);
 void proc_term_child(pid_t pid);
 /* An async-signal-safe function called before _exit on SIGTERM. */
 void proc_term_hook(void (*fn)(int elapsed_ms));
+/*
+ * Writes v in decimal to buf (no NUL; room for 20 digits); returns the
+ * length.  Async-signal-safe, for SIGTERM hooks.
+ */
+size_t proc_fmt_ulong(char *buf, unsigned long v);
 /* Milliseconds since proc_start. */
 long proc_elapsed_ms(void);
 

@@ -8,6 +8,31 @@
 #include "text.h"
 #include "watch.h"
 
+/*
+ * Reads and verifies the marker once, without a watch.  ST_OK, or the
+ * reason it does not pass with *wait set when that is worth waiting out
+ * (absent, or another instance's).  The common case, a marker already in
+ * place, so costs no inotify instance: closing one that had a watch waits
+ * for a kernel RCU grace period (0 to 16 ms, measured in docs/bench.md).
+ */
+static int
+provision_marker_now(struct gate *g, int *wait)
+{
+	const char *iid = g->cfg.imds ? g->instance_id : NULL;
+	int absent, other, rc;
+
+	*wait = 0;
+	rc = marker_read(g->cfg.marker_path, &g->marker, &absent, &g->st);
+	if (rc != ST_OK) {
+		*wait = absent;
+		return rc;
+	}
+	rc = marker_verify(g->cfg.marker_path, &g->marker, iid,
+	    g->cfg.digest, &other, &g->st);
+	*wait = rc != ST_OK && other;
+	return rc;
+}
+
 /* Waits for one marker that passes; ST_OK, GATE_LEAVING or a failure. */
 static int
 provision_marker(struct gate *g, struct watch *w)
@@ -54,7 +79,11 @@ provision_marker(struct gate *g, struct watch *w)
 	    "within %lds: %s", g->timeout, waiting);
 }
 
-/* Waits for cloud-init's result.json; ST_OK, GATE_LEAVING or a failure. */
+/*
+ * Waits for cloud-init's result.json; ST_OK, GATE_LEAVING or a failure.
+ * w is opened only when the result is not there at the first look (see
+ * provision_marker_now).
+ */
 static int
 provision_cloudinit(struct gate *g, struct watch *w)
 {
@@ -62,12 +91,21 @@ provision_cloudinit(struct gate *g, struct watch *w)
 	int rc, said = 0;
 
 	for (;;) {
-		if ((rc = watch_arm(w, &g->st)) != ST_OK)
+		if (w->fd >= 0 && (rc = watch_arm(w, &g->st)) != ST_OK)
 			return rc;
 		rc = cloudinit_check(g->cfg.cloud_init_result,
 		    g->cfg.cloud_init_status, &rep, &g->st);
 		if (rc != ST_TIMEOUT || !rep.pending)
 			break;
+		if (w->fd < 0) {
+			/* arm, then look again: the loop loses no event */
+			if ((rc = watch_open(w, g->cfg.cloud_init_result,
+			    &g->st)) != ST_OK) {
+				w->fd = -1;	/* nothing for the caller to close */
+				return rc;
+			}
+			continue;
+		}
 		if (!said++)
 			out_info("cloud-init: waiting for '%s'",
 			    g->cfg.cloud_init_result);
@@ -93,14 +131,17 @@ int
 provision_check(struct gate *g)
 {
 	struct watch w;
-	int rc;
+	int rc, wait;
 
 	if (g->cfg.imds && (rc = gate_instance_id(g)) != ST_OK)
 		return rc;
-	if ((rc = watch_open(&w, g->cfg.marker_path, &g->st)) != ST_OK)
-		return rc;
-	rc = provision_marker(g, &w);
-	watch_close(&w);
+	if ((rc = provision_marker_now(g, &wait)) != ST_OK && wait) {
+		/* arm, then look again: the loop loses no event */
+		if ((rc = watch_open(&w, g->cfg.marker_path, &g->st)) != ST_OK)
+			return rc;
+		rc = provision_marker(g, &w);
+		watch_close(&w);
+	}
 	if (rc != ST_OK)
 		return rc;
 	g->have_marker = 1;
@@ -109,8 +150,7 @@ provision_check(struct gate *g)
 	gate_note(g, "marker ok (%s)", g->marker.finished_at);
 	if (!g->cfg.cloud_init)
 		return ST_OK;
-	if ((rc = watch_open(&w, g->cfg.cloud_init_result, &g->st)) != ST_OK)
-		return rc;
+	w.fd = -1;
 	rc = provision_cloudinit(g, &w);
 	watch_close(&w);
 	return rc;

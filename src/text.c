@@ -53,51 +53,52 @@ size_t
 text_clean(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
 	const unsigned char *p = (const unsigned char *)src;
-	size_t i = 0, o = 0, k, room;
+	size_t i = 0, o = 0, k, n, keep = 0;
 
 	if (dstlen < 4) {
 		if (dstlen > 0)
 			dst[0] = '\0';
 		return 0;
 	}
-	room = dstlen - 4;	/* keep space for "..." and NUL */
+	/* o never passes dstlen - 1; keep is the last character boundary
+	 * where "..." and the NUL still fit, the place to cut */
 	while (i < srclen) {
 		k = text_utf8_seq(p + i, srclen - i);
-		if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)))
-			k = 1;
-		else if (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) {
-			/* C1 controls: show as '?' */
-			if (o + 1 > room)
-				goto cut;
-			dst[o++] = '?';
-			i += 2;
-			continue;
-		}
-		if (o + (k == 1 ? 1 : k) > room)
+		if (k == 0)
+			k = 1;		/* an invalid byte: '?' */
+		/* one '?' for a control, an invalid byte or a C1 control */
+		n = (k == 1 || (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) ?
+		    1 : k;
+		if (o + n > dstlen - 1)
 			goto cut;
-		if (k == 1 && (p[i] < 0x20 || p[i] >= 0x7f))
-			dst[o++] = (p[i] == '\t' || p[i] == '\n' ||
+		if (k == 2 && n == 1)
+			dst[o] = '?';
+		else if (k == 1 && (p[i] < 0x20 || p[i] >= 0x7f))
+			dst[o] = (p[i] == '\t' || p[i] == '\n' ||
 			    p[i] == '\r') ? ' ' : '?';
-		else {
+		else
 			memcpy(dst + o, p + i, k);
-			o += k;
-		}
+		o += n;
 		i += k;
+		if (o <= dstlen - 4)
+			keep = o;
 	}
 	dst[o] = '\0';
 	return o;
 cut:
-	memcpy(dst + o, "...", 4);
-	return o + 3;
+	memcpy(dst + keep, "...", 4);
+	return keep + 3;
 }
 
 char *
 text_trim(char *s)
 {
+	size_t lead = strspn(s, " \t");
 	char *e;
 
-	while (*s == ' ' || *s == '\t')
-		memmove(s, s + 1, strlen(s));
+	/* one move: a long run of blanks (64 KB from IMDS) stays linear */
+	if (lead > 0)
+		memmove(s, s + lead, strlen(s + lead) + 1);
 	e = s + strlen(s);
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
 	    e[-1] == '\r'))
@@ -126,7 +127,8 @@ text_long(const char *s, long min, long max, long *out)
 
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (*s == '\0' || *s == '+')
+	/* strtol would also skip '\n', '\v'... and take a '+' */
+	if (*s != '-' && !(*s >= '0' && *s <= '9'))
 		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
@@ -161,4 +163,64 @@ text_glob(const char *pat, const char *s)
 	while (*pat == '*')
 		pat++;
 	return *pat == '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+text_pct_decode(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *in != '\0'; in++) {
+		if (o + 1 >= len)
+			return -1;
+		if (*in != '%') {
+			out[o++] = *in;
+			continue;
+		}
+		if ((hi = hexval(in[1])) < 0 || (lo = hexval(in[2])) < 0)
+			return -1;
+		out[o++] = (char)(hi * 16 + lo);
+		in += 2;
+	}
+	out[o] = '\0';
+	return text_utf8_valid(out, o) && memchr(out, '\0', o) == NULL ? 0 : -1;
+}
+
+int
+text_pct_encode(const char *in, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	unsigned char c;
+
+	for (; *in != '\0'; in++) {
+		c = (unsigned char)*in;
+		/* controls too: a key holding a newline would end its line */
+		if (strchr(":=%;#[] \t", c) != NULL || c < 0x20 || c == 0x7f) {
+			if (o + 4 > len)
+				return -1;
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			if (o + 2 > len)
+				return -1;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return 0;
 }

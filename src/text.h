@@ -34,5 +34,12 @@ size_t text_copy(char *dst, const char *src, size_t dstlen);
 int text_long(const char *s, long min, long max, long *out);
 /* Case-sensitive glob match: '*' any run, '?' one byte, no classes. */
 int text_glob(const char *pat, const char *s);
+/*
+ * Tag keys in INI files: %XX escapes for the characters INI cannot hold in
+ * a key (':', '=', '%', ';', '#', '[', ']', blanks, control characters).  Decoding refuses bad
+ * escapes, NUL and invalid UTF-8; both return 0, or -1 (also on overflow).
+ */
+int text_pct_decode(const char *in, char *out, size_t len);
+int text_pct_encode(const char *in, char *out, size_t len);
 
 #endif

@@ -65,6 +65,7 @@ def revision(root: Path, build: Path, marker: Path, wait: int):
 [gate]
 timeout = {wait}
 on_terminating = skip
+history = {root.parent}/history.jsonl
 
 [marker]
 path = {marker}
@@ -117,7 +118,12 @@ def scene_provisioned(build, imds, tmp):
         ok = ok and r.returncode == 0
     say(f"   {DIM}-> the instance is registered with the load balancer, "
         f"provisioned.{OFF}")
-    return ok
+    st = run_program(build / "bin" / "cdgate-status", ["-c", str(ini), "-n", "3"],
+                     env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
+    say(f"{stamp()} cdgate-status on the instance:")
+    for line in st.stdout.splitlines():
+        say(f"{DIM}   {line}{OFF}")
+    return ok and st.returncode == 0
 
 
 def scene_scale_in(build, imds, tmp):

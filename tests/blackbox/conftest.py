@@ -119,6 +119,16 @@ def ec2_tls(_ec2_tls_server) -> Ec2Server:
     _ec2_tls_server.release()
 
 
+def keep_history_local(config, tmp_path):
+    """A test's hooks must not write the machine's own history file: a
+    config that does not name one gets `history` in the test's tmp dir
+    (appended as a second [gate] section, so line numbers stay)."""
+    if config is None or "history" in config:
+        return config
+    sep = "" if config.endswith("\n") or not config else "\n"
+    return f"{config}{sep}[gate]\nhistory = {tmp_path}/history.jsonl\n"
+
+
 class Deployment:
     """An archive with the nine hooks, and the stand-ins to point them at."""
 
@@ -153,12 +163,67 @@ def deploy(build, imds, ec2, tmp_path):
 
     def make(config=None, files=None, config_dir=None, **kw) -> Deployment:
         count[0] += 1
+        config = keep_history_local(config, tmp_path)
         programs = {f"{HOOKS_SUBDIR}/{h}": build / "hooks" / h for h in HOOKS}
         arc = make_archive(tmp_path / f"agent{count[0]}", programs, files,
                            config=config, config_dir=config_dir or HOOKS_SUBDIR, **kw)
         return Deployment(arc, imds.url, ec2.url)
 
     return make
+
+
+# -- the valgrind subset (make valgrind) -----------------------------------
+# Representative scenarios run with every program under valgrind's memcheck
+# (CDGATE_WRAP=valgrind, tests/lib/agent.py): pass, fail, marker wait and
+# write, IMDS faults, tags from IMDS and EC2 (pagination, TLS, role
+# credentials), health, drain, history, status, cdgate-mark, cdgate-tag,
+# lifecycle flips, bad input.  Chosen among tests without sub-second timing
+# bounds: valgrind adds about 0.5 s to each program start.  A test file may
+# also mark its own tests with @pytest.mark.valgrind.
+VALGRIND_SUBSET = {
+    "test_marker.py": ("test_valid_marker_passes",
+                       "test_directory_created_mid_wait_by_cdgate_mark",
+                       "test_failed_status_fails_at_once_with_message",
+                       "test_bad_marker_fails_at_once_with_reason"),
+    "test_config.py": ("test_bad_config_is_error_with_file_and_line",),
+    "test_imds_faults.py": ("test_imds_token_revoked_once_recovers",
+                            "test_imds_500_then_ok_passes",
+                            "test_imds_garbage_instance_id_fails",
+                            "test_imds_invalid_utf8_reply_is_sanitized"),
+    "test_tags.py": ("test_tags_from_imds_pass",
+                     "test_tags_mismatch_fails_naming_live_value",
+                     "test_tags_disabled_falls_back_to_ec2",
+                     "test_tags_ec2_pagination",
+                     "test_tags_ec2_over_tls_with_ca_bundle",
+                     "test_tags_ec2_instance_role_session_token",
+                     "test_tags_ec2_malformed_xml",
+                     "test_tags_ec2_huge_reply"),
+    "test_health.py": ("test_health_body_found_passes",
+                       "test_health_wrong_body_names_substring_and_excerpt",
+                       "test_health_10mb_body_is_refused_not_cut",
+                       "test_health_unix_socket",
+                       "test_health_redirect_followed_when_configured"),
+    "test_drain.py": ("test_drain_counts_only_the_local_port",),
+    "test_history.py": ("test_pass_run_records_deployment_bundle_and_marker",
+                        "test_fail_run_records_reason_and_exit_code"),
+    "test_status.py": ("test_json_is_one_object_with_every_part",),
+    "test_mark.py": ("test_mark_writes_ok_marker",
+                     "test_mark_run_ok_passes_output_through_and_records_ok"),
+    "test_cdgate_tag.py": ("test_cdgate_tag_creates_and_confirms",),
+    "test_lifecycle.py": ("test_terminated_skips_at_once_by_default",
+                          "test_unknown_state_runs_the_checks_and_says_so"),
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "valgrind: in the `make valgrind` subset")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = VALGRIND_SUBSET.get(Path(str(item.fspath)).name, ())
+        if getattr(item, "originalname", item.name) in names:
+            item.add_marker(pytest.mark.valgrind)
 
 
 # -- measurements reported at the end of the run --------------------------

@@ -20,7 +20,8 @@ from lib.marker import INSTANCE_ID
 def setup(build, imds, tmp_path):
     marker = tmp_path / "state" / "provisioned"
     ini = tmp_path / "cdgate.ini"
-    ini.write_text(f"[gate]\ntimeout = 5\n[marker]\npath = {marker}\n")
+    ini.write_text(f"[gate]\ntimeout = 5\nhistory = {tmp_path}/history.jsonl\n"
+                   f"[marker]\npath = {marker}\n")
     env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}
 
     def mark(*args, **kw):

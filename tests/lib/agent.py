@@ -83,6 +83,22 @@ DEFAULT_APPLICATION = "cdgate-test-app"
 DEFAULT_GROUP_NAME = "cdgate-test-group"
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./@+,:=%-]+$")   # no spaces, no shell metachars
+
+# Checking runs (make asan, make valgrind), NOT agent behaviour: the
+# sanitizers' settings pass from the test's environment to every program,
+# CDGATE_WRAP=valgrind runs every program under memcheck (argv[0], the
+# process and its group stay the program's own: valgrind runs it in place),
+# and a sanitizer or valgrind report fails the test whatever it asserts.
+CHECK_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+WRAP = os.environ.get("CDGATE_WRAP", "")
+VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect", "--track-fds=no",
+            "--child-silent-after-fork=yes"]
+_REPORT = re.compile(rb"^==\d+==\s*ERROR: (Address|Leak|Memory|Thread|UndefinedBehavior)"
+                     rb"Sanitizer|: runtime error: |^==\d+== (Invalid|Conditional|Syscall param"
+                     rb"|Mismatched|Source and destination|\d+ bytes in \d+ blocks are "
+                     rb"(definitely|indirectly) lost)", re.M)
 _ID_CHARS = string.ascii_uppercase + string.digits
 
 
@@ -363,14 +379,16 @@ def _merge_env(env: dict, extra: Optional[dict]) -> dict:
 def run_hook(path, event: Optional[str] = None, env: Optional[dict] = None,
              timeout: float = DEFAULT_TIMEOUT, deployment: Optional[Archive] = None,
              *, safety: float = DEFAULT_SAFETY, bundle: Optional[dict] = None,
-             pass_fds=()) -> RunResult:
+             pass_fds=(), wrap=()) -> RunResult:
     """Run one hook program exactly as the agent would (module docstring).
 
     event defaults to the one named by the program's file name
     (HOOK_EVENTS); deployment defaults to the archive the path lives in;
     bundle adds BUNDLE_* variables (S3: bucket, key, version, etag;
     GitHub: commit); safety is the harness's SIGKILL margin after the
-    deadline; pass_fds are extra descriptors inherited, as the agent's may.
+    deadline; pass_fds are extra descriptors inherited, as the agent's may;
+    wrap (tests only, NOT agent behaviour) is a command that execs the
+    program in place, such as ``["unshare", "-n", "--"]`` (no network).
     """
     path = Path(path)
     if not path.is_absolute():
@@ -393,7 +411,8 @@ def run_hook(path, event: Optional[str] = None, env: Optional[dict] = None,
         arc.logs_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(arc.scripts_log, "ab")
     try:
-        res = _execute([str(path)], full_env, "/", timeout, safety, None, pass_fds,
+        res = _execute(list(wrap) + [str(path)], full_env, "/", timeout, safety, None,
+                       pass_fds,
                        headers=[f"LifecycleEvent - {event}\n", f"Script - {location}\n"],
                        log_file=log_file)
     finally:
@@ -406,7 +425,7 @@ def run_hook(path, event: Optional[str] = None, env: Optional[dict] = None,
 def run_program(path, args=(), env: Optional[dict] = None,
                 timeout: float = DEFAULT_TIMEOUT, *, cwd: str = "/",
                 input: Optional[bytes] = None, safety: float = DEFAULT_SAFETY,
-                inherit_env: bool = False, pass_fds=()) -> RunResult:
+                inherit_env: bool = False, pass_fds=(), wrap=()) -> RunResult:
     """Run a helper binary with arguments (cdgate-mark, cdgate-tag, ...).
 
     Same pipes, process group, deadline and result as run_hook.  The base
@@ -415,7 +434,7 @@ def run_program(path, args=(), env: Optional[dict] = None,
     EOF, or is at EOF at once.
     """
     base = dict(os.environ) if inherit_env else {"PATH": AGENT_PATH}
-    argv = [str(path)] + [str(a) for a in args]
+    argv = list(wrap) + [str(path)] + [str(a) for a in args]
     res = _execute(argv, _merge_env(base, env), cwd, timeout, safety, input, pass_fds,
                    headers=[], log_file=None)
     res.location = str(path)
@@ -425,6 +444,57 @@ def run_program(path, args=(), env: Optional[dict] = None,
 def _execute(argv, env, cwd, timeout, safety, stdin_data, pass_fds, *,
              headers, log_file) -> RunResult:
     res = RunResult(argv=list(argv), timeout=timeout, env=dict(env))
+    env = dict(env)
+    for k in CHECK_ENV:
+        if k in os.environ and k not in env:
+            env[k] = os.environ[k]
+    vg_log = None
+    if WRAP == "valgrind":
+        vg_log = _vg_log_path()
+        argv = VALGRIND + [f"--log-file={vg_log}"] + list(argv)
+    elif WRAP:
+        raise ValueError(f"CDGATE_WRAP={WRAP!r}: only 'valgrind' is known")
+    try:
+        return _execute_checked(res, argv, env, cwd, timeout, safety, stdin_data,
+                                pass_fds, headers, log_file, vg_log)
+    finally:
+        if vg_log is not None:
+            for p in Path(vg_log).parent.glob(Path(vg_log).name.replace("%p", "*")):
+                p.unlink()
+
+
+def _vg_log_path() -> str:
+    d = Path(os.environ.get("TMPDIR", "/tmp")) / f"cdgate-vg-{os.getpid()}"
+    d.mkdir(mode=0o700, exist_ok=True)
+    return str(d / f"{uuid.uuid4().hex}.%p.log")
+
+
+def check_reports(res: "RunResult", vg_log: Optional[str] = None) -> None:
+    """Fail when a sanitizer or valgrind reported an error for this run."""
+    texts = [res.stdout_bytes, res.stderr_bytes]
+    if vg_log is not None:
+        for p in sorted(Path(vg_log).parent.glob(Path(vg_log).name.replace("%p", "*"))):
+            texts.append(p.read_bytes())
+    for t in texts:
+        m = _REPORT.search(t)
+        if m:
+            start = t.rfind(b"\n", 0, m.start()) + 1
+            raise AssertionError("memory checker report (sanitizer or valgrind):\n"
+                                 + _dec(t[start:start + 4000]) + "\n" + res.describe())
+    if vg_log is not None and res.returncode == 99:
+        raise AssertionError("valgrind exit 99 (errors found)\n" + res.describe())
+
+
+def _execute_checked(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds,
+                     headers, log_file, vg_log) -> RunResult:
+    res = _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds,
+                         headers=headers, log_file=log_file)
+    check_reports(res, vg_log)
+    return res
+
+
+def _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds, *,
+                   headers, log_file) -> RunResult:
     lock = threading.Lock()
     slog = ScriptLog()
     chunks = {"stdout": [], "stderr": []}

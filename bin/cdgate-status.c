@@ -1,0 +1,523 @@
+/*
+ * cdgate-status: what this instance looks like to the gate: its
+ * provisioning (marker, cloud-init), its Auto Scaling lifecycle state, and
+ * the last runs from the deployment history, with the answer to "which
+ * revision did this instance pass the gate with?".
+ *
+ * The report is built once as a json-c object; --json prints it, the text
+ * form is read back from it.  A part that cannot be read (IMDS unreachable,
+ * an unusable history) is reported inside, not fatal: the exit code is 0
+ * whenever a report was printed.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cloudinit.h"
+#include "config.h"
+#include "history.h"
+#include "imds.h"
+#include "lifecycle.h"
+#include "marker.h"
+#include "mono.h"
+#include "out.h"
+#include "proc.h"
+#include "text.h"
+
+#define STATUS_DEFAULT_N 10
+#define STATUS_SCAN      200	/* entries searched for "last passed" */
+#define STATUS_IMDS_MS   2000	/* instance metadata, in total */
+
+static const char usage[] =
+    "usage: cdgate-status [-hV] [-c config] [--json] [-n N]\n"
+    "  This instance's provisioning (marker, cloud-init), its Auto Scaling\n"
+    "  lifecycle state, the last N runs from the deployment history\n"
+    "  (default 10), and the last deployment it passed the gate with.\n"
+    "  --json  one JSON object instead of text\n"
+    "Exit: 0 reported, 64 usage, 70 internal, 71 system, 78 configuration.\n";
+
+struct report {
+	struct config cfg;
+	struct json_object *root;
+	char iid[CAP_INSTANCE_ID];
+	struct imds imds;
+	int imds_ready;
+	int64_t deadline;
+	struct status st;
+};
+
+/* Adds key: s, or null when s is NULL or "". */
+static void
+js_str(struct json_object *o, const char *key, const char *s)
+{
+	json_object_object_add(o, key, s != NULL && s[0] != '\0' ?
+	    json_object_new_string(s) : NULL);
+}
+
+static const char *
+js_get(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int
+js_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, key, &v) &&
+	    json_object_get_boolean(v);
+}
+
+static struct json_object *
+js_obj(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_object))
+		return NULL;
+	return v;
+}
+
+/* The instance id from IMDS (short deadline); "" when not known. */
+static void
+report_instance(struct report *r, struct json_object *inst)
+{
+	struct status st;
+
+	if (!r->cfg.imds) {
+		js_str(inst, "error", "not read: [gate] imds = no");
+		return;
+	}
+	if (imds_init(&r->imds, &st) == ST_OK)
+		r->imds_ready = 1;
+	if (!r->imds_ready || imds_instance_id(&r->imds, r->deadline, r->iid,
+	    sizeof(r->iid), &st) != ST_OK) {
+		r->iid[0] = '\0';
+		js_str(inst, "error", st.msg);
+		return;
+	}
+	js_str(inst, "id", r->iid);
+}
+
+static void
+report_marker(struct report *r, struct json_object *mk)
+{
+	struct json_object *tags;
+	struct marker m;
+	struct status st;
+	int absent = 0, other = 0, rc;
+	size_t i;
+
+	memset(&m, 0, sizeof(m));
+	js_str(mk, "path", r->cfg.marker_path);
+	rc = marker_read(r->cfg.marker_path, &m, &absent, &st);
+	json_object_object_add(mk, "present", json_object_new_boolean(!absent));
+	if (rc == ST_OK)
+		rc = marker_verify(r->cfg.marker_path, &m, r->iid[0] ? r->iid :
+		    NULL, r->cfg.digest, &other, &st);
+	json_object_object_add(mk, "valid", json_object_new_boolean(rc ==
+	    ST_OK));
+	js_str(mk, "reason", rc == ST_OK ? NULL : st.msg);
+	if (absent || (rc != ST_OK && m.finished_at[0] == '\0'))
+		return;
+	js_str(mk, "status", m.ok ? "ok" : "failed");
+	js_str(mk, "instance_id", m.instance_id);
+	js_str(mk, "finished_at", m.finished_at);
+	js_str(mk, "digest", m.digest);
+	js_str(mk, "message", m.message);
+	if (!m.has_tags)
+		return;
+	tags = json_object_new_object();
+	for (i = 0; i < m.ntags; i++)
+		js_str(tags, m.tags[i].key, m.tags[i].value);
+	json_object_object_add(mk, "tags", tags);
+}
+
+static void
+report_cloudinit(struct report *r, struct json_object *ci)
+{
+	struct cloudinit_report rep;
+	struct status st;
+	int rc;
+
+	json_object_object_add(ci, "configured",
+	    json_object_new_boolean(r->cfg.cloud_init));
+	if (!r->cfg.cloud_init)
+		return;
+	rc = cloudinit_check(r->cfg.cloud_init_result,
+	    r->cfg.cloud_init_status, &rep, &st);
+	js_str(ci, "state", rc == ST_OK ? "done" : rc == ST_TIMEOUT &&
+	    rep.pending ? "pending" : "failed");
+	js_str(ci, "reason", rc == ST_OK ? NULL : st.msg);
+	json_object_object_add(ci, "errors",
+	    json_object_new_int64((int64_t)rep.nerrors));
+	json_object_object_add(ci, "recoverable_errors",
+	    json_object_new_int64((int64_t)rep.nrecoverable));
+}
+
+static void
+report_lifecycle(struct report *r, struct json_object *lc)
+{
+	static const char *const names[] = { "check", "skip", "fail" };
+	char state[64];
+	const char *key = NULL;
+	struct status st;
+	int action;
+
+	json_object_object_add(lc, "checked",
+	    json_object_new_boolean(r->cfg.imds && r->imds_ready));
+	if (!r->cfg.imds) {
+		js_str(lc, "error", "not read: [gate] imds = no");
+		return;
+	}
+	if (!r->imds_ready || lifecycle_read(&r->imds, r->deadline, state,
+	    sizeof(state), &st) != ST_OK) {
+		js_str(lc, "error", r->imds_ready ? st.msg :
+		    "instance metadata not usable");
+		return;
+	}
+	json_object_object_add(lc, "in_group",
+	    json_object_new_boolean(state[0] != '\0'));
+	js_str(lc, "state", state);
+	action = lifecycle_action(&r->cfg, -1, state, &key);
+	js_str(lc, "action", names[action]);
+	js_str(lc, "setting", key);
+}
+
+/* 1 when some entry of deployment dep failed. */
+static int
+deployment_failed(struct json_object *entries, const char *dep)
+{
+	size_t i, n = json_object_array_length(entries);
+	struct json_object *e;
+	const char *d, *v;
+
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(entries, i);
+		d = js_get(e, "deployment_id");
+		v = js_get(e, "verdict");
+		if (d != NULL && v != NULL && strcmp(d, dep) == 0 &&
+		    strcmp(v, "fail") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The newest deployment with a hook's pass and no fail among the entries:
+ * the revision this instance passed the gate with.  A new reference, or
+ * NULL.  Helper programs (no event) do not count.
+ */
+static struct json_object *
+last_passed(struct json_object *entries)
+{
+	size_t i = json_object_array_length(entries);
+	struct json_object *e;
+	const char *d, *v;
+
+	while (i-- > 0) {
+		e = json_object_array_get_idx(entries, i);
+		d = js_get(e, "deployment_id");
+		v = js_get(e, "verdict");
+		if (d != NULL && v != NULL && js_get(e, "event") != NULL &&
+		    strcmp(v, "pass") == 0 && !deployment_failed(entries, d))
+			return json_object_get(e);
+	}
+	return NULL;
+}
+
+static void
+report_history(struct report *r, size_t n, struct json_object *hs)
+{
+	struct json_object *all = NULL, *shown, *lp;
+	size_t bad = 0, total, i;
+	struct status st;
+
+	json_object_object_add(hs, "enabled",
+	    json_object_new_boolean(r->cfg.history[0] != '\0'));
+	js_str(hs, "path", r->cfg.history);
+	if (r->cfg.history[0] == '\0')
+		return;
+	if (history_load(r->cfg.history, n > STATUS_SCAN ? n : STATUS_SCAN,
+	    &all, &bad, &st) != ST_OK) {
+		js_str(hs, "error", st.msg);
+		return;
+	}
+	json_object_object_add(hs, "skipped_lines",
+	    json_object_new_int64((int64_t)bad));
+	total = json_object_array_length(all);
+	shown = json_object_new_array();
+	for (i = total > n ? total - n : 0; i < total; i++)
+		json_object_array_add(shown,
+		    json_object_get(json_object_array_get_idx(all, i)));
+	json_object_object_add(hs, "entries", shown);
+	if ((lp = last_passed(all)) != NULL)
+		json_object_object_add(r->root, "last_passed", lp);
+	json_object_put(all);
+}
+
+/* Text output: one cleaned line. */
+static void
+line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+line(const char *fmt, ...)
+{
+	char raw[CAP_LINE * 4], clean[CAP_LINE * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(raw, sizeof(raw), fmt, ap) < 0)
+		text_copy(raw, "(line could not be formatted)", sizeof(raw));
+	va_end(ap);
+	text_clean(clean, sizeof(clean), raw, strlen(raw));
+	printf("%s\n", clean);
+}
+
+static const char *
+or_dash(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+/* "DEP (APP/GROUP, bundle ...)" into buf. */
+static void
+describe_deployment(struct json_object *e, char *buf, size_t len)
+{
+	char bundle[CAP_MSG] = "";
+	const char *b = js_get(e, "bundle_bucket"), *k = js_get(e,
+	    "bundle_key"), *c = js_get(e, "bundle_commit");
+
+	if (b != NULL || k != NULL) {
+		if (snprintf(bundle, sizeof(bundle), ", bundle s3://%s/%s%s%s"
+		    "%s%s", or_dash(b), or_dash(k), js_get(e,
+		    "bundle_version") ? " version " : "", js_get(e,
+		    "bundle_version") ? js_get(e, "bundle_version") : "",
+		    js_get(e, "bundle_etag") ? " etag " : "", js_get(e,
+		    "bundle_etag") ? js_get(e, "bundle_etag") : "") < 0)
+			bundle[0] = '\0';
+	} else if (c != NULL && snprintf(bundle, sizeof(bundle), ", bundle "
+	    "commit %s", c) < 0)
+		bundle[0] = '\0';
+	if (snprintf(buf, len, "%s (%s/%s%s)", or_dash(js_get(e,
+	    "deployment_id")), or_dash(js_get(e, "application_name")),
+	    or_dash(js_get(e, "deployment_group_name")), bundle) < 0)
+		text_copy(buf, "?", len);
+}
+
+static void
+text_marker(struct json_object *mk)
+{
+	struct json_object *tags = js_obj(mk, "tags");
+	char tl[CAP_MSG] = "";
+	size_t used = 0;
+	int n;
+
+	if (!js_bool(mk, "present")) {
+		line("marker: '%s' absent: %s", js_get(mk, "path"),
+		    or_dash(js_get(mk, "reason")));
+		return;
+	}
+	if (tags != NULL) {
+		json_object_object_foreach(tags, key, val) {
+			n = snprintf(tl + used, sizeof(tl) - used, " %s=%s",
+			    key, json_object_get_string(val));
+			if (n < 0 || (size_t)n >= sizeof(tl) - used)
+				break;
+			used += (size_t)n;
+		}
+	}
+	line("marker: '%s' %s; status %s, instance %s, finished %s, digest "
+	    "%s%s%s", js_get(mk, "path"), js_bool(mk, "valid") ? "valid" :
+	    "NOT valid", or_dash(js_get(mk, "status")),
+	    or_dash(js_get(mk, "instance_id")),
+	    or_dash(js_get(mk, "finished_at")), or_dash(js_get(mk, "digest")),
+	    tags ? ", tags" : "", tl);
+	if (!js_bool(mk, "valid"))
+		line("marker: why: %s", or_dash(js_get(mk, "reason")));
+}
+
+static void
+text_lifecycle(struct json_object *lc)
+{
+	const char *state = js_get(lc, "state"), *act = js_get(lc, "action"),
+	    *key = js_get(lc, "setting");
+
+	if (js_get(lc, "error") != NULL)
+		line("lifecycle: unknown: %s", js_get(lc, "error"));
+	else if (state == NULL)
+		line("lifecycle: not in an Auto Scaling group");
+	else if (key != NULL)
+		line("lifecycle: target state %s: hooks %s (%s = %s)", state,
+		    strcmp(act, "check") == 0 ? "run their checks" :
+		    strcmp(act, "skip") == 0 ? "skip" : "fail", key, act);
+	else
+		line("lifecycle: target state %s: hooks run their checks",
+		    state);
+}
+
+static void
+text_history(struct json_object *hs, struct json_object *lp)
+{
+	struct json_object *entries = NULL, *e, *v;
+	char dep[CAP_MSG];
+	size_t i, n;
+
+	if (!js_bool(hs, "enabled")) {
+		line("history: off ([gate] history = none)");
+		return;
+	}
+	if (js_get(hs, "error") != NULL) {
+		line("history: '%s' not read: %s", js_get(hs, "path"),
+		    js_get(hs, "error"));
+		return;
+	}
+	json_object_object_get_ex(hs, "entries", &entries);
+	n = json_object_array_length(entries);
+	json_object_object_get_ex(hs, "skipped_lines", &v);
+	if (json_object_get_int64(v) > 0)
+		line("history: '%s', last %zu run%s (%" PRId64 " unreadable "
+		    "line%s skipped)", js_get(hs, "path"), n, n == 1 ? "" :
+		    "s", json_object_get_int64(v), json_object_get_int64(v) ==
+		    1 ? "" : "s");
+	else
+		line("history: '%s', last %zu run%s", js_get(hs, "path"), n,
+		    n == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(entries, i);
+		describe_deployment(e, dep, sizeof(dep));
+		json_object_object_get_ex(e, "duration_ms", &v);
+		line("  %s %s %s %.1fs %s: %s", or_dash(js_get(e, "time")),
+		    or_dash(js_get(e, "event") ? js_get(e, "event") :
+		    js_get(e, "program")), or_dash(js_get(e, "verdict")),
+		    (double)json_object_get_int64(v) / 1000.0,
+		    js_get(e, "deployment_id") ? dep : "-",
+		    or_dash(js_get(e, "reason")));
+	}
+	if (lp == NULL) {
+		line("last passed: none in the history");
+		return;
+	}
+	describe_deployment(lp, dep, sizeof(dep));
+	line("last passed: %s at %s", dep, or_dash(js_get(lp, "time")));
+}
+
+static void
+print_text(struct report *r)
+{
+	struct json_object *root = r->root, *inst = js_obj(root, "instance"),
+	    *ci = js_obj(root, "cloud_init"), *lp = js_obj(root,
+	    "last_passed");
+
+	line("cdgate-status %s, config %s", PROC_VERSION, r->cfg.path[0] ?
+	    r->cfg.path : "built-in defaults");
+	if (js_get(inst, "id") != NULL)
+		line("instance: %s", js_get(inst, "id"));
+	else
+		line("instance: unknown: %s", or_dash(js_get(inst, "error")));
+	text_marker(js_obj(root, "marker"));
+	if (!js_bool(ci, "configured"))
+		line("cloud-init: not checked ([marker] cloud_init = no)");
+	else
+		line("cloud-init: %s%s%s", js_get(ci, "state"),
+		    js_get(ci, "reason") ? ": " : "",
+		    js_get(ci, "reason") ? js_get(ci, "reason") : "");
+	text_lifecycle(js_obj(root, "lifecycle"));
+	text_history(js_obj(root, "history"), lp);
+}
+
+static int
+status_fail(int rc, const char *msg)
+{
+	out_verdict(rc, 0, "%s", msg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct report r;
+	struct json_object *part;
+	const char *cfgpath = NULL;
+	long n = STATUS_DEFAULT_N;
+	int c, json = 0, rc;
+
+	proc_start("cdgate-status");
+	proc_on_term("terminated by SIGTERM");
+	while ((c = getopt_long(argc, argv, "c:hn:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfgpath = optarg; break;
+		case 'j': json = 1; break;
+		case 'n':
+			if (text_long(optarg, 1, HISTORY_CAP_ENTRIES, &n) != 0)
+				return status_fail(ST_USAGE, "-n: expected a "
+				    "number of entries from 1 to 1000");
+			break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("cdgate-status %s\n", PROC_VERSION); return 0;
+		default:
+			return status_fail(ST_USAGE, "bad option; see "
+			    "cdgate-status -h");
+		}
+	}
+	if (optind != argc)
+		return status_fail(ST_USAGE, "unexpected argument; see "
+		    "cdgate-status -h");
+	if (cfgpath != NULL) {
+		config_defaults(&r.cfg);
+		rc = config_load_file(&r.cfg, cfgpath, &r.st);
+	} else
+		rc = config_load(&r.cfg, argv[0], &r.st);
+	if (rc != ST_OK)
+		return status_fail(rc, r.st.msg);
+	if ((r.root = json_object_new_object()) == NULL)
+		return status_fail(ST_OSERR, "out of memory");
+	r.deadline = mono_ms() + STATUS_IMDS_MS;
+	js_str(r.root, "version", PROC_VERSION);
+	js_str(r.root, "config", r.cfg.path);
+	json_object_object_add(r.root, "instance",
+	    part = json_object_new_object());
+	report_instance(&r, part);
+	json_object_object_add(r.root, "marker",
+	    part = json_object_new_object());
+	report_marker(&r, part);
+	json_object_object_add(r.root, "cloud_init",
+	    part = json_object_new_object());
+	report_cloudinit(&r, part);
+	json_object_object_add(r.root, "lifecycle",
+	    part = json_object_new_object());
+	report_lifecycle(&r, part);
+	json_object_object_add(r.root, "last_passed", NULL);
+	json_object_object_add(r.root, "history",
+	    part = json_object_new_object());
+	report_history(&r, (size_t)n, part);
+	if (r.imds_ready)
+		imds_free(&r.imds);
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(r.root,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		print_text(&r);
+	json_object_put(r.root);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return ST_OSERR;
+	return 0;
+}

@@ -1,0 +1,562 @@
+/*
+ * history.c: the deployment history; the rules it keeps are stated in
+ * history.h.
+ */
+#include "history.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "file.h"
+#include "mono.h"
+#include "proc.h"
+#include "text.h"
+
+#define HISTORY_TRIES   8	/* re-opens after a rotation by another */
+#define HISTORY_STEP_MS 5	/* lock polling step */
+#define HISTORY_DEPTH   8	/* JSON nesting accepted when reading */
+
+const char *const HISTORY_ENV[HISTORY_NENV][2] = {
+	{ "DEPLOYMENT_ID", "deployment_id" },
+	{ "APPLICATION_NAME", "application_name" },
+	{ "DEPLOYMENT_GROUP_NAME", "deployment_group_name" },
+	{ "DEPLOYMENT_GROUP_ID", "deployment_group_id" },
+	{ "BUNDLE_BUCKET", "bundle_bucket" },
+	{ "BUNDLE_KEY", "bundle_key" },
+	{ "BUNDLE_VERSION", "bundle_version" },
+	{ "BUNDLE_ETAG", "bundle_etag" },
+	{ "BUNDLE_COMMIT", "bundle_commit" },
+};
+
+/* Why an append failed, kept async-signal-safe (no message building). */
+enum hist_err { HE_OK, HE_OPEN, HE_STAT, HE_TYPE, HE_OWNER, HE_MODE,
+    HE_WRITE, HE_BUSY };
+
+/* The SIGTERM line: the text up to the closing brace, and where. */
+static char term_line[HISTORY_CAP_LINE];
+static size_t term_len;
+static char term_path[CAP_PATH];
+static volatile sig_atomic_t term_armed;
+
+static void
+hist_clean(char *dst, size_t len, const char *src)
+{
+	if (src != NULL && src[0] != '\0')
+		text_clean(dst, len, src, strnlen(src, CAP_ENV_VALUE));
+}
+
+void
+history_begin(struct history *h, const char *path, long max,
+    const char *program, const char *event)
+{
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	h->max = max > 0 ? max : HISTORY_DEFAULT_MAX;
+	if (path != NULL && path[0] != '\0' &&
+	    text_copy(h->path, path, sizeof(h->path)) < sizeof(h->path) &&
+	    snprintf(h->rotated, sizeof(h->rotated), "%s.1", path) <
+	    (int)sizeof(h->rotated))
+		h->on = 1;
+	mono_utc(h->time);
+	hist_clean(h->program, sizeof(h->program), program);
+	hist_clean(h->event, sizeof(h->event), event);
+	for (i = 0; i < HISTORY_NENV; i++)
+		hist_clean(h->env[i], sizeof(h->env[i]),
+		    getenv(HISTORY_ENV[i][0]));
+}
+
+void
+history_facts(struct history *h, const char *instance_id,
+    const char *lifecycle, const char *digest, const char *finished_at)
+{
+	hist_clean(h->instance_id, sizeof(h->instance_id), instance_id);
+	hist_clean(h->lifecycle, sizeof(h->lifecycle), lifecycle);
+	hist_clean(h->digest, sizeof(h->digest), digest);
+	hist_clean(h->finished_at, sizeof(h->finished_at), finished_at);
+}
+
+/* Adds key: s cut to cap bytes (s already clean); nothing when empty. */
+static int
+hist_str(struct json_object *o, const char *key, const char *s, size_t cap)
+{
+	char buf[CAP_MSG];
+	struct json_object *v;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (cap > sizeof(buf))
+		cap = sizeof(buf);
+	text_clean(buf, cap, s, strlen(s));
+	if ((v = json_object_new_string(buf)) == NULL)
+		return -1;
+	return json_object_object_add(o, key, v);
+}
+
+static int
+hist_int(struct json_object *o, const char *key, int64_t n)
+{
+	struct json_object *v = json_object_new_int64(n);
+
+	if (v == NULL)
+		return -1;
+	return json_object_object_add(o, key, v);
+}
+
+static struct json_object *
+hist_object(const struct history *h, int code, int skip, const char *reason,
+    long duration_ms, size_t rcap, size_t fcap)
+{
+	struct json_object *o = json_object_new_object();
+	const char *verdict = code != 0 ? "fail" : skip ? "skip" : "pass";
+	char why[CAP_MSG] = "";
+	size_t i;
+	int bad = 0;
+
+	if (o == NULL)
+		return NULL;
+	hist_clean(why, sizeof(why), reason);
+	bad |= hist_str(o, "time", h->time, fcap);
+	bad |= hist_str(o, "program", h->program, fcap);
+	bad |= hist_str(o, "event", h->event, fcap);
+	bad |= hist_str(o, "verdict", verdict, fcap);
+	bad |= hist_int(o, "exit", code);
+	bad |= hist_str(o, "reason", why, rcap);
+	if (duration_ms >= 0)
+		bad |= hist_int(o, "duration_ms", duration_ms);
+	bad |= hist_int(o, "pid", (int64_t)getpid());
+	bad |= hist_str(o, "instance_id", h->instance_id, fcap);
+	bad |= hist_str(o, "lifecycle", h->lifecycle, fcap);
+	for (i = 0; i < HISTORY_NENV; i++)
+		bad |= hist_str(o, HISTORY_ENV[i][1], h->env[i], fcap);
+	bad |= hist_str(o, "marker_digest", h->digest, fcap);
+	bad |= hist_str(o, "marker_finished_at", h->finished_at, fcap);
+	bad |= hist_str(o, "version", PROC_VERSION, fcap);
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+history_format(const struct history *h, int code, int skip,
+    const char *reason, long duration_ms, char *buf, size_t cap, size_t *len,
+    struct status *st)
+{
+	/* Cut the reason first, then every text field, until it fits. */
+	static const size_t rcaps[] = { CAP_MSG, 160, 64, 32 };
+	static const size_t fcaps[] = { HISTORY_CAP_FIELD, HISTORY_CAP_FIELD,
+	    96, 48 };
+	struct json_object *o;
+	const char *s;
+	size_t i, n;
+
+	if (cap > HISTORY_CAP_LINE + 1)
+		cap = HISTORY_CAP_LINE + 1;
+	for (i = 0; i < sizeof(rcaps) / sizeof(rcaps[0]); i++) {
+		if ((o = hist_object(h, code, skip, reason, duration_ms,
+		    rcaps[i], fcaps[i])) == NULL)
+			return status_set(st, ST_OSERR, "history: out of "
+			    "memory");
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE);
+		n = s == NULL ? 0 : strlen(s);
+		if (n > 0 && n + 2 <= cap) {
+			memcpy(buf, s, n);
+			buf[n++] = '\n';
+			buf[n] = '\0';
+			*len = n;
+			json_object_put(o);
+			return ST_OK;
+		}
+		json_object_put(o);
+	}
+	return status_set(st, ST_SOFTWARE, "history: line longer than %zu "
+	    "bytes", cap - 1);
+}
+
+/* flock(LOCK_EX) polled for up to ms; 1 when locked.  Signal-safe. */
+static int
+hist_lock(int fd, long ms)
+{
+	struct timespec step = { 0, HISTORY_STEP_MS * 1000000L };
+	long waited;
+
+	for (waited = 0; ; waited += HISTORY_STEP_MS) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 1;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return 0;
+		if (waited >= ms)
+			return 0;
+		nanosleep(&step, NULL);
+	}
+}
+
+/* The fd's file may be appended to (history.h); HE_OK or why not. */
+static enum hist_err
+hist_fd_ok(int fd, struct stat *sb)
+{
+	if (fstat(fd, sb) != 0)
+		return HE_STAT;
+	if (!S_ISREG(sb->st_mode))
+		return HE_TYPE;
+	if (sb->st_uid != 0 && sb->st_uid != geteuid())
+		return HE_OWNER;
+	if (sb->st_mode & (S_IWGRP | S_IWOTH))
+		return HE_MODE;
+	return HE_OK;
+}
+
+/*
+ * One locked append, rotating first when rotate is set and the line would
+ * pass max.  Async-signal-safe; *err_no gets errno on HE_OPEN/HE_WRITE.
+ */
+static enum hist_err
+hist_append_raw(const char *path, const char *rotated, long max, int rotate,
+    long lock_ms, const char *line, size_t len, int *err_no)
+{
+	struct stat sb, cur;
+	enum hist_err e;
+	ssize_t w;
+	int fd, tries;
+
+	*err_no = 0;
+	for (tries = 0; tries < HISTORY_TRIES; tries++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			*err_no = errno;
+			return HE_OPEN;
+		}
+		if ((e = hist_fd_ok(fd, &sb)) != HE_OK) {
+			close(fd);
+			return e;
+		}
+		/* without the lock (a stuck holder): append, do not rotate */
+		if (hist_lock(fd, lock_ms)) {
+			/* the file at path may have been rotated meanwhile */
+			if (lstat(path, &cur) != 0 || fstat(fd, &sb) != 0 ||
+			    cur.st_ino != sb.st_ino || cur.st_dev != sb.st_dev) {
+				close(fd);
+				continue;
+			}
+			if (rotate && sb.st_size > 0 &&
+			    sb.st_size + (off_t)len > (off_t)max &&
+			    rename(path, rotated) == 0) {
+				rotate = 0;
+				close(fd);
+				continue;
+			}
+		}
+		do
+			w = write(fd, line, len);
+		while (w < 0 && errno == EINTR);
+		if (w < 0)
+			*err_no = errno;
+		close(fd);
+		return w == (ssize_t)len ? HE_OK : HE_WRITE;
+	}
+	return HE_BUSY;
+}
+
+static int
+hist_err_status(enum hist_err e, int err_no, const char *path,
+    struct status *st)
+{
+	switch (e) {
+	case HE_OK:
+		return ST_OK;
+	case HE_OPEN:
+		if (err_no == ELOOP)
+			return status_set(st, ST_FAIL, "history '%s' is a "
+			    "symbolic link; links are refused", path);
+		return status_set(st, ST_FAIL, "cannot open history '%s': %s",
+		    path, strerror(err_no));
+	case HE_STAT:
+		return status_set(st, ST_FAIL, "cannot stat history '%s'",
+		    path);
+	case HE_TYPE:
+		return status_set(st, ST_FAIL, "history '%s' is not a regular "
+		    "file", path);
+	case HE_OWNER:
+		return status_set(st, ST_FAIL, "history '%s' is not owned by "
+		    "root or the running user; chown root '%s'", path, path);
+	case HE_MODE:
+		return status_set(st, ST_FAIL, "history '%s' is group- or "
+		    "world-writable; chmod go-w '%s'", path, path);
+	case HE_WRITE:
+		return status_set(st, ST_FAIL, "cannot write history '%s': %s",
+		    path, err_no ? strerror(err_no) : "short write");
+	case HE_BUSY:
+		break;
+	}
+	return status_set(st, ST_FAIL, "history '%s' kept being rotated "
+	    "under us; not recorded", path);
+}
+
+/* The history's directory exists (created 0755 if not) and is trusted. */
+static int
+hist_dir(const char *path, struct status *st)
+{
+	char dir[CAP_PATH];
+
+	file_dirname(path, dir, sizeof(dir));
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return status_set(st, ST_FAIL, "cannot create history "
+		    "directory '%s': %s", dir, strerror(errno));
+	return file_dir_trusted(dir, "history", st);
+}
+
+int
+history_append(const char *path, const char *rotated, long max,
+    const char *line, size_t len, struct status *st)
+{
+	enum hist_err e;
+	int err_no, rc;
+
+	if (len > HISTORY_CAP_LINE)
+		return status_set(st, ST_SOFTWARE, "history: line longer "
+		    "than %d bytes", HISTORY_CAP_LINE);
+	if ((rc = hist_dir(path, st)) != ST_OK)
+		return rc;
+	e = hist_append_raw(path, rotated, max, 1, HISTORY_LOCK_MS, line, len,
+	    &err_no);
+	return hist_err_status(e, err_no, path, st);
+}
+
+/* The SIGTERM hook: only async-signal-safe calls. */
+static void
+hist_term(int elapsed_ms)
+{
+	static const char key[] = ",\"duration_ms\":";
+	char buf[HISTORY_CAP_LINE];
+	size_t n = term_len;
+	int err_no;
+
+	if (!term_armed)
+		return;
+	term_armed = 0;
+	memcpy(buf, term_line, n);
+	memcpy(buf + n, key, sizeof(key) - 1);
+	n += sizeof(key) - 1;
+	n += proc_fmt_ulong(buf + n, (unsigned long)(elapsed_ms < 0 ? 0 :
+	    elapsed_ms));
+	buf[n++] = '}';
+	buf[n++] = '\n';
+	(void)hist_append_raw(term_path, "", 0, 0, HISTORY_TERM_LOCK_MS, buf,
+	    n, &err_no);
+}
+
+void
+history_arm(struct history *h, const char *reason)
+{
+	/* room for ,"duration_ms":N}\n after the prepared text */
+	char buf[HISTORY_CAP_LINE - 40];
+	struct status st;
+	size_t len;
+
+	term_armed = 0;
+	if (!h->on || hist_dir(h->path, &st) != ST_OK ||
+	    history_format(h, ST_TERM, 0, reason, -1, buf, sizeof(buf), &len,
+	    &st) != ST_OK)
+		return;
+	/* "{...}\n" without "}\n": the hook closes it */
+	len -= 2;
+	memcpy(term_line, buf, len);
+	term_len = len;
+	text_copy(term_path, h->path, sizeof(term_path));
+	proc_term_hook(hist_term);
+	term_armed = 1;
+}
+
+int
+history_record(struct history *h, int code, int skip, const char *reason,
+    long duration_ms, struct status *st)
+{
+	char line[HISTORY_CAP_LINE + 1];
+	sigset_t block, old;
+	size_t len;
+	int rc;
+
+	/* one line per run: the SIGTERM line is off once this one is made */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	term_armed = 0;
+	rc = ST_OK;
+	if (h->on && (rc = history_format(h, code, skip, reason, duration_ms,
+	    line, sizeof(line), &len, st)) == ST_OK)
+		rc = history_append(h->path, h->rotated, h->max, line, len, st);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Reading, for cdgate-status. */
+
+/* Reads at most HISTORY_CAP_READ bytes from the end of path. */
+static int
+hist_read_tail(const char *path, char **buf, size_t *len, int *cut,
+    struct status *st)
+{
+	struct stat sb;
+	off_t off;
+	size_t want, got = 0;
+	ssize_t r;
+	int fd, rc = ST_OK;
+	char *b = NULL;
+
+	*buf = NULL;
+	*len = 0;
+	*cut = 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return ST_OK;
+		return hist_err_status(HE_OPEN, errno, path, st);
+	}
+	if ((rc = hist_err_status(hist_fd_ok(fd, &sb), 0, path, st)) != ST_OK)
+		goto out;
+	off = sb.st_size > HISTORY_CAP_READ ? sb.st_size - HISTORY_CAP_READ :
+	    0;
+	want = (size_t)(sb.st_size - off);
+	*cut = off > 0;
+	if ((b = malloc(want + 1)) == NULL) {
+		rc = status_set(st, ST_OSERR, "history: out of memory");
+		goto out;
+	}
+	while (got < want) {
+		r = pread(fd, b + got, want - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = status_set(st, ST_FAIL, "cannot read history "
+			    "'%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	b[got] = '\0';
+	*buf = b;
+	*len = got;
+	b = NULL;
+out:
+	free(b);
+	close(fd);
+	return rc;
+}
+
+/* One line as a JSON object, or NULL. */
+static struct json_object *
+hist_parse(const char *s, size_t n)
+{
+	struct json_tokener *tok;
+	struct json_object *j;
+
+	if (n == 0 || n > HISTORY_CAP_LINE || memchr(s, '\0', n) != NULL ||
+	    !text_utf8_valid(s, n))
+		return NULL;
+	if ((tok = json_tokener_new_ex(HISTORY_DEPTH)) == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	j = json_tokener_parse_ex(tok, s, (int)n);
+	if (j != NULL && (json_tokener_get_parse_end(tok) != n ||
+	    !json_object_is_type(j, json_type_object))) {
+		json_object_put(j);
+		j = NULL;
+	}
+	json_tokener_free(tok);
+	return j;
+}
+
+/* Appends the entries of one file to arr; *count gets how many. */
+static int
+hist_load_file(const char *path, struct json_object *arr, size_t *count,
+    size_t *bad, struct status *st)
+{
+	char *buf, *p, *nl, *end;
+	struct json_object *j;
+	size_t len;
+	int cut, rc;
+
+	*count = 0;
+	if ((rc = hist_read_tail(path, &buf, &len, &cut, st)) != ST_OK ||
+	    buf == NULL)
+		return rc;
+	p = buf;
+	end = buf + len;
+	if (cut && (p = memchr(buf, '\n', len)) != NULL)
+		p++;		/* the first line was cut by the tail read */
+	while (p != NULL && p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		j = hist_parse(p, (size_t)((nl ? nl : end) - p));
+		if (j == NULL && (nl ? nl : end) > p)
+			(*bad)++;
+		else if (j != NULL && json_object_array_add(arr, j) == 0)
+			(*count)++;
+		else if (j != NULL)
+			json_object_put(j);
+		p = nl ? nl + 1 : NULL;
+	}
+	free(buf);
+	return ST_OK;
+}
+
+int
+history_load(const char *path, size_t n, struct json_object **out,
+    size_t *bad, struct status *st)
+{
+	char rotated[CAP_PATH + 4];
+	struct json_object *all = NULL, *cur = NULL, *res = NULL;
+	size_t i, count, total, from;
+	int rc;
+
+	*out = NULL;
+	*bad = 0;
+	if (n > HISTORY_CAP_ENTRIES)
+		n = HISTORY_CAP_ENTRIES;
+	if (snprintf(rotated, sizeof(rotated), "%s.1", path) >=
+	    (int)sizeof(rotated))
+		return status_set(st, ST_FAIL, "history path too long");
+	if ((all = json_object_new_array()) == NULL ||
+	    (cur = json_object_new_array()) == NULL ||
+	    (res = json_object_new_array()) == NULL) {
+		rc = status_set(st, ST_OSERR, "history: out of memory");
+		goto out;
+	}
+	if ((rc = hist_load_file(path, cur, &count, bad, st)) != ST_OK)
+		goto out;
+	if (count < n &&
+	    (rc = hist_load_file(rotated, all, &count, bad, st)) != ST_OK)
+		goto out;
+	for (i = 0; i < json_object_array_length(cur); i++)
+		json_object_array_add(all,
+		    json_object_get(json_object_array_get_idx(cur, i)));
+	total = json_object_array_length(all);
+	from = total > n ? total - n : 0;
+	for (i = from; i < total; i++)
+		json_object_array_add(res,
+		    json_object_get(json_object_array_get_idx(all, i)));
+	*out = res;
+	res = NULL;
+out:
+	json_object_put(all);
+	json_object_put(cur);
+	json_object_put(res);
+	return rc;
+}

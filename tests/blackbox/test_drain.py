@@ -1,0 +1,218 @@
+"""The drain check ([drain]) through the hooks, run the way the agent runs
+them, with real TCP connections on 127.0.0.1 (and ::1).
+
+A listening socket that never accepts is enough: the kernel completes the
+handshake, so each client connection is an ESTABLISHED socket whose local
+port is the listening port (in the accept queue); when the client closes,
+it leaves ESTABLISHED.  Each test asserts the exit code, the time taken
+against the deadline and the verdict line.
+
+Run from tests/: /usr/bin/python3 -m pytest -q -p no:cacheprovider
+blackbox/test_drain.py
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+
+import pytest
+
+from lib.agent import assert_agent_clean
+
+
+class Listener:
+    """A listening socket on loopback and client connections to it."""
+
+    def __init__(self, family=socket.AF_INET, host="127.0.0.1"):
+        self.family, self.host = family, host
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.clients: list = []
+
+    def connect(self, n: int) -> None:
+        for _ in range(n):
+            c = socket.socket(self.family, socket.SOCK_STREAM)
+            c.connect((self.host, self.port))
+            self.clients.append(c)
+
+    def release(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.clients = []
+
+    def close(self) -> None:
+        self.release()
+        self.sock.close()
+
+
+@pytest.fixture
+def listener():
+    lst = Listener()
+    yield lst
+    lst.close()
+
+
+def established(port: int) -> int:
+    """ESTABLISHED sockets with this local port, counted here in Python."""
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[3] == "01" and int(parts[1].split(":")[1], 16) == port:
+                    n += 1
+    return n
+
+
+def config(ports, timeout: int = 10, extra: str = "", event: str = "AfterBlockTraffic",
+           checks=None) -> str:
+    lines = ["[gate]", "history = none", "[drain]",
+             "ports = " + " ".join(str(p) for p in ports), extra,
+             f"[{event}]", f"timeout = {timeout}"]
+    if checks:
+        lines.append(f"checks = {checks}")
+    return "\n".join(lines) + "\n"
+
+
+def run(deploy, cfg: str, program: str = "after-block-traffic", release=None):
+    """Run the hook; release=(seconds, fn) calls fn that long after the
+    timer starts, just before the hook does (so bounds allow 0.2 s)."""
+    t = threading.Timer(*release) if release else None
+    d = deploy(config=cfg)
+    if t:
+        t.start()
+    try:
+        return d.run(program, timeout=60)
+    finally:
+        if t:
+            t.cancel()
+
+
+def test_drain_passes_soon_after_connections_close(deploy, listener):
+    listener.connect(3)
+    assert established(listener.port) == 3
+    res = run(deploy, config([listener.port, 65000]), release=(2.0, listener.release))
+    assert_agent_clean(res, "PASS")
+    assert res.returncode == 0
+    assert 1.8 <= res.elapsed < 3.0, res
+    assert any(ln.endswith(f"drain: 3 established connections on local ports "
+                           f"{listener.port} 65000") for ln in res.output), res
+    # default checks of AfterBlockTraffic with [drain]: lifecycle and drain
+    assert any(ln.endswith("checks: lifecycle drain; deadline 10s")
+               for ln in res.output), res
+    assert re.search(rf"PASS: lifecycle InService; drained \(ports {listener.port} "
+                     r"65000\) \(\d\.\ds\)$", res.verdict), res
+
+
+def test_drain_never_drains_passes_with_warning_at_deadline(deploy, listener):
+    listener.connect(2)
+    res = run(deploy, config([listener.port], timeout=3))
+    assert_agent_clean(res, "PASS")
+    assert res.returncode == 0
+    assert 3.0 <= res.elapsed < 4.0, res
+    assert any(f"drain: WARNING: 2 connections still established on port "
+               f"{listener.port} at the deadline (3s); going on (on_timeout = pass)"
+               in ln for ln in res.output), res
+    assert re.search(r"PASS: lifecycle InService; drain: 2 connections left open at "
+                     r"the deadline \(3\.\ds\)$", res.verdict), res
+    assert established(listener.port) == 2
+
+
+def test_drain_on_timeout_fail_fails_at_deadline(deploy, listener):
+    listener.connect(1)
+    res = run(deploy, config([listener.port], timeout=3, extra="on_timeout = fail"))
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 2
+    assert 3.0 <= res.elapsed < 4.0, res
+    assert res.verdict.endswith(
+        f"FAIL: drain: 1 connection still established on local port "
+        f"{listener.port} after 3s; stop the clients, raise timeout, or set "
+        f"[drain] on_timeout = pass"), res
+
+
+def test_drain_without_connections_passes_at_once(deploy, listener):
+    res = run(deploy, config([listener.port]))
+    assert_agent_clean(res, "PASS")
+    assert res.elapsed < 2.0, res
+    assert any(ln.endswith(f"drain: 0 established connections on local port "
+                           f"{listener.port}") for ln in res.output), res
+    assert f"drained (port {listener.port})" in res.verdict, res
+
+
+def test_drain_counts_only_the_local_port(deploy, listener):
+    # the clients' sockets have the port as their REMOTE port: only the
+    # listener's side counts, so 2 connections count 2, not 4
+    listener.connect(2)
+    res = run(deploy, config([listener.port], timeout=2, extra="on_timeout = fail"))
+    assert_agent_clean(res, "FAIL")
+    assert "FAIL: drain: 2 connections still established" in res.verdict, res
+    assert 2.0 <= res.elapsed < 3.0, res
+
+
+def test_drain_counts_ipv6_connections(deploy):
+    lst = Listener(socket.AF_INET6, "::1")
+    try:
+        lst.connect(2)
+        res = run(deploy, config([lst.port], timeout=10), release=(1.5, lst.release))
+    finally:
+        lst.close()
+    assert_agent_clean(res, "PASS")
+    assert 1.3 <= res.elapsed < 2.5, res
+    assert any(ln.endswith(f"drain: 2 established connections on local port "
+                           f"{lst.port}") for ln in res.output), res
+    assert "drained" in res.verdict, res
+
+
+def test_drain_is_not_a_default_of_before_block_traffic(deploy, listener):
+    listener.connect(1)
+    res = run(deploy, config([listener.port], event="BeforeBlockTraffic"),
+              program="before-block-traffic")
+    assert_agent_clean(res, "PASS")
+    assert res.elapsed < 2.0, res
+    assert any(ln.endswith("checks: lifecycle; deadline 10s") for ln in res.output), res
+    assert "drain" not in res.verdict, res
+
+
+def test_drain_in_before_block_traffic_when_named(deploy, listener):
+    listener.connect(1)
+    res = run(deploy, config([listener.port], event="BeforeBlockTraffic",
+                             checks="drain"),
+              program="before-block-traffic", release=(1.0, listener.release))
+    assert_agent_clean(res, "PASS")
+    assert 0.8 <= res.elapsed < 2.0, res
+    assert f"PASS: drained (port {listener.port})" in res.verdict, res
+
+
+def test_drain_wait_ends_when_instance_terminates(deploy, listener, imds):
+    listener.connect(1)
+    t = threading.Timer(1.0, lambda: setattr(imds.state, "lifecycle_state", "Terminated"))
+    t.start()
+    try:
+        res = run(deploy, config([listener.port], timeout=30))
+    finally:
+        t.cancel()
+    assert_agent_clean(res, "SKIP")
+    assert 0.8 <= res.elapsed < 4.5, res
+    assert "instance is leaving (target lifecycle state Terminated)" in res.verdict, res
+
+
+@pytest.mark.parametrize("lines,needle", [
+    ("ports = 0", "ports: '0' is not a port from 1 to 65535"),
+    ("ports = http", "ports: 'http' is not a port"),
+    ("ports =", "ports: expected one or more ports"),
+    ("ports = 80\non_timeout = maybe", "on_timeout = 'maybe': expected pass or fail"),
+    ("on_timeout = fail", "[drain] needs ports, such as ports = 80 443"),
+    ("ports = 80\nport = 81", "unknown key 'port' in [drain] (known: ports on_timeout)"),
+])
+def test_drain_config_errors(deploy, lines, needle):
+    cfg = "[gate]\nhistory = none\n[drain]\n" + lines + "\n"
+    res = deploy(config=cfg).run("after-block-traffic", timeout=60)
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 78
+    assert res.elapsed < 2.0, res
+    assert needle in res.verdict, res

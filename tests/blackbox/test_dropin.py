@@ -1,0 +1,180 @@
+"""Starting the agent after provisioning (issue 4): the systemd drop-in for
+codedeploy-agent.service and the example User Data script.
+
+systemd-analyze verify loads a stub codedeploy-agent.service from a
+temporary directory together with the built drop-in, so the drop-in itself
+is parsed and checked (unknown keys, bad values and missing executables are
+reported on stderr; a broken copy proves the check can fail).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DROPIN_REL = Path("dist/systemd/codedeploy-agent.service.d/cdgate.conf")
+USER_DATA = REPO / "appspec" / "user-data.sh"
+STUB = """[Unit]
+Description=stub of codedeploy-agent for systemd-analyze verify
+
+[Service]
+Type=forking
+ExecStart=/bin/true
+"""
+
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (package systemd): the drop-in "
+           "cannot be verified on this machine")
+
+
+@pytest.fixture
+def dropin(build) -> Path:
+    p = build / DROPIN_REL
+    assert p.is_file(), f"{p} not built: `make` builds it from {DROPIN_REL}.in"
+    return p
+
+
+def keys(text):
+    """(section, key, value) of a unit file, comments skipped."""
+    out, sec = [], None
+    for ln in text.splitlines():
+        ln = ln.strip()
+        if not ln or ln[0] in "#;":
+            continue
+        if ln.startswith("["):
+            sec = ln.strip("[]")
+            continue
+        k, _, v = ln.partition("=")
+        out.append((sec, k.strip(), v.strip()))
+    return out
+
+
+def verify(tmp_path, dropin_text):
+    """systemd-analyze verify on a stub unit with this drop-in: (rc, stderr)."""
+    units = tmp_path / "units"
+    d = units / "codedeploy-agent.service.d"
+    d.mkdir(parents=True)
+    (units / "codedeploy-agent.service").write_text(STUB)
+    (d / "cdgate.conf").write_text(dropin_text)
+    env = dict(os.environ, SYSTEMD_UNIT_PATH=f"{units}:", SYSTEMD_LOG_LEVEL="notice")
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                        str(units / "codedeploy-agent.service")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stderr + p.stdout
+
+
+def test_dropin_orders_after_cloud_final_and_waits_with_a_timeout(build, dropin):
+    kv = keys(dropin.read_text())
+    assert ("Unit", "After", "cloud-final.service") in kv
+    # ordering only: never pull cloud-final in where there is none
+    assert not [k for s, k, v in kv if k in ("Wants", "Requires", "BindsTo")]
+    pre = [v for s, k, v in kv if (s, k) == ("Service", "ExecStartPre")]
+    assert len(pre) == 1
+    m = re.fullmatch(r"-(/\S+)/cdgate-wait -t (\d+)", pre[0])
+    assert m, pre[0]
+    bindir = (build / "dist" / "bindir").read_text().strip()
+    assert m.group(1) == bindir, "ExecStartPre does not name the BINDIR of the build"
+    start = [int(v) for s, k, v in kv if (s, k) == ("Service", "TimeoutStartSec")]
+    assert start and start[0] > int(m.group(2)), "TimeoutStartSec must exceed the wait"
+
+
+@needs_analyze
+def test_systemd_analyze_verify_accepts_the_dropin(tmp_path, dropin):
+    rc, err = verify(tmp_path, dropin.read_text())
+    assert rc == 0 and "cdgate.conf" not in err, err
+
+
+@needs_analyze
+def test_systemd_analyze_verify_finds_the_real_cdgate_wait(tmp_path, build, dropin):
+    # without "-", verify checks that the program exists: point it at the build
+    text = re.sub(r"ExecStartPre=-\S+/cdgate-wait",
+                  f"ExecStartPre={build}/bin/cdgate-wait", dropin.read_text())
+    assert f"ExecStartPre={build}/bin/cdgate-wait -t" in text
+    rc, err = verify(tmp_path, text)
+    assert rc == 0 and "cdgate.conf" not in err, err
+
+
+@needs_analyze
+@pytest.mark.parametrize("breakage", ["TimeoutStartSec=soon", "Aftr=cloud-final.service",
+                                      "ExecStartPre=/nonexistent/cdgate-wait -t 5"])
+def test_systemd_analyze_verify_catches_a_broken_dropin(tmp_path, dropin, breakage):
+    text = dropin.read_text()
+    if breakage.startswith("ExecStartPre="):     # verify checks the first one only
+        text = re.sub(r"^ExecStartPre=.*$", breakage, text, flags=re.M)
+    else:
+        text += breakage + "\n"
+    rc, err = verify(tmp_path, text)
+    assert rc != 0 or "cdgate.conf" in err, "the check cannot fail: " + err
+
+
+def test_make_install_and_uninstall_the_dropin(build, tmp_path):
+    dest = tmp_path / "root"
+    base = ["make", "-s", "-C", str(REPO), f"BUILD={build}", f"DESTDIR={dest}",
+            "SYSTEMDDIR=/lib/systemd/system"]
+    p = subprocess.run(base + ["install"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    installed = dest / "lib/systemd/system/codedeploy-agent.service.d/cdgate.conf"
+    assert installed.read_text() == (build / DROPIN_REL).read_text()
+    assert installed.stat().st_mode & 0o777 == 0o644
+    assert (dest / "usr/local/bin/cdgate-status").is_file()
+    p = subprocess.run(base + ["uninstall"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not installed.exists() and not installed.parent.exists()
+
+
+def test_user_data_follows_the_recipe_in_order():
+    text = USER_DATA.read_text()
+    code = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    body = "\n".join(code)
+    tag = body.index('cdgate-tag "Role=$ROLE" "Env=$ENV"')
+    mark = body.index("cdgate-mark --tag")
+    run = body.index("--run --", mark)
+    start = body.rindex("start_agent\n")
+    assert tag < mark < run < start
+    assert 'readonly ROLE=api' in body and 'readonly ENV=production' in body
+    assert "systemctl start --no-block codedeploy-agent" in body
+    assert not re.search(r"systemctl start (?!--no-block)", body)
+    assert text.isascii()
+
+
+def test_user_data_is_valid_bash():
+    p = subprocess.run(["bash", "-n", str(USER_DATA)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None,
+                    reason="shellcheck is not installed (package shellcheck)")
+def test_user_data_is_shellcheck_clean():
+    p = subprocess.run(["shellcheck", str(USER_DATA)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_user_data_runs_the_recipe_with_stub_commands(tmp_path):
+    """The script against stubs: the order of the calls, and the agent is
+    started even when provisioning fails (the hooks then fail at once)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    for name, rc in (("cdgate-tag", 0), ("aws", 0), ("systemctl", 0), ("cdgate-mark", 3)):
+        s = bin_dir / name
+        s.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit {rc}\n')
+        s.chmod(0o755)
+    text = USER_DATA.read_text().replace(
+        "PATH=/usr/local/bin:", f"PATH={bin_dir}:/usr/local/bin:")
+    script = tmp_path / "user-data.sh"
+    script.write_text(text)
+    p = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30)
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["cdgate-tag", "aws", "cdgate-mark", "systemctl"], calls
+    assert calls[0] == "cdgate-tag Role=api Env=production"
+    assert calls[2].startswith("cdgate-mark --tag Role=api --tag Env=production --digest ")
+    assert " --run -- itamae local " in calls[2]
+    assert calls[3] == "systemctl start --no-block codedeploy-agent"
+    assert p.returncode == 3        # cloud-init records the failure too

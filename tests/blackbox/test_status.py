@@ -1,0 +1,264 @@
+"""cdgate-status (issue 4): this instance's provisioning, lifecycle state and
+deployment history, as text and as JSON (parsed with json.loads)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from lib.agent import assert_agent_clean, run_program
+from lib.marker import INSTANCE_ID, marker_text, write_marker
+
+DIGEST = "sha256:" + "cd" * 32
+BUNDLE = {"bucket": "releases", "key": "shop/v42.zip", "version": "v.42", "etag": "0a1b2c"}
+
+
+@pytest.fixture
+def state(tmp_path):
+    d = tmp_path / "state"
+    d.mkdir(mode=0o755)
+    return d
+
+
+def ini_text(state, gate="", marker=""):
+    return (f"[gate]\ntimeout = 8\nhistory = {state}/history.jsonl\n{gate}"
+            f"[marker]\npath = {state}/provisioned\n{marker}"
+            "[BeforeInstall]\nchecks = lifecycle marker\n")
+
+
+@pytest.fixture
+def ini(state, tmp_path):
+    def make(gate="", marker=""):
+        p = tmp_path / "cdgate.ini"
+        p.write_text(ini_text(state, gate, marker))
+        os.chmod(p, 0o644)
+        return p
+    return make
+
+
+def status(build, imds, cfg, *args, env=None):
+    e = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}
+    e.update(env or {})
+    return run_program(build / "bin" / "cdgate-status", ["-c", cfg, *args], env=e, timeout=30)
+
+
+def as_json(r):
+    assert r.returncode == 0, r.describe()
+    return json.loads(r.stdout)
+
+
+def history(state, entries):
+    with open(state / "history.jsonl", "w") as f:
+        for e in entries:
+            f.write(json.dumps(e) + "\n")
+
+
+def entry(dep, verdict, event="BeforeInstall", when="2026-11-26T02:00:00Z", **kw):
+    return {"time": when, "program": "x", "event": event, "verdict": verdict,
+            "exit": 0 if verdict != "fail" else 1, "reason": f"{dep} {verdict}",
+            "duration_ms": 1200, "deployment_id": dep, "application_name": "shop",
+            "deployment_group_name": "shop-prod", **kw}
+
+
+def test_after_a_passed_deployment_text_answers_with_the_revision(deploy, build, imds, state,
+                                                                 ini):
+    write_marker(state / "provisioned", marker_text(digest=DIGEST, tags={"Role": "api"}))
+    dep = deploy(ini_text(state), bundle=BUNDLE)
+    assert_agent_clean(dep.run("before-install", timeout=30), "PASS")
+    r = status(build, imds, ini())
+    assert r.returncode == 0, r.describe()
+    out = r.stdout.splitlines()
+    assert out[0].startswith("cdgate-status ")
+    assert f"instance: {INSTANCE_ID}" in out
+    assert any(ln.startswith(f"marker: '{state}/provisioned' valid; status ok") and DIGEST in ln
+               and "tags Role=api" in ln for ln in out), r.stdout
+    assert "cloud-init: not checked ([marker] cloud_init = no)" in out
+    assert "lifecycle: target state InService: hooks run their checks" in out
+    arc = dep.archive
+    want = (f"last passed: {arc.deployment_id} ({arc.application_name}/"
+            f"{arc.deployment_group_name}, bundle s3://releases/shop/v42.zip version v.42 "
+            f"etag 0a1b2c) at ")
+    assert out[-1].startswith(want), r.stdout
+    assert any("BeforeInstall pass" in ln for ln in out)
+    assert all(len(ln.encode()) < 1000 for ln in out)
+
+
+def test_json_is_one_object_with_every_part(deploy, build, imds, state, ini):
+    write_marker(state / "provisioned", marker_text(digest=DIGEST))
+    dep = deploy(ini_text(state), bundle=BUNDLE)
+    assert_agent_clean(dep.run("before-install", timeout=30), "PASS")
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert j["instance"] == {"id": INSTANCE_ID}
+    m = j["marker"]
+    assert m["present"] is True and m["valid"] is True and m["reason"] is None
+    assert m["status"] == "ok" and m["instance_id"] == INSTANCE_ID and m["digest"] == DIGEST
+    assert j["cloud_init"] == {"configured": False}
+    lc = j["lifecycle"]
+    assert lc["checked"] is True and lc["in_group"] is True and lc["state"] == "InService"
+    assert lc["action"] == "check"
+    h = j["history"]
+    assert h["enabled"] is True and h["path"] == f"{state}/history.jsonl"
+    assert h["skipped_lines"] == 0 and len(h["entries"]) == 1
+    lp = j["last_passed"]
+    assert lp["deployment_id"] == dep.archive.deployment_id and lp["bundle_etag"] == "0a1b2c"
+
+
+def test_n_limits_the_entries(build, imds, state, ini):
+    history(state, [entry(f"d-{i:09d}", "pass") for i in range(30)])
+    j = as_json(status(build, imds, ini(), "--json", "-n", "3"))
+    assert [e["deployment_id"] for e in j["history"]["entries"]] == \
+        ["d-000000027", "d-000000028", "d-000000029"]
+    r = status(build, imds, ini(), "-n", "3")
+    assert sum(" BeforeInstall pass " in ln for ln in r.stdout.splitlines()) == 3
+    assert len(as_json(status(build, imds, ini(), "--json"))["history"]["entries"]) == 10
+
+
+def test_last_passed_skips_a_deployment_that_failed_later(build, imds, state, ini):
+    history(state, [entry("d-OLD000001", "pass", when="2026-11-26T01:00:00Z"),
+                    entry("d-NEW000002", "pass"),
+                    entry("d-NEW000002", "fail", event="BeforeAllowTraffic"),
+                    entry("d-SKIP00003", "skip"),
+                    {**entry("d-WAIT00004", "pass"), "event": None}])
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert j["last_passed"]["deployment_id"] == "d-OLD000001"
+    r = status(build, imds, ini())
+    assert r.stdout.splitlines()[-1] == \
+        "last passed: d-OLD000001 (shop/shop-prod) at 2026-11-26T01:00:00Z"
+
+
+def test_no_passed_deployment_says_none(build, imds, state, ini):
+    history(state, [entry("d-FAIL00001", "fail")])
+    assert as_json(status(build, imds, ini(), "--json"))["last_passed"] is None
+    assert status(build, imds, ini()).stdout.splitlines()[-1] == "last passed: none in the history"
+
+
+def test_garbage_and_torn_lines_are_skipped_and_counted(build, imds, state, ini):
+    history(state, [entry("d-GOOD00001", "pass")])
+    with open(state / "history.jsonl", "ab") as f:
+        f.write(b"garbage\n\xff\xfe\n{\"verdict\": \"pa")
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert j["history"]["skipped_lines"] == 3
+    assert len(j["history"]["entries"]) == 1
+    r = status(build, imds, ini())
+    assert "(3 unreadable lines skipped)" in r.stdout
+
+
+def test_history_across_rotation(build, imds, state, ini):
+    with open(state / "history.jsonl.1", "w") as f:
+        f.write(json.dumps(entry("d-ROTATED01", "pass")) + "\n")
+    history(state, [entry("d-CURRENT1", "fail")])
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert [e["deployment_id"] for e in j["history"]["entries"]] == ["d-ROTATED01", "d-CURRENT1"]
+    assert j["last_passed"]["deployment_id"] == "d-ROTATED01"
+
+
+def test_unsafe_history_is_reported_not_fatal(build, imds, state, ini, tmp_path):
+    (tmp_path / "real").write_text(json.dumps(entry("d-LINK00001", "pass")) + "\n")
+    os.symlink(tmp_path / "real", state / "history.jsonl")
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert "symbolic link" in j["history"]["error"] and j["last_passed"] is None
+    r = status(build, imds, ini())
+    assert r.returncode == 0 and "symbolic link" in r.stdout
+
+
+def test_history_off(build, imds, state, ini):
+    p = ini()
+    p.write_text(ini_text(state).replace(f"history = {state}/history.jsonl", "history = none"))
+    j = as_json(status(build, imds, p, "--json"))
+    assert j["history"] == {"enabled": False, "path": None}
+    assert "history: off" in status(build, imds, p).stdout
+
+
+def test_missing_and_failed_marker(build, imds, state, ini):
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert j["marker"]["present"] is False and j["marker"]["valid"] is False
+    assert "does not exist" in j["marker"]["reason"]
+    write_marker(state / "provisioned", marker_text(status="failed", message="itamae exited 1"))
+    j = as_json(status(build, imds, ini(), "--json"))
+    m = j["marker"]
+    assert m["present"] is True and m["valid"] is False and m["status"] == "failed"
+    assert m["message"] == "itamae exited 1" and "itamae exited 1" in m["reason"]
+    r = status(build, imds, ini())
+    assert any(ln.startswith("marker: why: ") for ln in r.stdout.splitlines())
+
+
+def test_marker_of_another_instance_is_not_valid(build, imds, state, ini):
+    write_marker(state / "provisioned", marker_text(instance_id="i-0fedcba9876543210"))
+    m = as_json(status(build, imds, ini(), "--json"))["marker"]
+    assert m["valid"] is False and m["instance_id"] == "i-0fedcba9876543210"
+
+
+@pytest.mark.parametrize("state_name,action,setting", [
+    (None, None, None), ("Terminated", "skip", "on_terminating"),
+    ("Standby", "check", "on_standby"), ("Warmed:Stopped", "check", "on_warmed")])
+def test_lifecycle_states(build, imds, state, ini, state_name, action, setting):
+    imds.state.lifecycle_state = state_name
+    lc = as_json(status(build, imds, ini(), "--json"))["lifecycle"]
+    assert lc["checked"] is True and lc["in_group"] is (state_name is not None)
+    assert lc.get("state") == state_name
+    assert lc.get("action") == (action or "check") and lc.get("setting") == setting
+    text = status(build, imds, ini()).stdout
+    if state_name is None:
+        assert "lifecycle: not in an Auto Scaling group" in text
+    else:
+        assert f"lifecycle: target state {state_name}: hooks " in text
+
+
+def test_on_terminating_fail_is_shown(build, imds, state, ini):
+    imds.state.lifecycle_state = "Terminated"
+    lc = as_json(status(build, imds, ini(gate="on_terminating = fail\n"), "--json"))["lifecycle"]
+    assert lc["action"] == "fail"
+
+
+def test_unreachable_imds_is_reported_quickly(build, imds, state, ini):
+    write_marker(state / "provisioned", marker_text())
+    t0 = time.monotonic()
+    r = status(build, imds, ini(), "--json",
+               env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"})
+    assert time.monotonic() - t0 < 5
+    j = as_json(r)
+    assert "id" not in j["instance"] and j["instance"]["error"]
+    assert j["lifecycle"]["error"] and "state" not in j["lifecycle"]
+    # the marker is still read, without the instance check
+    assert j["marker"]["valid"] is True
+
+
+def test_imds_no_is_respected(build, imds, state, ini):
+    j = as_json(status(build, imds, ini(gate="imds = no\n"), "--json"))
+    assert j["lifecycle"]["checked"] is False and "imds = no" in j["lifecycle"]["error"]
+    assert imds.count("/latest/api/token", "PUT") == 0
+
+
+def test_cloud_init_reported_when_configured(build, imds, state, ini, tmp_path):
+    ci = tmp_path / "ci"
+    ci.mkdir(mode=0o755)
+    cfg = ini(marker=f"cloud_init = yes\ncloud_init_result = {ci}/result.json\n"
+                     f"cloud_init_status = {ci}/status.json\n")
+    assert as_json(status(build, imds, cfg, "--json"))["cloud_init"]["state"] == "pending"
+    (ci / "result.json").write_text(json.dumps({"v1": {"datasource": "Ec2",
+                                                       "errors": ["boom"]}}))
+    j = as_json(status(build, imds, cfg, "--json"))["cloud_init"]
+    assert j["state"] == "failed" and j["errors"] == 1 and "boom" in j["reason"]
+    (ci / "result.json").write_text(json.dumps({"v1": {"datasource": "Ec2", "errors": []}}))
+    j = as_json(status(build, imds, cfg, "--json"))["cloud_init"]
+    assert j["state"] == "done" and j["reason"] is None
+    assert "cloud-init: done" in status(build, imds, cfg).stdout
+
+
+@pytest.mark.parametrize("args,code", [(["-x"], 64), (["-n", "0"], 64), (["-n", "abc"], 64),
+                                       (["extra"], 64)])
+def test_usage_errors(build, imds, state, ini, args, code):
+    r = status(build, imds, ini(), *args)
+    assert r.returncode == code, r.describe()
+    assert r.output[-1].startswith("cdgate: cdgate-status: FAIL: ")
+
+
+def test_bad_config_is_exit_78(build, imds, state, tmp_path):
+    p = tmp_path / "bad.ini"
+    p.write_text("[gate]\nbogus = 1\n")
+    os.chmod(p, 0o644)
+    r = status(build, imds, p, "--json")
+    assert r.returncode == 78 and "bad.ini:2" in r.output[-1]

@@ -1,0 +1,1147 @@
+/*
+ * test_config.c: cdgate.ini, loaded from temporary files (config.h,
+ * design.md).
+ *
+ * Every test works in its own mkdtemp directory (mode 0700) under /tmp,
+ * removed at the end.  Other sections and keys are being added to config.c:
+ * the tests name the keys they use and never the whole "(known: ...)" list,
+ * and compare checks through the mask of the design.md checks.  The file
+ * ownership case needs root (chown to 65534).  /etc is never touched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "event.h"
+#include "status.h"
+#include "text.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define DESIGN_CHECKS (CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH)
+#define HEX64 "0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef0123456789abcdef"
+
+#define CHECK_INT(what, got, want) do {					\
+	long long g_ = (long long)(got), w_ = (long long)(want);	\
+	if (g_ != w_)							\
+		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
+		    g_, w_);						\
+} while (0)
+#define CHECK_STR(what, got, want) do {					\
+	const char *g_ = (got), *w_ = (want);				\
+	if (strcmp(g_, w_) != 0)					\
+		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
+		    #got, g_, w_);					\
+} while (0)
+#define CHECK_HAS(what, hay, needle) do {				\
+	const char *h_ = (hay), *n_ = (needle);				\
+	if (strstr(h_, n_) == NULL)					\
+		fail_msg("%s: %s is \"%s\", which lacks \"%s\"", (what),	\
+		    #hay, h_, n_);					\
+} while (0)
+
+/* ------------------------------------------------------------------ */
+/* fixture and helpers */
+
+struct fx {
+	char dir[64];
+	char path[128];		/* dir/cdgate.ini */
+	char cwd[PATH_MAX];
+	char *env;		/* CDGATE_CONFIG at the start, or NULL */
+};
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	const char *e = getenv("CDGATE_CONFIG");
+
+	assert_non_null(x);
+	snprintf(x->dir, sizeof(x->dir), "/tmp/cdgate-test-config-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	assert_int_equal(chmod(x->dir, 0700), 0);
+	snprintf(x->path, sizeof(x->path), "%s/cdgate.ini", x->dir);
+	assert_non_null(getcwd(x->cwd, sizeof(x->cwd)));
+	if (e != NULL)
+		assert_non_null(x->env = strdup(e));
+	unsetenv("CDGATE_CONFIG");
+	*state = x;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *x = *state;
+
+	if (x->env != NULL)
+		setenv("CDGATE_CONFIG", x->env, 1);
+	else
+		unsetenv("CDGATE_CONFIG");
+	if (chdir(x->cwd) != 0)
+		return -1;
+	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(x->env);
+	free(x);
+	return 0;
+}
+
+static void
+put_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static void
+put_text(const char *path, const char *text)
+{
+	put_file(path, text, strlen(text), 0644);
+}
+
+static void
+join(char *out, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(out, len, "%s/%s", a, b);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+/* defaults, then the file; the config is malloc'd (it is large) */
+static int
+load_text(const struct fx *x, const char *text, struct config **c,
+    struct status *st)
+{
+	assert_non_null(*c = malloc(sizeof(**c)));
+	put_text(x->path, text);
+	config_defaults(*c);
+	status_clear(st);
+	return config_load_file(*c, x->path, st);
+}
+
+/* ------------------------------------------------------------------ */
+/* good values */
+
+static void
+chk_defaults(const struct config *c)
+{
+	int i;
+
+	assert_int_equal(c->timeout, CONFIG_DEFAULT_TIMEOUT);
+	assert_int_equal(c->on_terminating, ON_TERM_SKIP);
+	assert_int_equal(c->imds, 1);
+	assert_string_equal(c->marker_path, CONFIG_DEFAULT_MARKER);
+	assert_int_equal(c->cloud_init, 0);
+	assert_string_equal(c->cloud_init_result, CONFIG_CLOUD_INIT_RESULT);
+	assert_string_equal(c->cloud_init_status, CONFIG_CLOUD_INIT_STATUS);
+	assert_string_equal(c->digest, "");
+	assert_int_equal(c->tags_source, TAGS_AUTO);
+	assert_int_equal(c->ntags, 0);
+	assert_int_equal(c->has_health, 0);
+	for (i = 0; i < EV_COUNT; i++) {
+		assert_int_equal(c->ev[i].checks_set, 0);
+		assert_int_equal(c->ev[i].timeout, 0);
+		assert_int_equal(c->ev[i].on_terminating, -1);
+		assert_int_equal(config_timeout(c, (enum event)i),
+		    CONFIG_DEFAULT_TIMEOUT);
+		assert_int_equal(config_on_terminating(c, (enum event)i),
+		    ON_TERM_SKIP);
+	}
+}
+
+static void
+chk_timeout_1(const struct config *c)
+{
+	assert_int_equal(c->timeout, 1);
+}
+
+static void
+chk_timeout_3600(const struct config *c)
+{
+	assert_int_equal(c->timeout, 3600);
+	assert_int_equal(config_timeout(c, EV_BEFORE_INSTALL), 3600);
+}
+
+static void
+chk_on_term_fail(const struct config *c)
+{
+	assert_int_equal(c->on_terminating, ON_TERM_FAIL);
+	assert_int_equal(config_on_terminating(c, EV_AFTER_INSTALL),
+	    ON_TERM_FAIL);
+}
+
+static void
+chk_on_term_skip(const struct config *c)
+{
+	assert_int_equal(c->on_terminating, ON_TERM_SKIP);
+}
+
+static void
+chk_imds_no(const struct config *c)
+{
+	assert_int_equal(c->imds, 0);
+}
+
+static void
+chk_marker(const struct config *c)
+{
+	assert_string_equal(c->marker_path, "/srv/app/provisioned");
+	assert_int_equal(c->cloud_init, 1);
+	assert_string_equal(c->cloud_init_result, "/x/result.json");
+	assert_string_equal(c->cloud_init_status, "/x/status.json");
+	assert_string_equal(c->digest, "sha256:" HEX64);
+}
+
+static void
+chk_digest_lowered(const struct config *c)
+{
+	assert_string_equal(c->digest, "sha256:" HEX64);
+}
+
+static void
+chk_tags(const struct config *c)
+{
+	assert_int_equal(c->tags_source, TAGS_EC2);
+	assert_int_equal(c->ntags, 3);
+	assert_string_equal(c->tags[0].key, "Role");
+	assert_string_equal(c->tags[0].glob, "api");
+	assert_string_equal(c->tags[1].key, "Env");
+	assert_string_equal(c->tags[1].glob, "prod-*");
+	assert_string_equal(c->tags[2].key, "Cost Center");
+	assert_string_equal(c->tags[2].glob, "");
+}
+
+static void
+chk_source_imds(const struct config *c)
+{
+	assert_int_equal(c->tags_source, TAGS_IMDS);
+	assert_int_equal(c->ntags, 0);
+}
+
+static void
+chk_source_auto(const struct config *c)
+{
+	assert_int_equal(c->tags_source, TAGS_AUTO);
+}
+
+static void
+chk_health(const struct config *c)
+{
+	assert_int_equal(c->has_health, 1);
+	assert_string_equal(c->health_url, "http://127.0.0.1:8080/health");
+	assert_string_equal(c->health_body, "ok");
+}
+
+static void
+chk_event_override(const struct config *c)
+{
+	const struct config_event *e = &c->ev[EV_BEFORE_INSTALL];
+	int i;
+
+	assert_int_equal(e->checks_set, 1);
+	assert_int_equal(e->checks, CHK_LIFECYCLE | CHK_MARKER);
+	assert_int_equal(config_checks(c, EV_BEFORE_INSTALL),
+	    CHK_LIFECYCLE | CHK_MARKER);
+	assert_int_equal(config_timeout(c, EV_BEFORE_INSTALL), 120);
+	assert_int_equal(config_on_terminating(c, EV_BEFORE_INSTALL),
+	    ON_TERM_FAIL);
+	/* the other events keep [gate] and their defaults */
+	for (i = 0; i < EV_COUNT; i++) {
+		if (i == EV_BEFORE_INSTALL)
+			continue;
+		assert_int_equal(c->ev[i].checks_set, 0);
+		assert_int_equal(config_timeout(c, (enum event)i), 600);
+		assert_int_equal(config_on_terminating(c, (enum event)i),
+		    ON_TERM_SKIP);
+	}
+}
+
+static void
+chk_event_commas(const struct config *c)
+{
+	assert_int_equal(config_checks(c, EV_AFTER_ALLOW_TRAFFIC),
+	    CHK_LIFECYCLE | CHK_TAGS | CHK_HEALTH);
+	assert_int_equal(config_checks(c, EV_BEFORE_INSTALL) & DESIGN_CHECKS,
+	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS);
+}
+
+/* [gate] on_terminating = fail, an event says skip: the event wins */
+static void
+chk_event_on_term_skip(const struct config *c)
+{
+	assert_int_equal(config_on_terminating(c, EV_VALIDATE_SERVICE),
+	    ON_TERM_SKIP);
+	assert_int_equal(config_on_terminating(c, EV_BEFORE_INSTALL),
+	    ON_TERM_FAIL);
+	assert_int_equal(config_timeout(c, EV_VALIDATE_SERVICE), 30);
+}
+
+static void
+chk_design_example(const struct config *c)
+{
+	assert_int_equal(c->timeout, 300);
+	assert_int_equal(c->imds, 1);
+	assert_string_equal(c->marker_path, "/var/lib/cdgate/provisioned");
+	assert_int_equal(c->ntags, 1);
+	assert_string_equal(c->tags[0].key, "Role");
+	assert_int_equal(c->has_health, 1);
+	assert_int_equal(config_checks(c, EV_BEFORE_INSTALL),
+	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS);
+	assert_int_equal(config_timeout(c, EV_BEFORE_INSTALL), 120);
+	assert_int_equal(config_checks(c, EV_VALIDATE_SERVICE) & DESIGN_CHECKS,
+	    CHK_LIFECYCLE | CHK_HEALTH);
+}
+
+static void
+chk_long_tag_key(const struct config *c)
+{
+	assert_int_equal(c->ntags, 2);
+	assert_int_equal(strlen(c->tags[0].key), CAP_TAG_KEY);
+	/* 128 characters of two bytes each */
+	assert_int_equal(strlen(c->tags[1].key), 2 * CAP_TAG_KEY);
+}
+
+static void
+chk_crlf(const struct config *c)
+{
+	assert_int_equal(c->timeout, 60);
+	assert_string_equal(c->marker_path, "/m");
+	assert_string_equal(c->tags[0].glob, "api");
+}
+
+struct good_case {
+	const char *what;
+	const char *text;
+	void (*check)(const struct config *c);
+};
+
+static const struct good_case good_cases[] = {
+	{ "empty file", "", chk_defaults },
+	{ "comments only", "; nothing\n# here\n", chk_defaults },
+	{ "empty sections", "[gate]\n[marker]\n[tags]\n[BeforeInstall]\n",
+	    chk_defaults },
+	{ "timeout 1", "[gate]\ntimeout = 1\n", chk_timeout_1 },
+	{ "timeout 3600", "[gate]\ntimeout = 3600\n", chk_timeout_3600 },
+	{ "timeout with blanks and a comment",
+	    "[gate]\ntimeout =   1   ; one second\n", chk_timeout_1 },
+	{ "on_terminating fail", "[gate]\non_terminating = fail\n",
+	    chk_on_term_fail },
+	{ "on_terminating skip", "[gate]\non_terminating = skip\n",
+	    chk_on_term_skip },
+	{ "imds no", "[gate]\nimds = no\n", chk_imds_no },
+	{ "imds false", "[gate]\nimds = false\n", chk_imds_no },
+	{ "imds off", "[gate]\nimds = off\n", chk_imds_no },
+	{ "imds 0", "[gate]\nimds = 0\n", chk_imds_no },
+	{ "every [marker] key", "[marker]\npath = /srv/app/provisioned\n"
+	    "cloud_init = yes\ncloud_init_result = /x/result.json\n"
+	    "cloud_init_status = /x/status.json\ndigest = sha256:" HEX64 "\n",
+	    chk_marker },
+	{ "digest in capitals is stored in lowercase", "[marker]\ndigest = "
+	    "sha256:0123456789ABCDEF0123456789abcdef0123456789ABCDEF"
+	    "0123456789abcdef\n", chk_digest_lowered },
+	{ "[tags] source and required tags", "[tags]\nsource = ec2\n"
+	    "Role = api\nEnv = prod-*\nCost Center =\n", chk_tags },
+	{ "[tags] source imds", "[tags]\nsource = imds\n", chk_source_imds },
+	{ "[tags] source auto", "[tags]\nsource = auto\n", chk_source_auto },
+	{ "[health] url and body", "[health]\n"
+	    "url = http://127.0.0.1:8080/health\nbody = ok\n", chk_health },
+	{ "event section overrides", "[gate]\ntimeout = 600\n"
+	    "[BeforeInstall]\nchecks = lifecycle marker\ntimeout = 120\n"
+	    "on_terminating = fail\n", chk_event_override },
+	{ "checks separated by commas and tabs", "[AfterAllowTraffic]\n"
+	    "checks = lifecycle,tags,\thealth\n"
+	    "[health]\nurl = http://127.0.0.1/\n", chk_event_commas },
+	{ "event on_terminating overrides [gate]", "[gate]\n"
+	    "on_terminating = fail\n[ValidateService]\non_terminating = skip\n"
+	    "timeout = 30\n", chk_event_on_term_skip },
+	{ "the design.md example", "[gate]\ntimeout = 300 ; seconds\n"
+	    "on_terminating = skip\nimds = yes\n\n[marker]\n"
+	    "path = /var/lib/cdgate/provisioned\ncloud_init = no\n\n[tags]\n"
+	    "source = auto\nRole = api\n\n[health]\n"
+	    "url = http://127.0.0.1:8080/health\nstatus = 200\nbody = ok\n\n"
+	    "[BeforeInstall]\nchecks = lifecycle marker tags\ntimeout = 120\n",
+	    chk_design_example },
+	{ "tag keys of 128 characters",
+	    "[tags]\n"
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    " = a\n"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    " = b\n", chk_long_tag_key },
+	{ "CRLF line endings", "[gate]\r\ntimeout = 60\r\n[marker]\r\n"
+	    "path = /m\r\n[tags]\r\nRole = api\r\n", chk_crlf },
+	{ "BOM", "\xef\xbb\xbf[gate]\ntimeout = 1\n", chk_timeout_1 },
+};
+
+static void
+test_good_values(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	size_t i;
+
+	for (i = 0; i < NELEM(good_cases); i++) {
+		const struct good_case *k = &good_cases[i];
+		int rc = load_text(x, k->text, &c, &st);
+
+		if (rc != ST_OK)
+			fail_msg("%s: rc %d: %s", k->what, rc, st.msg);
+		CHECK_STR(k->what, c->path, x->path);
+		k->check(c);
+		free(c);
+	}
+}
+
+/* every spelling of yes and no, for both boolean keys */
+static void
+test_booleans(void **state)
+{
+	static const struct {
+		const char *v;
+		int want;
+	} vals[] = {
+		{ "yes", 1 }, { "true", 1 }, { "on", 1 }, { "1", 1 },
+		{ "no", 0 }, { "false", 0 }, { "off", 0 }, { "0", 0 },
+	};
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < NELEM(vals); i++) {
+		snprintf(text, sizeof(text), "[gate]\nimds = %s\n[marker]\n"
+		    "cloud_init = %s\n", vals[i].v, vals[i].v);
+		CHECK_INT(vals[i].v, load_text(x, text, &c, &st), ST_OK);
+		CHECK_INT(vals[i].v, c->imds, vals[i].want);
+		CHECK_INT(vals[i].v, c->cloud_init, vals[i].want);
+		free(c);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* bad values, unknown names: the file and the line in the message */
+
+struct bad_case {
+	const char *what;
+	const char *text;
+	const char *msg;	/* follows "PATH" */
+};
+
+static const struct bad_case bad_cases[] = {
+	/* [gate] */
+	{ "timeout 0", "[gate]\ntimeout = 0\n",
+	    ":2: timeout = '0': expected whole seconds from 1 to 3600" },
+	{ "timeout 3601", "[gate]\ntimeout = 3601\n",
+	    ":2: timeout = '3601': expected whole seconds" },
+	{ "timeout negative", "[gate]\ntimeout = -5\n",
+	    ":2: timeout = '-5': expected" },
+	{ "timeout with a unit", "[gate]\ntimeout = 30s\n",
+	    ":2: timeout = '30s': expected" },
+	{ "timeout with a plus", "[gate]\ntimeout = +30\n",
+	    ":2: timeout = '+30': expected" },
+	{ "timeout empty", "[gate]\ntimeout =\n", ":2: timeout = '': expected" },
+	{ "timeout fraction", "[gate]\ntimeout = 1.5\n",
+	    ":2: timeout = '1.5': expected" },
+	{ "timeout huge", "[gate]\ntimeout = 99999999999999999999\n",
+	    ":2: timeout = '99999999999999999999': expected" },
+	{ "on_terminating maybe", "[gate]\non_terminating = maybe\n",
+	    ":2: on_terminating = 'maybe': expected skip or fail" },
+	{ "on_terminating is case-sensitive", "[gate]\non_terminating = Skip\n",
+	    ":2: on_terminating = 'Skip': expected skip or fail" },
+	{ "imds maybe", "[gate]\nimds = maybe\n",
+	    ":2: imds = 'maybe': expected yes or no" },
+	{ "imds empty", "[gate]\nimds =\n", ":2: imds = '': expected yes or no" },
+	{ "imds 2", "[gate]\nimds = 2\n", ":2: imds = '2': expected yes or no" },
+	{ "unknown key in [gate]", "[gate]\ntimeout = 5\nfoo = 1\n",
+	    ":3: unknown key 'foo' in [gate] (known: " },
+	{ "keys are case-sensitive", "[gate]\nTimeout = 5\n",
+	    ":2: unknown key 'Timeout' in [gate]" },
+	/* [marker] */
+	{ "relative marker path", "[marker]\npath = var/lib/x\n",
+	    ":2: path = 'var/lib/x': expected an absolute path" },
+	{ "empty marker path", "[marker]\npath =\n",
+	    ":2: path = '': expected an absolute path" },
+	{ "cloud_init 2", "[marker]\ncloud_init = 2\n",
+	    ":2: cloud_init = '2': expected yes or no" },
+	{ "relative cloud_init_result", "[marker]\ncloud_init_result = r.json\n",
+	    ":2: cloud_init_result = 'r.json': expected an absolute path" },
+	{ "relative cloud_init_status", "[marker]\ncloud_init_status = s\n",
+	    ":2: cloud_init_status = 's': expected an absolute path" },
+	{ "digest short", "[marker]\ndigest = sha256:abc\n",
+	    ":2: digest = 'sha256:abc': expected sha256: and 64 hex digits" },
+	{ "digest without prefix", "[marker]\ndigest = " HEX64 "\n",
+	    ":2: digest = '" HEX64 "': expected sha256:" },
+	{ "digest md5", "[marker]\ndigest = md5:" HEX64 "\n",
+	    ":2: digest = 'md5:" },
+	{ "digest 65 digits", "[marker]\ndigest = sha256:" HEX64 "0\n",
+	    ":2: digest = 'sha256:" },
+	{ "digest not hex", "[marker]\ndigest = sha256:"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
+	    ":2: digest = 'sha256:" },
+	{ "unknown key in [marker]", "[marker]\nfoo = 1\n",
+	    ":2: unknown key 'foo' in [marker]" },
+	/* [tags] */
+	{ "source both", "[tags]\nsource = both\n",
+	    ":2: source = 'both': expected auto, imds or ec2" },
+	{ "source empty", "[tags]\nsource =\n",
+	    ":2: source = '': expected auto, imds or ec2" },
+	{ "tag key of 129 characters", "[tags]\n"
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    "k = a\n", ":2: tag key too long" },
+	{ "duplicate tag", "[tags]\nRole = a\nRole = b\n",
+	    ":3: 'Role' is given twice in [tags]" },
+	/* [health] */
+	{ "health url ftp", "[health]\nurl = ftp://127.0.0.1/\n", ":2: url" },
+	{ "health url not a url", "[health]\nurl = localhost\n", ":2: url" },
+	{ "health status not a code", "[health]\n"
+	    "url = http://127.0.0.1/\nstatus = abc\n", ":3: " },
+	{ "health status 99", "[health]\nurl = http://127.0.0.1/\n"
+	    "status = 99\n", ":3: " },
+	{ "health status 600", "[health]\nurl = http://127.0.0.1/\n"
+	    "status = 600\n", ":3: " },
+	{ "health without a url", "[health]\nbody = ok\n",
+	    ": [health] needs a url" },
+	{ "unknown key in [health]", "[health]\nurl = http://127.0.0.1/\n"
+	    "foo = 1\n", ":3: unknown key 'foo' in [health]" },
+	/* event sections */
+	{ "unknown check", "[BeforeInstall]\nchecks = lifecycle bogus\n",
+	    ":2: checks: unknown check 'bogus'" },
+	{ "check names are case-sensitive", "[BeforeInstall]\n"
+	    "checks = Marker\n", ":2: checks: unknown check 'Marker'" },
+	{ "event timeout 0", "[ValidateService]\ntimeout = 0\n",
+	    ":2: timeout = '0': expected whole seconds" },
+	{ "event timeout 3601", "[ValidateService]\ntimeout = 3601\n",
+	    ":2: timeout = '3601': expected whole seconds" },
+	{ "event on_terminating bad", "[ValidateService]\n"
+	    "on_terminating = later\n",
+	    ":2: on_terminating = 'later': expected skip or fail" },
+	{ "unknown key in an event section", "[AfterInstall]\nimds = no\n",
+	    ":2: unknown key 'imds' in an event section" },
+	/* sections and syntax */
+	{ "unknown section", "[gate]\ntimeout = 5\n[bogus]\nx = 1\n",
+	    ":3: unknown section [bogus]" },
+	{ "unknown empty section", "[gate]\n[bogus]\n; nothing\n",
+	    ":2: unknown section [bogus]" },
+	{ "event names are case-sensitive", "[beforeinstall]\ntimeout = 5\n",
+	    ":1: unknown section [beforeinstall]" },
+	{ "section names are case-sensitive", "[Gate]\ntimeout = 5\n",
+	    ":1: unknown section [Gate]" },
+	{ "program name is not a section", "[before-install]\ntimeout = 5\n",
+	    ":1: unknown section [before-install]" },
+	{ "key outside a section", "timeout = 5\n",
+	    ":1: 'timeout' is outside any [section]" },
+	{ "duplicate key", "[gate]\ntimeout = 1\ntimeout = 2\n",
+	    ":3: 'timeout' is given twice in [gate]" },
+	{ "duplicate key, section repeated", "[gate]\ntimeout = 1\n[marker]\n"
+	    "[gate]\ntimeout = 2\n", ":5: 'timeout' is given twice in [gate]" },
+	{ "duplicate key in an event", "[BeforeInstall]\ntimeout = 1\n"
+	    "timeout = 2\n", ":3: 'timeout' is given twice in [BeforeInstall]" },
+	{ "syntax error", "[gate]\ntimeout 5\n", ":2: syntax error" },
+	{ "syntax error, CRLF", "[gate]\r\n\r\ntimeout 5\r\n",
+	    ":3: syntax error" },
+	{ "first error wins", "[gate]\ntimeout = 0\n[bogus]\n",
+	    ":2: timeout = '0'" },
+};
+
+static void
+test_bad_values(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	char want[512];
+	size_t i;
+
+	for (i = 0; i < NELEM(bad_cases); i++) {
+		const struct bad_case *k = &bad_cases[i];
+
+		CHECK_INT(k->what, load_text(x, k->text, &c, &st), ST_CONFIG);
+		CHECK_INT(k->what, st.code, ST_CONFIG);
+		snprintf(want, sizeof(want), "%s%s", x->path, k->msg);
+		CHECK_HAS(k->what, st.msg, want);
+		free(c);
+	}
+}
+
+static void
+test_at_most_cap_tags(void **state)
+{
+	struct fx *x = *state;
+	char text[4096], want[256];
+	struct config *c;
+	struct status st;
+	size_t used;
+	int i;
+
+	used = (size_t)snprintf(text, sizeof(text), "[tags]\n");
+	for (i = 0; i < CAP_TAGS; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+		    "k%d = v%d\n", i, i);
+	assert_int_equal(load_text(x, text, &c, &st), ST_OK);
+	assert_int_equal(c->ntags, CAP_TAGS);
+	free(c);
+	snprintf(text + used, sizeof(text) - used, "one = more\n");
+	assert_int_equal(load_text(x, text, &c, &st), ST_CONFIG);
+	snprintf(want, sizeof(want), "%s:%d: more than %d required tags",
+	    x->path, CAP_TAGS + 2, CAP_TAGS);
+	assert_non_null(strstr(st.msg, want));
+	free(c);
+}
+
+/* a line of CAP_INI_LINE bytes loads; one more is refused on its line */
+static void
+test_long_lines(void **state)
+{
+	struct fx *x = *state;
+	char text[CAP_INI_LINE + 64], want[256];
+	struct config *c;
+	struct status st;
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), "[gate]\ntimeout = 5\n"
+	    "[tags]\nRole = ");
+	memset(text + n, 'a', CAP_INI_LINE - 7);
+	text[n + CAP_INI_LINE - 7] = '\0';
+	assert_int_equal(load_text(x, text, &c, &st), ST_OK);
+	assert_int_equal(strlen(c->tags[0].glob), CAP_INI_LINE - 7);
+	free(c);
+	text[n + CAP_INI_LINE - 7] = 'a';
+	text[n + CAP_INI_LINE - 6] = '\0';
+	assert_int_equal(load_text(x, text, &c, &st), ST_CONFIG);
+	snprintf(want, sizeof(want), "%s:4: line longer than %d bytes",
+	    x->path, CAP_INI_LINE);
+	assert_non_null(strstr(st.msg, want));
+	free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* config_checks: the design.md defaults, and the event overrides */
+
+struct checks_case {
+	enum event ev;
+	unsigned plain, health;	/* without and with [health] */
+};
+
+static const struct checks_case checks_cases[] = {
+	{ EV_APPLICATION_STOP, CHK_LIFECYCLE, CHK_LIFECYCLE },
+	{ EV_BEFORE_INSTALL, CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS,
+	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS },
+	{ EV_AFTER_INSTALL, CHK_LIFECYCLE, CHK_LIFECYCLE },
+	{ EV_APPLICATION_START, CHK_LIFECYCLE, CHK_LIFECYCLE },
+	{ EV_VALIDATE_SERVICE, CHK_LIFECYCLE, CHK_LIFECYCLE | CHK_HEALTH },
+	{ EV_BEFORE_BLOCK_TRAFFIC, CHK_LIFECYCLE, CHK_LIFECYCLE },
+	{ EV_AFTER_BLOCK_TRAFFIC, CHK_LIFECYCLE, CHK_LIFECYCLE },
+	{ EV_BEFORE_ALLOW_TRAFFIC, CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS,
+	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH },
+	{ EV_AFTER_ALLOW_TRAFFIC, CHK_LIFECYCLE, CHK_LIFECYCLE },
+};
+
+static void
+test_default_checks_per_event(void **state)
+{
+	struct fx *x = *state;
+	struct config *plain, *health;
+	struct status st;
+	size_t i;
+
+	assert_int_equal(NELEM(checks_cases), EV_COUNT);
+	assert_int_equal(load_text(x, "", &plain, &st), ST_OK);
+	assert_int_equal(load_text(x, "[health]\nurl = http://127.0.0.1/\n",
+	    &health, &st), ST_OK);
+	for (i = 0; i < NELEM(checks_cases); i++) {
+		const struct checks_case *k = &checks_cases[i];
+		const char *what = event_name(k->ev);
+
+		CHECK_INT(what, config_checks(plain, k->ev) & DESIGN_CHECKS,
+		    k->plain);
+		CHECK_INT(what, config_checks(health, k->ev) & DESIGN_CHECKS,
+		    k->health);
+		/* the built-in defaults are the same as an empty file */
+		CHECK_INT(what, config_checks(plain, k->ev),
+		    event_default_checks(k->ev, 0, 0));
+	}
+	free(plain);
+	free(health);
+}
+
+/* checks = in an event section replaces its defaults, for every event,
+ * and leaves the others alone */
+static void
+test_checks_override_every_event(void **state)
+{
+	struct fx *x = *state;
+	struct config *c, *d;
+	struct status st;
+	char text[256];
+	size_t i, j;
+
+	assert_int_equal(load_text(x, "", &d, &st), ST_OK);
+	for (i = 0; i < EV_COUNT; i++) {
+		const char *what = event_name((enum event)i);
+
+		snprintf(text, sizeof(text), "[%s]\nchecks = tags\n", what);
+		CHECK_INT(what, load_text(x, text, &c, &st), ST_OK);
+		for (j = 0; j < EV_COUNT; j++)
+			CHECK_INT(what, config_checks(c, (enum event)j),
+			    i == j ? CHK_TAGS : config_checks(d,
+			    (enum event)j));
+		free(c);
+	}
+	free(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* the file itself */
+
+enum bad_kind {
+	BAD_ABSENT, BAD_SYMLINK, BAD_DANGLING, BAD_DIR, BAD_FIFO, BAD_GROUP_W,
+	BAD_WORLD_W, BAD_OWNER, BAD_BIG, BAD_NUL, BAD_UTF8
+};
+
+struct badfile_case {
+	const char *what;
+	enum bad_kind kind;
+	const char *msg;	/* follows "config 'PATH' " */
+};
+
+static const struct badfile_case badfile_cases[] = {
+	{ "absent", BAD_ABSENT, "does not exist" },
+	{ "symlink to a good file", BAD_SYMLINK, "is a symbolic link" },
+	{ "dangling symlink", BAD_DANGLING, "is a symbolic link" },
+	{ "directory", BAD_DIR, "is a directory" },
+	{ "FIFO", BAD_FIFO, "is a FIFO" },
+	{ "group-writable", BAD_GROUP_W, "is group-writable; chmod go-w" },
+	{ "world-writable", BAD_WORLD_W, "is world-writable; chmod go-w" },
+	{ "owned by another user", BAD_OWNER,
+	    "is owned by uid 65534, not root or the running user" },
+	{ "larger than CAP_CONFIG_FILE", BAD_BIG, "is too large" },
+	{ "NUL byte", BAD_NUL, "holds NUL bytes" },
+	{ "invalid UTF-8", BAD_UTF8, "is not valid UTF-8" },
+};
+
+static void
+make_bad(const char *dir, const char *path, enum bad_kind kind)
+{
+	const char good[] = "[gate]\ntimeout = 5\n";
+	char other[160], *big;
+
+	join(other, sizeof(other), dir, "real.ini");
+	switch (kind) {
+	case BAD_ABSENT:
+		break;
+	case BAD_SYMLINK:
+		put_text(other, good);
+		assert_int_equal(symlink(other, path), 0);
+		break;
+	case BAD_DANGLING:
+		assert_int_equal(symlink("/nonexistent/cdgate.ini", path), 0);
+		break;
+	case BAD_DIR:
+		assert_int_equal(mkdir(path, 0755), 0);
+		break;
+	case BAD_FIFO:
+		assert_int_equal(mkfifo(path, 0644), 0);
+		break;
+	case BAD_GROUP_W:
+		put_file(path, good, strlen(good), 0664);
+		break;
+	case BAD_WORLD_W:
+		put_file(path, good, strlen(good), 0646);
+		break;
+	case BAD_OWNER:
+		put_text(path, good);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		break;
+	case BAD_BIG:
+		assert_non_null(big = malloc(CAP_CONFIG_FILE + 1));
+		memset(big, '\n', CAP_CONFIG_FILE + 1);
+		put_file(path, big, CAP_CONFIG_FILE + 1, 0644);
+		free(big);
+		break;
+	case BAD_NUL:
+		put_file(path, "[gate]\n\0", 8, 0644);
+		break;
+	case BAD_UTF8:
+		put_text(path, "[tags]\nRole = caf\xe9\n");
+		break;
+	}
+}
+
+static void
+undo_bad(const char *dir, const char *path)
+{
+	char other[160];
+
+	join(other, sizeof(other), dir, "real.ini");
+	unlink(other);
+	if (unlink(path) != 0 && errno != ENOENT)
+		assert_int_equal(rmdir(path), 0);
+}
+
+static void
+test_bad_files(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	char want[256];
+	size_t i;
+
+	assert_int_equal(geteuid(), 0);	/* chown to 65534 needs root */
+	assert_non_null(c = malloc(sizeof(*c)));
+	for (i = 0; i < NELEM(badfile_cases); i++) {
+		const struct badfile_case *k = &badfile_cases[i];
+
+		make_bad(x->dir, x->path, k->kind);
+		config_defaults(c);
+		CHECK_INT(k->what, config_load_file(c, x->path, &st),
+		    ST_CONFIG);
+		CHECK_INT(k->what, st.code, ST_CONFIG);
+		snprintf(want, sizeof(want), "config '%s' %s", x->path,
+		    k->msg);
+		CHECK_HAS(k->what, st.msg, want);
+		undo_bad(x->dir, x->path);
+	}
+	free(c);
+}
+
+/* exactly CAP_CONFIG_FILE bytes is still accepted */
+static void
+test_cap_sized_file(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	char *big;
+
+	assert_non_null(big = malloc(CAP_CONFIG_FILE));
+	memset(big, '\n', CAP_CONFIG_FILE);
+	memcpy(big, "[gate]\ntimeout = 7\n", 19);
+	put_file(x->path, big, CAP_CONFIG_FILE, 0644);
+	free(big);
+	assert_non_null(c = malloc(sizeof(*c)));
+	config_defaults(c);
+	assert_int_equal(config_load_file(c, x->path, &st), ST_OK);
+	assert_int_equal(c->timeout, 7);
+	free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* config_load: the search order */
+
+/* dir/app/hooks/before-install is the program; candidates are
+ * dir/app/hooks/cdgate.ini and dir/app/cdgate.ini */
+struct tree {
+	char app[128], hooks[160], self[192], beside[192], parent[160];
+	char env[160];
+};
+
+static void
+make_tree(const struct fx *x, struct tree *t)
+{
+	join(t->app, sizeof(t->app), x->dir, "app");
+	join(t->hooks, sizeof(t->hooks), t->app, "hooks");
+	join(t->self, sizeof(t->self), t->hooks, "before-install");
+	join(t->beside, sizeof(t->beside), t->hooks, "cdgate.ini");
+	join(t->parent, sizeof(t->parent), t->app, "cdgate.ini");
+	join(t->env, sizeof(t->env), x->dir, "env.ini");
+	assert_int_equal(mkdir(t->app, 0755), 0);
+	assert_int_equal(mkdir(t->hooks, 0755), 0);
+	put_text(t->self, "#!/bin/sh\n");
+}
+
+static void
+test_load_env_first(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+
+	make_tree(x, &t);
+	put_text(t.env, "[gate]\ntimeout = 11\n");
+	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	assert_string_equal(c->path, t.env);
+	assert_int_equal(c->timeout, 11);
+	free(c);
+}
+
+static void
+test_load_env_absent_is_an_error(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+	char want[256];
+
+	make_tree(x, &t);
+	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
+	snprintf(want, sizeof(want), "config '%s' (from CDGATE_CONFIG) does "
+	    "not exist", t.env);
+	assert_non_null(strstr(st.msg, want));
+	free(c);
+}
+
+static void
+test_load_env_bad_file_is_an_error(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+	char want[256];
+
+	make_tree(x, &t);
+	put_text(t.env, "[gate]\ntimeout = never\n");
+	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
+	snprintf(want, sizeof(want), "%s:2: timeout = 'never'", t.env);
+	assert_non_null(strstr(st.msg, want));
+	free(c);
+}
+
+static void
+test_load_env_dangling_symlink_is_refused(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+	char want[256];
+
+	make_tree(x, &t);
+	assert_int_equal(symlink("/nonexistent/cdgate.ini", t.env), 0);
+	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
+	snprintf(want, sizeof(want), "config '%s' is a symbolic link", t.env);
+	assert_non_null(strstr(st.msg, want));
+	free(c);
+}
+
+/* an empty CDGATE_CONFIG is ignored: the search goes on */
+static void
+test_load_env_empty_is_ignored(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+
+	make_tree(x, &t);
+	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	assert_int_equal(setenv("CDGATE_CONFIG", "", 1), 0);
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	assert_string_equal(c->path, t.beside);
+	free(c);
+}
+
+static void
+test_load_beside_before_parent(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+
+	make_tree(x, &t);
+	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	assert_string_equal(c->path, t.beside);
+	assert_int_equal(c->timeout, 22);
+	free(c);
+}
+
+static void
+test_load_parent(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+
+	make_tree(x, &t);
+	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	assert_non_null(c = malloc(sizeof(*c)));
+	memset(c, 0x5a, sizeof(*c));	/* config_load starts from defaults */
+	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	assert_string_equal(c->path, t.parent);
+	assert_int_equal(c->timeout, 33);
+	assert_string_equal(c->marker_path, CONFIG_DEFAULT_MARKER);
+	free(c);
+}
+
+/* a relative program path: the directories are still found */
+static void
+test_load_relative_self(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+
+	make_tree(x, &t);
+	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	assert_non_null(c = malloc(sizeof(*c)));
+	assert_int_equal(chdir(t.hooks), 0);
+	assert_int_equal(config_load(c, "./before-install", &st), ST_OK);
+	assert_int_equal(c->timeout, 33);
+	assert_non_null(strstr(c->path, "app/cdgate.ini"));
+	assert_int_equal(chdir(x->cwd), 0);
+	free(c);
+}
+
+/* a candidate that exists but cannot be used is an error, not a reason to
+ * try the next one */
+static void
+test_load_bad_beside_does_not_fall_through(void **state)
+{
+	static const enum bad_kind kinds[] = {
+		BAD_SYMLINK, BAD_DANGLING, BAD_DIR, BAD_GROUP_W, BAD_UTF8,
+	};
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+	char want[256];
+	size_t i;
+
+	make_tree(x, &t);
+	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	assert_non_null(c = malloc(sizeof(*c)));
+	for (i = 0; i < NELEM(kinds); i++) {
+		const struct badfile_case *k = NULL;
+		size_t j;
+
+		for (j = 0; j < NELEM(badfile_cases); j++)
+			if (badfile_cases[j].kind == kinds[i])
+				k = &badfile_cases[j];
+		assert_non_null(k);
+		make_bad(t.hooks, t.beside, kinds[i]);
+		CHECK_INT(k->what, config_load(c, t.self, &st), ST_CONFIG);
+		snprintf(want, sizeof(want), "config '%s' %s", t.beside,
+		    k->msg);
+		CHECK_HAS(k->what, st.msg, want);
+		undo_bad(t.hooks, t.beside);
+	}
+	/* and a bad parent, with nothing beside */
+	put_text(t.parent, "[gate]\nbogus = 1\n");
+	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
+	snprintf(want, sizeof(want), "%s:2: unknown key 'bogus'", t.parent);
+	assert_non_null(strstr(st.msg, want));
+	free(c);
+}
+
+/* nothing beside or above: /etc/cdgate/cdgate.ini, else the defaults */
+static void
+test_load_nothing_found(void **state)
+{
+	struct fx *x = *state;
+	struct config *c;
+	struct status st;
+	struct tree t;
+	struct stat sb;
+	int rc;
+
+	make_tree(x, &t);
+	assert_non_null(c = malloc(sizeof(*c)));
+	rc = config_load(c, t.self, &st);
+	if (lstat(CONFIG_ETC, &sb) == -1 && errno == ENOENT) {
+		assert_int_equal(rc, ST_OK);
+		assert_string_equal(c->path, "");
+		chk_defaults(c);
+	} else {
+		/* this host has one: it is what was used */
+		assert_string_equal(c->path, CONFIG_ETC);
+	}
+	free(c);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_good_values),
+		T(test_booleans),
+		T(test_bad_values),
+		T(test_at_most_cap_tags),
+		T(test_long_lines),
+		T(test_default_checks_per_event),
+		T(test_checks_override_every_event),
+		T(test_bad_files),
+		T(test_cap_sized_file),
+		T(test_load_env_first),
+		T(test_load_env_absent_is_an_error),
+		T(test_load_env_bad_file_is_an_error),
+		T(test_load_env_dangling_symlink_is_refused),
+		T(test_load_env_empty_is_ignored),
+		T(test_load_beside_before_parent),
+		T(test_load_parent),
+		T(test_load_relative_self),
+		T(test_load_bad_beside_does_not_fall_through),
+		T(test_load_nothing_found),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,921 @@
+/*
+ * test_marker.c: reading, verifying, formatting and writing the
+ * provisioning marker (design.md, marker.h).
+ *
+ * Every test works in its own mkdtemp directory (mode 0700) under /tmp,
+ * removed at the end.  Some cases need root (a file owned by uid 65534).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "marker.h"
+#include "status.h"
+#include "text.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define CHECK_INT(what, got, want) do {					\
+	long long g_ = (long long)(got), w_ = (long long)(want);	\
+	if (g_ != w_)							\
+		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
+		    g_, w_);						\
+} while (0)
+#define CHECK_STR(what, got, want) do {					\
+	const char *g_ = (got), *w_ = (want);				\
+	if (strcmp(g_, w_) != 0)					\
+		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
+		    #got, g_, w_);					\
+} while (0)
+#define CHECK_HAS(what, hay, needle) do {				\
+	const char *h_ = (hay), *n_ = (needle);				\
+	if (strstr(h_, n_) == NULL)					\
+		fail_msg("%s: %s is \"%s\", which lacks \"%s\"", (what),	\
+		    #hay, h_, n_);					\
+} while (0)
+
+#define GOOD_HEAD "[provision]\nstatus = ok\n"				\
+	"instance_id = i-0123456789abcdef0\n"				\
+	"boot_id = 8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab\n"		\
+	"finished_at = 2026-11-26T02:00:00Z\n"
+#define DIGEST_A "sha256:" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DIGEST_B "sha256:" \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+struct fx {
+	char dir[64];
+	char path[128];		/* dir/provisioned */
+};
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	snprintf(x->dir, sizeof(x->dir), "/tmp/cdgate-test-marker-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	assert_int_equal(chmod(x->dir, 0700), 0);
+	snprintf(x->path, sizeof(x->path), "%s/provisioned", x->dir);
+	*state = x;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *x = *state;
+
+	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(x);
+	return 0;
+}
+
+static void
+put_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static void
+put_text(const char *path, const char *text)
+{
+	put_file(path, text, strlen(text), 0644);
+}
+
+static void
+join(char *out, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(out, len, "%s/%s", a, b);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+/* names in dir other than . and .., joined by ' ' */
+static void
+list_dir(const char *dir, char *out, size_t len)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	size_t used = 0;
+
+	assert_non_null(d);
+	out[0] = '\0';
+	while ((e = readdir(d)) != NULL) {
+		int n;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		n = snprintf(out + used, len - used, "%s%s",
+		    used ? " " : "", e->d_name);
+		assert_true(n > 0 && (size_t)n < len - used);
+		used += (size_t)n;
+	}
+	closedir(d);
+}
+
+static void
+good_marker(struct marker *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->ok = 1;
+	text_copy(m->instance_id, "i-0123456789abcdef0",
+	    sizeof(m->instance_id));
+	text_copy(m->boot_id, "8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab",
+	    sizeof(m->boot_id));
+	text_copy(m->finished_at, "2026-11-26T02:00:00Z",
+	    sizeof(m->finished_at));
+}
+
+/* ------------------------------------------------------------------ */
+/* marker_read: content */
+
+static void
+test_read_good_marker(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	int absent = 7;
+
+	put_text(x->path, GOOD_HEAD "digest = " DIGEST_A "\n"
+	    "message = all good\n[tags]\nRole = api\nEnv = prod\n");
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(absent, 0);
+	assert_int_equal(m.ok, 1);
+	assert_string_equal(m.instance_id, "i-0123456789abcdef0");
+	assert_string_equal(m.boot_id, "8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab");
+	assert_string_equal(m.finished_at, "2026-11-26T02:00:00Z");
+	assert_string_equal(m.digest, DIGEST_A);
+	assert_string_equal(m.message, "all good");
+	assert_int_equal(m.has_tags, 1);
+	assert_int_equal(m.ntags, 2);
+	assert_string_equal(m.tags[0].key, "Role");
+	assert_string_equal(m.tags[0].value, "api");
+	assert_string_equal(m.tags[1].key, "Env");
+	assert_string_equal(m.tags[1].value, "prod");
+}
+
+static void
+test_read_minimal_marker(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	int absent;
+
+	put_text(x->path, "[provision]\nstatus = failed\ninstance_id = i-1\n"
+	    "boot_id = b\nfinished_at = 2026-01-02T03:04:05Z");
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(m.ok, 0);
+	assert_string_equal(m.digest, "");
+	assert_string_equal(m.message, "");
+	assert_int_equal(m.has_tags, 0);
+	assert_int_equal(m.ntags, 0);
+}
+
+struct tagkey_case {
+	const char *stored, *key;
+};
+
+static const struct tagkey_case tagkey_cases[] = {
+	{ "aws%3Aautoscaling%3AgroupName", "aws:autoscaling:groupName" },
+	{ "aws%3aautoscaling%3agroupName", "aws:autoscaling:groupName" },
+	{ "a%3Db", "a=b" },
+	{ "100%25", "100%" },
+	{ "x%3By", "x;y" },
+	{ "%23hash", "#hash" },
+	{ "%5Bsec%5D", "[sec]" },
+	{ "two%20words", "two words" },
+	{ "%20lead", " lead" },
+	{ "tab%09", "tab\t" },
+	{ "caf%C3%A9", "caf\xc3\xa9" },
+	{ "caf\xc3\xa9", "caf\xc3\xa9" },
+	{ "Plain_key.1-2/3@4+5", "Plain_key.1-2/3@4+5" },
+};
+
+static void
+test_read_percent_encoded_tag_keys(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	char text[512];
+	size_t i;
+	int absent;
+
+	for (i = 0; i < NELEM(tagkey_cases); i++) {
+		snprintf(text, sizeof(text), GOOD_HEAD "[tags]\n%s = v%zu\n",
+		    tagkey_cases[i].stored, i);
+		put_text(x->path, text);
+		CHECK_INT(tagkey_cases[i].stored, marker_read(x->path, &m,
+		    &absent, &st), ST_OK);
+		CHECK_INT(tagkey_cases[i].stored, m.ntags, 1);
+		CHECK_STR(tagkey_cases[i].stored, m.tags[0].key,
+		    tagkey_cases[i].key);
+	}
+}
+
+struct bad_case {
+	const char *what;
+	const char *text;
+	const char *msg;	/* after "marker '<path>' " or in the message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "empty", "", "is empty" },
+	{ "blank lines only", "\n\n", "has no status" },
+	{ "no status", "[provision]\ninstance_id = i-1\nboot_id = b\n"
+	    "finished_at = 2026-11-26T02:00:00Z\n", "has no status" },
+	{ "no instance_id", "[provision]\nstatus = ok\nboot_id = b\n"
+	    "finished_at = 2026-11-26T02:00:00Z\n", "has no instance_id" },
+	{ "no boot_id", "[provision]\nstatus = ok\ninstance_id = i-1\n"
+	    "finished_at = 2026-11-26T02:00:00Z\n", "has no boot_id" },
+	{ "no finished_at", "[provision]\nstatus = ok\ninstance_id = i-1\n"
+	    "boot_id = b\n", "has no finished_at" },
+	{ "only [tags]", "[tags]\nRole = api\n", "has no status" },
+	{ "status OK", "[provision]\nstatus = OK\n",
+	    ":2: status = 'OK': expected ok or failed" },
+	{ "status empty", "[provision]\nstatus =\n",
+	    ":2: status = '': expected ok or failed" },
+	{ "status yes", "[provision]\nstatus = yes\n",
+	    ":2: status = 'yes': expected ok or failed" },
+	{ "instance_id empty", "[provision]\ninstance_id =\n",
+	    ":2: instance_id is empty" },
+	{ "instance_id too long", "[provision]\ninstance_id = "
+	    "i-0123456789abcdef0123456789abcdef\n",
+	    ":2: instance_id is too long" },
+	{ "boot_id too long", "[provision]\nboot_id = "
+	    "8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab-and-more\n",
+	    ":2: boot_id is too long" },
+	{ "digest too long", "[provision]\ndigest = " DIGEST_A "000000000\n",
+	    ":2: digest is too long" },
+	{ "finished_at with a space", "[provision]\n"
+	    "finished_at = 2026-11-26 02:00:00Z\n",
+	    ":2: finished_at = '2026-11-26 02:00:00Z': expected "
+	    "YYYY-MM-DDTHH:MM:SSZ" },
+	{ "finished_at without Z", "[provision]\n"
+	    "finished_at = 2026-11-26T02:00:00\n", ":2: finished_at = " },
+	{ "finished_at with an offset", "[provision]\n"
+	    "finished_at = 2026-11-26T02:00:00+00:00\n", ":2: finished_at = " },
+	{ "finished_at with a letter", "[provision]\n"
+	    "finished_at = 2026-1a-26T02:00:00Z\n", ":2: finished_at = " },
+	{ "finished_at with fractions", "[provision]\n"
+	    "finished_at = 2026-11-26T02:00:00.5Z\n", ":2: finished_at = " },
+	{ "finished_at a date only", "[provision]\n"
+	    "finished_at = 2026-11-26\n", ":2: finished_at = " },
+	{ "finished_at empty", "[provision]\nfinished_at =\n",
+	    ":2: finished_at = ''" },
+	{ "unknown key", GOOD_HEAD "color = blue\n",
+	    ":6: unknown key 'color' in [provision]" },
+	{ "unknown section", GOOD_HEAD "[extra]\nx = 1\n",
+	    ":6: unknown section [extra]" },
+	{ "unknown empty section", GOOD_HEAD "[extra]\n",
+	    ":6: unknown section [extra]" },
+	{ "key outside a section", "status = ok\n",
+	    ":1: 'status' is outside any [section]" },
+	{ "duplicate key", GOOD_HEAD "status = failed\n",
+	    ":6: 'status' is given twice in [provision]" },
+	{ "duplicate tag", GOOD_HEAD "[tags]\nRole = a\nRole = b\n",
+	    ":8: 'Role' is given twice in [tags]" },
+	{ "syntax error", GOOD_HEAD "garbage\n", ":6: syntax error" },
+	{ "tag key: lone %", GOOD_HEAD "[tags]\na% = v\n",
+	    ":7: tag key 'a%' is malformed" },
+	{ "tag key: % and one digit", GOOD_HEAD "[tags]\na%4 = v\n",
+	    ":7: tag key 'a%4' is malformed" },
+	{ "tag key: % and non-hex", GOOD_HEAD "[tags]\na%G0 = v\n",
+	    ":7: tag key 'a%G0' is malformed" },
+	{ "tag key: encoded NUL", GOOD_HEAD "[tags]\na%00b = v\n",
+	    ":7: tag key 'a%00b' is malformed" },
+	{ "tag key: encoded invalid UTF-8", GOOD_HEAD "[tags]\na%FF = v\n",
+	    ":7: tag key 'a%FF' is malformed" },
+	{ "tag key: encoded surrogate", GOOD_HEAD "[tags]\n%ED%A0%80 = v\n",
+	    ":7: tag key '%ED%A0%80' is malformed" },
+};
+
+static void
+test_read_bad_content(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	char want[256];
+	size_t i;
+	int absent;
+
+	for (i = 0; i < NELEM(bad_cases); i++) {
+		const struct bad_case *c = &bad_cases[i];
+
+		put_text(x->path, c->text);
+		absent = 7;
+		CHECK_INT(c->what, marker_read(x->path, &m, &absent, &st),
+		    ST_FAIL);
+		CHECK_INT(c->what, st.code, ST_FAIL);
+		CHECK_INT(c->what, absent, 0);
+		if (c->msg[0] == ':') {
+			/* a parse error: "marker is malformed: PATH:LINE: " */
+			snprintf(want, sizeof(want), "marker is malformed: "
+			    "%s%s", x->path, c->msg);
+		} else {
+			snprintf(want, sizeof(want), "marker '%s' %s",
+			    x->path, c->msg);
+		}
+		CHECK_HAS(c->what, st.msg, want);
+	}
+}
+
+static void
+test_read_at_most_cap_tags(void **state)
+{
+	struct fx *x = *state;
+	char text[4096], want[256];
+	struct marker m;
+	struct status st;
+	size_t used;
+	int i, absent;
+
+	used = (size_t)snprintf(text, sizeof(text), GOOD_HEAD "[tags]\n");
+	for (i = 0; i < CAP_TAGS; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+		    "k%d = v%d\n", i, i);
+	put_text(x->path, text);
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(m.ntags, CAP_TAGS);
+	assert_string_equal(m.tags[CAP_TAGS - 1].key, "k49");
+	snprintf(text + used, sizeof(text) - used, "one = more\n");
+	put_text(x->path, text);
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_FAIL);
+	snprintf(want, sizeof(want), "%s:%d: more than %d tags", x->path,
+	    5 + 1 + CAP_TAGS + 1, CAP_TAGS);
+	assert_non_null(strstr(st.msg, want));
+}
+
+/* a CRLF marker (edited on Windows) reads like a LF one */
+static void
+test_read_crlf_marker(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	int absent;
+
+	put_text(x->path, "[provision]\r\nstatus = ok\r\ninstance_id = i-1\r\n"
+	    "boot_id = b\r\nfinished_at = 2026-11-26T02:00:00Z\r\n"
+	    "[tags]\r\nRole = api\r\n");
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_string_equal(m.instance_id, "i-1");
+	assert_string_equal(m.finished_at, "2026-11-26T02:00:00Z");
+	assert_string_equal(m.tags[0].value, "api");
+}
+
+/* ------------------------------------------------------------------ */
+/* marker_read: the file itself */
+
+static void
+test_read_absent(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	int absent = 0;
+
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_FAIL);
+	assert_int_equal(absent, 1);
+	assert_non_null(strstr(st.msg, "does not exist"));
+}
+
+enum bad_kind {
+	BAD_SYMLINK, BAD_DANGLING, BAD_DIR, BAD_FIFO, BAD_GROUP_W,
+	BAD_WORLD_W, BAD_OWNER, BAD_BIG, BAD_NUL, BAD_UTF8, BAD_DIR_GROUP_W,
+	BAD_DIR_WORLD_W, BAD_DIR_OWNER
+};
+
+struct badfile_case {
+	const char *what;
+	enum bad_kind kind;
+	const char *msg;
+};
+
+/* msg follows "marker 'PATH' " or, for the directory, "marker directory
+ * 'DIR' " */
+static const struct badfile_case badfile_cases[] = {
+	{ "symlink to a good marker", BAD_SYMLINK, "is a symbolic link" },
+	{ "dangling symlink", BAD_DANGLING, "is a symbolic link" },
+	{ "directory", BAD_DIR, "is a directory" },
+	{ "FIFO", BAD_FIFO, "is a FIFO" },
+	{ "group-writable", BAD_GROUP_W, "is group-writable; chmod go-w" },
+	{ "world-writable", BAD_WORLD_W, "is world-writable; chmod go-w" },
+	{ "owned by another user", BAD_OWNER,
+	    "is owned by uid 65534, not root or the running user" },
+	{ "larger than CAP_MARKER_FILE", BAD_BIG, "is too large" },
+	{ "NUL byte", BAD_NUL, "holds NUL bytes" },
+	{ "invalid UTF-8", BAD_UTF8, "is not valid UTF-8" },
+	{ "group-writable directory", BAD_DIR_GROUP_W,
+	    "is writable by its group; chmod go-w" },
+	{ "world-writable directory", BAD_DIR_WORLD_W,
+	    "is writable by everyone" },
+	{ "directory owned by another user", BAD_DIR_OWNER,
+	    "is owned by uid 65534" },
+};
+
+static void
+make_bad(const struct fx *x, enum bad_kind kind)
+{
+	char other[160], *big;
+
+	join(other, sizeof(other), x->dir, "real");
+	switch (kind) {
+	case BAD_SYMLINK:
+		put_text(other, GOOD_HEAD);
+		assert_int_equal(symlink(other, x->path), 0);
+		break;
+	case BAD_DANGLING:
+		assert_int_equal(symlink("/nonexistent/cdgate", x->path), 0);
+		break;
+	case BAD_DIR:
+		assert_int_equal(mkdir(x->path, 0755), 0);
+		break;
+	case BAD_FIFO:
+		assert_int_equal(mkfifo(x->path, 0644), 0);
+		break;
+	case BAD_GROUP_W:
+		put_file(x->path, GOOD_HEAD, strlen(GOOD_HEAD), 0664);
+		break;
+	case BAD_WORLD_W:
+		put_file(x->path, GOOD_HEAD, strlen(GOOD_HEAD), 0646);
+		break;
+	case BAD_OWNER:
+		put_text(x->path, GOOD_HEAD);
+		assert_int_equal(chown(x->path, 65534, 65534), 0);
+		break;
+	case BAD_BIG:
+		assert_non_null(big = malloc(CAP_MARKER_FILE + 1));
+		memset(big, '\n', CAP_MARKER_FILE + 1);
+		memcpy(big, GOOD_HEAD, strlen(GOOD_HEAD));
+		put_file(x->path, big, CAP_MARKER_FILE + 1, 0644);
+		free(big);
+		break;
+	case BAD_NUL:
+		put_file(x->path, GOOD_HEAD "\0", strlen(GOOD_HEAD) + 1, 0644);
+		break;
+	case BAD_UTF8:
+		put_text(x->path, GOOD_HEAD "message = caf\xe9\n");
+		break;
+	case BAD_DIR_GROUP_W:
+		put_text(x->path, GOOD_HEAD);
+		assert_int_equal(chmod(x->dir, 0770), 0);
+		break;
+	case BAD_DIR_WORLD_W:
+		put_text(x->path, GOOD_HEAD);
+		assert_int_equal(chmod(x->dir, 0707), 0);
+		break;
+	case BAD_DIR_OWNER:
+		put_text(x->path, GOOD_HEAD);
+		assert_int_equal(chown(x->dir, 65534, 65534), 0);
+		break;
+	}
+}
+
+static void
+undo_bad(const struct fx *x)
+{
+	char other[160];
+
+	assert_int_equal(chown(x->dir, geteuid(), getegid()), 0);
+	assert_int_equal(chmod(x->dir, 0700), 0);
+	join(other, sizeof(other), x->dir, "real");
+	unlink(other);
+	if (unlink(x->path) != 0)
+		assert_int_equal(rmdir(x->path), 0);
+}
+
+static void
+test_read_bad_files(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	char want[256];
+	size_t i;
+	int absent;
+
+	assert_int_equal(geteuid(), 0);	/* chown to 65534 needs root */
+	for (i = 0; i < NELEM(badfile_cases); i++) {
+		const struct badfile_case *c = &badfile_cases[i];
+		int dir = c->kind >= BAD_DIR_GROUP_W;
+
+		make_bad(x, c->kind);
+		absent = 7;
+		CHECK_INT(c->what, marker_read(x->path, &m, &absent, &st),
+		    ST_FAIL);
+		CHECK_INT(c->what, absent, 0);
+		snprintf(want, sizeof(want), "marker %s'%s' %s",
+		    dir ? "directory " : "", dir ? x->dir : x->path, c->msg);
+		CHECK_HAS(c->what, st.msg, want);
+		undo_bad(x);
+	}
+}
+
+/* exactly CAP_MARKER_FILE bytes is still accepted */
+static void
+test_read_cap_sized_marker(void **state)
+{
+	struct fx *x = *state;
+	struct marker m;
+	struct status st;
+	char *big;
+	int absent;
+
+	assert_non_null(big = malloc(CAP_MARKER_FILE));
+	memset(big, '\n', CAP_MARKER_FILE);
+	memcpy(big, GOOD_HEAD, strlen(GOOD_HEAD));
+	put_file(x->path, big, CAP_MARKER_FILE, 0644);
+	free(big);
+	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* marker_verify */
+
+struct verify_case {
+	const char *what;
+	int ok;
+	const char *instance, *digest, *message;	/* in the marker */
+	const char *want_instance, *want_digest;	/* given */
+	int rc, other;
+	const char *msg;
+};
+
+static const struct verify_case verify_cases[] = {
+	{ "ok, same instance", 1, "i-1", "", "", "i-1", NULL, ST_OK, 0, "" },
+	{ "ok, instance not checked", 1, "i-1", "", "", NULL, NULL, ST_OK, 0,
+	    "" },
+	{ "ok, digest matches", 1, "i-1", DIGEST_A, "", "i-1", DIGEST_A,
+	    ST_OK, 0, "" },
+	{ "ok, empty digest not checked", 1, "i-1", "", "", "i-1", "", ST_OK,
+	    0, "" },
+	{ "ok, marker digest ignored when none configured", 1, "i-1",
+	    DIGEST_A, "", "i-1", NULL, ST_OK, 0, "" },
+	{ "failed with a message", 0, "i-1", "", "chef run failed", "i-1",
+	    NULL, ST_FAIL, 0, "provisioning failed at 2026-11-26T02:00:00Z: "
+	    "chef run failed (marker '/m'); fix provisioning and relaunch" },
+	{ "failed without a message", 0, "i-1", "", "", "i-1", NULL, ST_FAIL,
+	    0, "provisioning failed at 2026-11-26T02:00:00Z: no message "
+	    "recorded" },
+	{ "failed wins over another instance", 0, "i-2", "", "x", "i-1",
+	    NULL, ST_FAIL, 0, "provisioning failed at" },
+	{ "other instance", 1, "i-2", "", "", "i-1", NULL, ST_FAIL, 1,
+	    "marker '/m' was written on instance i-2, this is i-1" },
+	{ "other instance wins over the digest", 1, "i-2", DIGEST_A, "",
+	    "i-1", DIGEST_B, ST_FAIL, 1, "written on instance i-2" },
+	{ "digest mismatch", 1, "i-1", DIGEST_A, "", "i-1", DIGEST_B,
+	    ST_FAIL, 0, "marker '/m' digest sha256:aaaaaaaaaaaaaaaa is not "
+	    "the configured " DIGEST_B },
+	{ "digest missing from the marker", 1, "i-1", "", "", "i-1", DIGEST_B,
+	    ST_FAIL, 0, "marker '/m' digest (none) is not the configured "
+	    DIGEST_B },
+};
+
+static void
+test_verify_table(void **state)
+{
+	struct marker m;
+	struct status st;
+	size_t i;
+	int other;
+
+	(void)state;
+	for (i = 0; i < NELEM(verify_cases); i++) {
+		const struct verify_case *c = &verify_cases[i];
+
+		good_marker(&m);
+		m.ok = c->ok;
+		text_copy(m.instance_id, c->instance, sizeof(m.instance_id));
+		text_copy(m.digest, c->digest, sizeof(m.digest));
+		text_copy(m.message, c->message, sizeof(m.message));
+		status_clear(&st);
+		other = 7;
+		CHECK_INT(c->what, marker_verify("/m", &m, c->want_instance,
+		    c->want_digest, &other, &st), c->rc);
+		CHECK_INT(c->what, other, c->other);
+		if (c->rc == ST_OK)
+			CHECK_STR(c->what, st.msg, "");
+		else
+			CHECK_HAS(c->what, st.msg, c->msg);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* marker_format and marker_write */
+
+/* the tags a round trip must keep: keys with every character INI would
+ * misread, non-ASCII, and the longest values */
+static void
+tricky_marker(struct marker *m)
+{
+	static const char *const keys[] = {
+		"Role", "aws:autoscaling:groupName", "a=b", "100%", "x;y",
+		"#hash", "[sec]", "two words", " lead", "trail ", "tab\tkey",
+		"caf\xc3\xa9", "%41", "k:=%;#[] \t",
+	};
+	size_t i;
+
+	good_marker(m);
+	text_copy(m->digest, DIGEST_A, sizeof(m->digest));
+	for (i = 0; i < NELEM(keys); i++) {
+		text_copy(m->tags[i].key, keys[i],
+		    sizeof(m->tags[i].key));
+		snprintf(m->tags[i].value, sizeof(m->tags[i].value), "v%zu-x",
+		    i);
+	}
+	/* 256 characters, 3 bytes each: the longest EC2 tag value */
+	for (i = 0; i < CAP_TAG_VALUE; i++)
+		memcpy(m->tags[0].value + 3 * i, "\xe2\x82\xac", 3);
+	m->tags[0].value[3 * CAP_TAG_VALUE] = '\0';
+	/* the longest EC2 tag key (128 characters) */
+	memset(m->tags[1].key, 'k', CAP_TAG_KEY);
+	m->tags[1].key[CAP_TAG_KEY] = '\0';
+	m->ntags = NELEM(keys);
+	m->has_tags = 1;
+}
+
+static void
+assert_same_marker(const struct marker *a, const struct marker *b)
+{
+	size_t i;
+
+	assert_int_equal(a->ok, b->ok);
+	assert_string_equal(a->instance_id, b->instance_id);
+	assert_string_equal(a->boot_id, b->boot_id);
+	assert_string_equal(a->finished_at, b->finished_at);
+	assert_string_equal(a->digest, b->digest);
+	assert_string_equal(a->message, b->message);
+	assert_int_equal(a->ntags, b->ntags);
+	assert_int_equal(a->has_tags, b->has_tags);
+	for (i = 0; i < a->ntags; i++) {
+		assert_string_equal(a->tags[i].key, b->tags[i].key);
+		assert_string_equal(a->tags[i].value, b->tags[i].value);
+	}
+}
+
+static void
+test_format_exact_text(void **state)
+{
+	char buf[1024];
+	struct marker m;
+	struct status st;
+
+	(void)state;
+	good_marker(&m);
+	m.ok = 0;
+	text_copy(m.digest, DIGEST_A, sizeof(m.digest));
+	strcpy(m.message, "step 2; failed # really\x01");
+	text_copy(m.tags[0].key, "aws:x y", sizeof(m.tags[0].key));
+	text_copy(m.tags[0].value, "v", sizeof(m.tags[0].value));
+	m.ntags = 1;
+	assert_int_equal(marker_format(&m, buf, sizeof(buf), &st), ST_OK);
+	assert_string_equal(buf, "[provision]\nstatus = failed\n"
+	    "instance_id = i-0123456789abcdef0\n"
+	    "boot_id = 8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab\n"
+	    "finished_at = 2026-11-26T02:00:00Z\n"
+	    "digest = " DIGEST_A "\n"
+	    "message = step 2, failed , really?\n"
+	    "[tags]\naws%3Ax%20y = v\n");
+}
+
+static void
+test_format_too_small(void **state)
+{
+	char buf[CAP_MARKER_FILE];
+	struct marker m;
+	struct status st;
+	size_t need, len;
+
+	(void)state;
+	tricky_marker(&m);
+	assert_int_equal(marker_format(&m, buf, sizeof(buf), &st), ST_OK);
+	need = strlen(buf) + 1;
+	for (len = 1; len < need; len += 7) {
+		status_clear(&st);
+		CHECK_INT("short buffer", marker_format(&m, buf, len, &st),
+		    ST_SOFTWARE);
+		assert_non_null(strstr(st.msg, "marker text longer than"));
+	}
+	assert_int_equal(marker_format(&m, buf, need, &st), ST_OK);
+}
+
+static void
+test_write_read_round_trip(void **state)
+{
+	struct fx *x = *state;
+	struct marker m, r;
+	struct status st;
+	int absent;
+
+	tricky_marker(&m);
+	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(marker_read(x->path, &r, &absent, &st), ST_OK);
+	assert_same_marker(&m, &r);
+}
+
+/* a failed marker with a long message reads back with all of it */
+static void
+test_write_read_long_message(void **state)
+{
+	struct fx *x = *state;
+	struct marker m, r;
+	struct status st;
+	int absent, other;
+
+	good_marker(&m);
+	m.ok = 0;
+	memset(m.message, 'm', CAP_MSG - 1);
+	m.message[CAP_MSG - 1] = '\0';
+	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(marker_read(x->path, &r, &absent, &st), ST_OK);
+	assert_string_equal(r.message, m.message);
+	assert_int_equal(marker_verify(x->path, &r, NULL, NULL, &other, &st),
+	    ST_FAIL);
+	assert_non_null(strstr(st.msg, "provisioning failed at"));
+}
+
+static void
+test_write_modes_and_no_temp_file(void **state)
+{
+	struct fx *x = *state;
+	char sub[128], path[160], names[256];
+	struct marker m;
+	struct status st;
+	struct stat sb;
+	mode_t old = umask(077);
+
+	good_marker(&m);
+	/* missing directories are created, 0755 whatever the umask */
+	join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
+	join(path, sizeof(path), sub, "provisioned");
+	assert_int_equal(marker_write(path, &m, &st), ST_OK);
+	umask(old);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0755);
+	join(sub, sizeof(sub), x->dir, "var");
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0755);
+	/* the marker is 0644, a regular file, and alone in its directory */
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
+	list_dir(sub, names, sizeof(names));
+	assert_string_equal(names, "provisioned");
+}
+
+static void
+test_write_replaces_existing_marker(void **state)
+{
+	struct fx *x = *state;
+	char names[256];
+	struct marker m, r;
+	struct status st;
+	struct stat sb;
+	int absent;
+
+	put_file(x->path, "old", 3, 0600);
+	good_marker(&m);
+	m.ok = 0;
+	text_copy(m.message, "second", sizeof(m.message));
+	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(marker_read(x->path, &r, &absent, &st), ST_OK);
+	assert_same_marker(&m, &r);
+	assert_int_equal(stat(x->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	list_dir(x->dir, names, sizeof(names));
+	assert_string_equal(names, "provisioned");
+}
+
+static void
+test_write_refuses_group_writable_dir(void **state)
+{
+	struct fx *x = *state;
+	char want[256], names[256];
+	struct marker m;
+	struct status st;
+
+	good_marker(&m);
+	assert_int_equal(chmod(x->dir, 0770), 0);
+	assert_int_equal(marker_write(x->path, &m, &st), ST_FAIL);
+	snprintf(want, sizeof(want), "marker directory '%s' is writable by "
+	    "its group; chmod go-w '%s'", x->dir, x->dir);
+	assert_non_null(strstr(st.msg, want));
+	list_dir(x->dir, names, sizeof(names));
+	assert_string_equal(names, "");
+	assert_int_equal(chmod(x->dir, 0700), 0);
+}
+
+static void
+test_write_refuses_a_directory_path(void **state)
+{
+	struct fx *x = *state;
+	char path[160];
+	struct marker m;
+	struct status st;
+
+	good_marker(&m);
+	join(path, sizeof(path), x->dir, "d/");
+	assert_int_equal(marker_write(path, &m, &st), ST_CONFIG);
+	assert_non_null(strstr(st.msg, "names a directory"));
+}
+
+/* a parent that is a file: an error, and nothing left behind */
+static void
+test_write_parent_is_a_file(void **state)
+{
+	struct fx *x = *state;
+	char file[160], path[192], names[256];
+	struct marker m;
+	struct status st;
+
+	good_marker(&m);
+	join(file, sizeof(file), x->dir, "file");
+	put_text(file, "x");
+	join(path, sizeof(path), file, "provisioned");
+	assert_int_not_equal(marker_write(path, &m, &st), ST_OK);
+	assert_non_null(strstr(st.msg, file));
+	list_dir(x->dir, names, sizeof(names));
+	assert_string_equal(names, "file");
+}
+
+static void
+test_boot_id(void **state)
+{
+	char id[CAP_BOOT_ID];
+	struct status st;
+
+	(void)state;
+	assert_int_equal(marker_boot_id(id, sizeof(id), &st), ST_OK);
+	assert_int_equal(strlen(id), 36);
+	assert_int_equal(id[8], '-');
+	assert_int_equal(marker_boot_id(id, 10, &st), ST_OSERR);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_read_good_marker),
+		T(test_read_minimal_marker),
+		T(test_read_percent_encoded_tag_keys),
+		T(test_read_bad_content),
+		T(test_read_at_most_cap_tags),
+		T(test_read_crlf_marker),
+		T(test_read_absent),
+		T(test_read_bad_files),
+		T(test_read_cap_sized_marker),
+		T(test_verify_table),
+		T(test_format_exact_text),
+		T(test_format_too_small),
+		T(test_write_read_round_trip),
+		T(test_write_read_long_message),
+		T(test_write_modes_and_no_temp_file),
+		T(test_write_replaces_existing_marker),
+		T(test_write_refuses_group_writable_dir),
+		T(test_write_refuses_a_directory_path),
+		T(test_write_parent_is_a_file),
+		T(test_boot_id),
+	};
+
+	return cmocka_run_group_tests_name("marker", tests, NULL, NULL);
+}
