@@ -116,7 +116,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) \
 	    -o $@ $< $(LIB) $(PKG_LIBS)
@@ -141,6 +141,14 @@ blackbox: all $(TOOL_BIN)
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 all unit blackbox
 
+asan-build:
+	$(MAKE) -j2 BUILD=$(ASAN_BUILD) SANITIZE=1 all check-bins
+
+asan-blackbox:
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 blackbox
+
+check-bins: $(UNIT_BIN) $(TOOL_BIN)
+
 # Representative black-box tests (marker `valgrind`) with every program run
 # under valgrind's memcheck: any error or definite/indirect leak fails.
 valgrind: all $(TOOL_BIN)
@@ -154,7 +162,7 @@ fuzz-bins: $(FUZZ_BIN)
 # libFuzzer: every target for FUZZ_SECONDS (default 60), from its seed corpus
 # tests/fuzz/corpus/NAME (new inputs go to $(FUZZ_BUILD)/corpus/NAME).
 fuzz:
-	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZ=1 CC=clang fuzz-bins
+	$(MAKE) -j2 BUILD=$(FUZZ_BUILD) FUZZ=1 CC=clang fuzz-bins
 	@sh tools/fuzz run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 # A short run of each target (its corpus, then FUZZ_SMOKE_SECONDS of fuzzing).
@@ -163,16 +171,19 @@ fuzz-smoke:
 	@sh tools/fuzz smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
 
 # Everything: unit + black-box, the same under sanitizers, the valgrind
-# subset, the fuzz smoke; the last line totals them (tools/summary).
+# subset, the fuzz smoke; the last line totals them (tools/summary).  The
+# black-box suites mostly wait (deadlines, stand-ins), so the plain and the
+# sanitized one run side by side, and so do valgrind and the fuzz smoke;
+# -O prints each one's output whole when it ends.
 check:
 	@sh tools/deps
 	@rm -rf $(RESULTS) $(ASAN_BUILD)/results $(FUZZ_BUILD)/results
-	$(MAKE) all
+	$(MAKE) -j2 all check-bins
+	$(MAKE) asan-build
 	$(MAKE) unit
-	$(MAKE) blackbox
-	$(MAKE) asan
-	$(MAKE) valgrind
-	$(MAKE) fuzz-smoke
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 unit
+	$(MAKE) -j2 -O blackbox asan-blackbox
+	$(MAKE) -j2 -O valgrind fuzz-smoke
 	@$(PYTHON) tools/summary $(RESULTS) $(ASAN_BUILD)/results \
 	    $(FUZZ_BUILD)/results
 
@@ -246,5 +257,6 @@ clean:
 
 FORCE:
 
-.PHONY: all deps unit blackbox asan valgrind fuzz fuzz-bins fuzz-smoke check \
+.PHONY: all deps unit blackbox asan asan-build asan-blackbox check-bins \
+        valgrind fuzz fuzz-bins fuzz-smoke check \
         demo bundle install uninstall clean FORCE

@@ -461,6 +461,10 @@ def _execute(argv, env, cwd, timeout, safety, stdin_data, pass_fds, *,
         if vg_log is not None:
             for p in Path(vg_log).parent.glob(Path(vg_log).name.replace("%p", "*")):
                 p.unlink()
+            try:
+                Path(vg_log).parent.rmdir()      # when no other run's log is left
+            except OSError:
+                pass
 
 
 def _vg_log_path() -> str:

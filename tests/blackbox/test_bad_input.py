@@ -1,0 +1,543 @@
+"""The bad-input matrix (docs/bad-input.md): files, HTTP replies and
+environment values no hook may crash, hang, pass by accident or leak on
+(issue 6).  Rows already covered by test_marker.py, test_config.py,
+test_imds_faults.py, test_tags.py and test_health.py are referenced from the
+document, not repeated here.
+
+HTTP faults the stand-ins cannot produce (a garbage status line, a body cut
+short, a reply dripped byte by byte, a wrong content type, a redirect, an
+endless chunked body) come from RawServer: a loopback server answering
+every request with bytes the test chose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EC2_SECRET
+from lib.agent import assert_agent_clean
+from lib.marker import marker_text, write_marker
+
+INSTANCE = "i-0123456789abcdef0"
+HUGE = 100 * 1024
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def gate_cfg(marker, timeout=3, extra=""):
+    return (f"[gate]\ntimeout = {timeout}\nhistory = none\n[marker]\npath = {marker}\n"
+            f"[BeforeInstall]\nchecks = lifecycle marker\n{extra}")
+
+
+@pytest.fixture
+def marker(tmp_path):
+    m = tmp_path / "state" / "provisioned"
+    write_marker(m, marker_text())
+    return m
+
+
+def reply(status="200 OK", body=b"", headers=(), length=None):
+    body = body.encode() if isinstance(body, str) else body
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body) if length is None else length}"]
+    head += list(headers)
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+class RawServer:
+    """A loopback HTTP server whose replies are raw bytes from `answer`.
+
+    answer(method, path, headers, body) returns bytes (sent, then the
+    connection closes), a generator of (delay, bytes) steps, or None (close
+    at once).  `requests` lists (method, path, headers) seen; `connections`
+    counts accepted connections.  Stops by itself with the test."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _loop(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _read_request(self, conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, path = lines[0].split(" ")[:2]
+        headers = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        want = int(headers.get("content-length", "0"))
+        while len(body) < want:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return method, path, headers, body
+
+    def _serve(self, conn):
+        conn.settimeout(10)
+        try:
+            while not self.stopping.is_set():
+                req = self._read_request(conn)
+                if req is None:
+                    return
+                self.requests.append(req[:3])
+                out = self.answer(*req)
+                if out is None:
+                    return
+                if isinstance(out, bytes):
+                    conn.sendall(out)
+                    continue        # keep-alive: the reply says its length
+                for delay, data in out:
+                    if self.stopping.wait(delay):
+                        return
+                    conn.sendall(data)
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def raw():
+    servers = []
+
+    def make(answer):
+        s = RawServer(answer)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def imds_answer(instance_reply, lifecycle=None):
+    """A minimal IMDSv2: a token, 404 for the lifecycle state (not in a
+    group, unless `lifecycle` is given), `instance_reply` for the id."""
+    def answer(method, path, headers, body):
+        if method == "PUT" and path == "/latest/api/token":
+            return reply(body="AQAEAFakeToken==")
+        if path.endswith("autoscaling/target-lifecycle-state"):
+            return lifecycle if lifecycle is not None else reply("404 Not Found")
+        if path.endswith("meta-data/instance-id"):
+            return instance_reply
+        return reply("404 Not Found")
+    return answer
+
+
+# ---------------------------------------------------------------------------
+# files: the marker
+
+
+def test_marker_device_is_refused(deploy, imds):
+    r = deploy(gate_cfg("/dev/null")).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1 and "'/dev/null' is a device" in r.verdict, r.describe()
+    assert r.elapsed < 3
+
+
+def test_marker_unreadable_is_refused(deploy, imds):
+    # /proc/self/mem opens as a regular root-owned file and fails on read
+    # (EIO), which root cannot get from permissions
+    r = deploy(gate_cfg("/proc/self/mem")).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1 and "cannot read marker" in r.verdict, r.describe()
+
+
+@pytest.mark.valgrind
+def test_marker_duplicate_key_is_refused(deploy, marker, imds):
+    write_marker(marker, marker_text() + "[provision]\nstatus = ok\n")
+    r = deploy(gate_cfg(marker)).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1 and "'status' is given twice" in r.verdict, r.describe()
+
+
+def test_marker_crlf_line_ends_are_read(deploy, marker, imds):
+    write_marker(marker, marker_text().replace("\n", "\r\n"))
+    r = deploy(gate_cfg(marker)).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+
+
+def test_mark_tag_value_with_newline_is_refused(build, tmp_path, imds):
+    """A value holding a newline would add lines (even [provision] keys) to
+    the marker: cdgate-mark refuses it before running anything."""
+    m = tmp_path / "state" / "provisioned"
+    r = cdgate_mark(build, m, ["--tag", "Role=api\n[provision]\nmessage = injected"])
+    assert r.returncode == 64, r.describe()
+    assert "--tag" in r.stdout and not m.exists()
+
+
+@pytest.mark.valgrind
+def test_mark_tag_key_with_newline_round_trips(build, deploy, tmp_path, imds):
+    m = tmp_path / "state" / "provisioned"
+    r = cdgate_mark(build, m, ["--tag", "a\nb=api"])
+    assert r.returncode == 0, r.describe()
+    assert "a%0Ab = api" in m.read_text()
+    r = deploy(gate_cfg(m)).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+
+
+def cdgate_mark(build, marker, args):
+    from lib.agent import run_program
+    ini = marker.parent.parent / "mark.ini"
+    ini.write_text(f"[gate]\nhistory = none\n[marker]\npath = {marker}\n")
+    return run_program(build / "bin" / "cdgate-mark",
+                       ["-c", str(ini), "--instance-id", INSTANCE, *args])
+
+
+# ---------------------------------------------------------------------------
+# files: the configuration
+
+
+@pytest.mark.parametrize("path,expect", [("/dev/null", "is a device"),
+                                         ("/proc/self/mem", "cannot read config")])
+def test_config_device_or_unreadable_is_refused(deploy, marker, path, expect):
+    r = deploy(gate_cfg(marker)).run("before-install", timeout=30,
+                                     env={"CDGATE_CONFIG": path})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78 and expect in r.verdict, r.describe()
+
+
+def test_config_empty_file_means_defaults(deploy):
+    """An empty cdgate.ini is valid: every setting is the default (check
+    mode shows them; a real run would wait for /var/lib/cdgate/provisioned)."""
+    from lib.agent import run_program
+    dep = deploy("")
+    r = run_program(dep.hook("before-install"), ["-n"])
+    assert r.returncode == 0, r.describe()
+    assert "deadline 300s" in r.stdout, r.describe()
+    assert str(dep.path / "cdgate" / "cdgate.ini") in r.stdout, r.describe()
+
+
+def test_config_line_of_exactly_the_cap_is_read(deploy, marker):
+    line = "; " + "x" * (1024 - 2)
+    r = deploy(gate_cfg(marker) + line + "\n").run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    r = deploy(gate_cfg(marker) + line + "x\n").run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78 and "line longer than 1024 bytes" in r.verdict
+
+
+def test_config_same_key_in_two_sections_is_fine(deploy, marker):
+    text = gate_cfg(marker) + "[AfterInstall]\nchecks = lifecycle\n[AfterInstall]\ntimeout = 5\n"
+    r = deploy(text).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+
+
+# ---------------------------------------------------------------------------
+# HTTP replies from instance metadata
+
+
+IMDS_FAULTS = {
+    # name: (instance-id reply, expected verdict text)
+    "garbage-status-line": (b"XYZZY garbage\r\n\r\n", "did not answer"),
+    "truncated-body": ([(0, reply(body="i-0123", length=400))], "did not answer"),
+    "truncated-stalled": (reply(body="i-0123", length=400), "did not answer"),
+    "huge-body": ([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n")] +
+                  [(0, b"A" * 65536)] * 160, "did not answer"),
+    "endless-chunked": ([(0, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")] +
+                        [(0.01, b"10000\r\n" + b"B" * 65536 + b"\r\n")] * 200,
+                        "did not answer"),
+    "dripped-reply": ([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n")] +
+                      [(0.4, b"i")] * 19, "did not answer"),
+    "header-only-close": (b"HTTP/1.1 200 OK\r\n", "did not answer"),
+    "nul-in-body": (reply(body=b"i-0123\x00456789abcdef0"), "not valid text"),
+    "redirect": (reply("302 Found", headers=["Location: http://127.0.0.1:9/x"]),
+                 "answered HTTP 302"),
+    "status-999": (reply("999 Odd"), "answered HTTP 999"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMDS_FAULTS))
+def test_imds_bad_reply_fails_closed_by_the_deadline(deploy, marker, raw, case):
+    ans, expect = IMDS_FAULTS[case]
+    srv = raw(imds_answer(_Steps(ans) if isinstance(ans, list) else ans))
+    r = deploy(gate_cfg(marker, timeout=2)).run(
+        "before-install", timeout=30, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.url})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r.describe()
+    assert expect in r.verdict, r.describe()
+    assert r.elapsed < 2 + 1.5, "ended by the deadline"
+
+
+class _Steps:
+    """A fresh generator of (delay, bytes) steps for every request."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __iter__(self):
+        return iter(self.steps)
+
+
+def test_imds_redirect_is_not_followed(deploy, marker, raw):
+    target = raw(lambda *a: reply(body=INSTANCE))
+    srv = raw(imds_answer(reply("301 Moved", headers=[f"Location: {target.url}/latest/"
+                                                      "meta-data/instance-id"])))
+    r = deploy(gate_cfg(marker, timeout=2)).run(
+        "before-install", timeout=30, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.url})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69 and "HTTP 301" in r.verdict
+    assert target.connections == 0
+
+
+def test_imds_wrong_content_type_is_still_text(deploy, marker, raw):
+    """IMDS items are text whatever the Content-Type says: JSON or HTML
+    labels change nothing, the bytes are checked."""
+    srv = raw(imds_answer(reply(body=INSTANCE, headers=["Content-Type: application/json"])))
+    r = deploy(gate_cfg(marker)).run(
+        "before-install", timeout=30, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.url})
+    assert_agent_clean(r, "PASS")
+
+
+def test_imds_huge_lifecycle_state_fails_closed(deploy, marker, raw):
+    srv = raw(imds_answer(reply(body=INSTANCE), lifecycle=reply(body="S" * 70000)))
+    r = deploy(gate_cfg(marker)).run(
+        "before-install", timeout=30, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.url})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r.describe()
+
+
+# ---------------------------------------------------------------------------
+# HTTP replies from EC2 (tags through DescribeTags)
+
+
+def tags_cfg(timeout=3):
+    return (f"[gate]\ntimeout = {timeout}\nhistory = none\n[tags]\nsource = ec2\n"
+            "Role = api\n[BeforeInstall]\nchecks = lifecycle tags\n")
+
+
+EC2_FAULTS = {
+    "html-content-type": (reply(body="<html><body>Service Unavailable</body></html>",
+                                headers=["Content-Type: text/html"]), "EC2"),
+    "json-reply": (reply(body='{"Tags": []}', headers=["Content-Type: application/json"]),
+                   "EC2"),
+    "redirect": (reply("307 Temporary Redirect",
+                       headers=["Location: http://127.0.0.1:9/"]), "HTTP 307"),
+    "invalid-utf8-xml": (reply(body=b"<DescribeTagsResponse><tagSet><item><key>Role</key>"
+                                    b"<value>\xff\xfe</value></item></tagSet>"
+                                    b"</DescribeTagsResponse>"), "EC2"),
+    "doctype-entities": (reply(body='<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">'
+                                    ']><DescribeTagsResponse>&a;</DescribeTagsResponse>'),
+                         "EC2"),
+}
+
+
+@pytest.mark.valgrind
+@pytest.mark.parametrize("case", sorted(EC2_FAULTS))
+def test_ec2_bad_reply_fails_closed(deploy, imds, raw, case):
+    ans, expect = EC2_FAULTS[case]
+    srv = raw(lambda *a: ans)
+    r = deploy(tags_cfg()).run("before-install", timeout=30,
+                               env={"AWS_ENDPOINT_URL_EC2": srv.url})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r.describe()
+    assert expect in r.verdict, r.describe()
+    assert r.elapsed < 3 + 1.5
+
+
+def test_ec2_truncated_reply_is_retried_until_the_deadline(deploy, imds, raw):
+    # half a reply, then the connection closes
+    srv = raw(lambda *a: [(0, reply(body="<DescribeTagsResponse>", length=5000))])
+    r = deploy(tags_cfg(timeout=2)).run(
+        "before-install", timeout=30,
+        env={"AWS_ENDPOINT_URL_EC2": srv.url, "CDGATE_TEST_BACKOFF_MS": "20"})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69 and "did not succeed before the deadline" in r.verdict
+    assert len(srv.requests) >= 2 and r.elapsed < 2 + 1.5
+
+
+def test_ec2_redirect_is_not_followed(deploy, imds, raw):
+    target = raw(lambda *a: reply(body="<x/>"))
+    srv = raw(lambda *a: reply("301 Moved", headers=[f"Location: {target.url}/"]))
+    r = deploy(tags_cfg()).run("before-install", timeout=30,
+                               env={"AWS_ENDPOINT_URL_EC2": srv.url})
+    assert_agent_clean(r, "FAIL")
+    assert target.connections == 0
+
+
+# ---------------------------------------------------------------------------
+# proxies: never for instance metadata, never for a loopback endpoint
+
+
+@pytest.mark.parametrize("var", ["http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy",
+                                 "https_proxy", "HTTPS_PROXY"])
+def test_proxy_variables_never_see_imds_or_credentials(deploy, imds, ec2, raw, var):
+    proxy = raw(lambda *a: reply("502 Bad Gateway"))
+    r = deploy(tags_cfg()).run("before-install", timeout=30,
+                               env={var: proxy.url, "NO_PROXY": "", "no_proxy": ""})
+    assert_agent_clean(r, "PASS")
+    assert proxy.connections == 0, proxy.requests
+
+
+# ---------------------------------------------------------------------------
+# the environment: every variable a program reads, with hostile values
+
+BAD_UTF8 = "caf\udce9\udcff\udcfe"           # bytes e9 ff fe: not UTF-8
+CONTROL = "\x1b[31mred\x07\x01\x7f\ttab\nline"
+KINDS = {"empty": "", "huge": "A" * HUGE, "bad-utf8": BAD_UTF8, "control": CONTROL}
+
+# variable -> {kind: (exit code, verdict needle)}; "*" is every kind not
+# named.  PASS rows: the value is ignored or harmless, and the run is the
+# normal one (lifecycle, marker and tags through EC2 all pass).
+BAD_CFG = (78, "")
+ENV_MATRIX = {
+    "CDGATE_CONFIG": {"empty": (0, "PASS"), "huge": (78, "CDGATE_CONFIG is too long"),
+                      "*": (78, "does not exist")},
+    "LIFECYCLE_EVENT": {"empty": (0, "PASS"), "*": (64, "LIFECYCLE_EVENT is")},
+    "AWS_REGION": {"empty": (0, "PASS"), "*": (78, "AWS_REGION")},
+    "AWS_DEFAULT_REGION": {"empty": (0, "PASS"), "*": (78, "AWS_DEFAULT_REGION")},
+    "AWS_ENDPOINT_URL_EC2": {"empty": (0, "PASS"), "*": (78, "AWS_ENDPOINT_URL_EC2")},
+    "AWS_ENDPOINT_URL": {"empty": (0, "PASS"), "*": (78, "AWS_ENDPOINT_URL")},
+    "AWS_CA_BUNDLE": {"empty": (0, "PASS"), "*": (78, "AWS_CA_BUNDLE")},
+    "AWS_ACCESS_KEY_ID": {"empty": (78, "AWS_ACCESS_KEY_ID is not"), "*": (78, "AWS_")},
+    "AWS_SECRET_ACCESS_KEY": {"empty": (78, "AWS_SECRET_ACCESS_KEY is not"),
+                              "*": (78, "AWS_")},
+    "AWS_SESSION_TOKEN": {"empty": (0, "PASS"), "*": (78, "AWS_")},
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT": {"empty": (69, "169.254.169.254"),
+                                          "*": (78, "AWS_EC2_METADATA_SERVICE_ENDPOINT")},
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": {"*": (0, "PASS")},
+    "AWS_EC2_METADATA_DISABLED": {"*": (0, "PASS")},
+    "CDGATE_TEST_BACKOFF_MS": {"*": (0, "PASS")},
+    "http_proxy": {"*": (0, "PASS")},
+    "HTTPS_PROXY": {"*": (0, "PASS")},
+    "ALL_PROXY": {"*": (0, "PASS")},
+    "NO_PROXY": {"*": (0, "PASS")},
+    "SSL_CERT_FILE": {"*": (0, "PASS")},
+    "HOME": {"*": (0, "PASS")},
+    "TZ": {"*": (0, "PASS")},
+    "LANG": {"*": (0, "PASS")},
+    "PATH": {"*": (0, "PASS")},
+}
+HISTORY_ENV_FIELDS = ("deployment_id", "application_name", "deployment_group_name",
+                      "deployment_group_id", "bundle_bucket", "bundle_key",
+                      "bundle_version", "bundle_etag", "bundle_commit")
+for _v in ("DEPLOYMENT_ID", "APPLICATION_NAME", "DEPLOYMENT_GROUP_NAME",
+           "DEPLOYMENT_GROUP_ID", "BUNDLE_BUCKET", "BUNDLE_KEY", "BUNDLE_VERSION",
+           "BUNDLE_ETAG", "BUNDLE_COMMIT"):
+    ENV_MATRIX[_v] = {"*": (0, "PASS")}
+
+# the variable's neighbours for its row: what must (not) be set around it
+ENV_CONTEXT = {
+    "AWS_DEFAULT_REGION": {"AWS_REGION": None},
+    "AWS_ENDPOINT_URL": {"AWS_ENDPOINT_URL_EC2": None},
+    "AWS_ACCESS_KEY_ID": {"AWS_SECRET_ACCESS_KEY": "EC2_SECRET"},
+    "AWS_SECRET_ACCESS_KEY": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"},
+    "AWS_SESSION_TOKEN": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+                          "AWS_SECRET_ACCESS_KEY": "EC2_SECRET"},
+}
+# empty values that fall through to a default endpoint: that default is not
+# on loopback, so the fallback is pointed at the stand-in instead
+ENV_EMPTY_CONTEXT = {
+    "AWS_ENDPOINT_URL_EC2": "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL": "AWS_ENDPOINT_URL_EC2",
+}
+# rows run in a new network namespace (nothing reachable, not even the
+# stand-ins): an empty endpoint falls back to 169.254.169.254
+ENV_NETNS = {"AWS_EC2_METADATA_SERVICE_ENDPOINT"}
+
+
+def expected(var, kind):
+    row = ENV_MATRIX[var]
+    return row.get(kind, row["*"])
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("var", sorted(ENV_MATRIX))
+def test_environment_value(deploy, imds, ec2, marker, tmp_path, var, kind):
+    code, needle = expected(var, kind)
+    hist = tmp_path / "hist" / "history.jsonl"
+    text = gate_cfg(marker, extra="").replace("history = none", f"history = {hist}")
+    text = text.replace("checks = lifecycle marker", "checks = lifecycle marker tags")
+    text += "[tags]\nsource = ec2\nRole = api\n"
+    dep = deploy(text)
+    env = {k: (EC2_SECRET if v == "EC2_SECRET" else v)
+           for k, v in ENV_CONTEXT.get(var, {}).items()}
+    if kind == "empty" and var in ENV_EMPTY_CONTEXT:
+        env[ENV_EMPTY_CONTEXT[var]] = dep.ec2_url
+    env[var] = KINDS[kind]
+    wrap = ["unshare", "-n", "--"] if var in ENV_NETNS else []
+    r = dep.run("before-install", env=env, timeout=30, wrap=wrap)
+    assert_agent_clean(r, "PASS" if code == 0 else "FAIL")
+    assert r.returncode == code, r.describe()
+    assert needle in r.verdict, r.describe()
+    assert r.elapsed < 3, r.describe()
+    for secret in ("roleSecretKeyEXAMPLE", "IQoJb3JpZ2luX2Vj"):
+        assert secret not in r.stdout
+    if hist.exists():
+        for line in hist.read_bytes().splitlines():
+            assert len(line) <= 4096
+            entry = json.loads(line.decode("utf-8"))        # valid UTF-8 JSON
+            for k, v in entry.items():
+                assert not isinstance(v, str) or not any(ord(c) < 0x20 for c in v)
+                if k in HISTORY_ENV_FIELDS:         # values from the environment
+                    assert len(v.encode()) <= 256, (k, v)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_environment_imds_endpoint_fallback_without_network(deploy, marker, kind):
+    """Without AWS_EC2_METADATA_SERVICE_ENDPOINT the client goes to the
+    default 169.254.169.254 (or [fd00:ec2::254]); these rows run without any
+    network (a new network namespace) so that nothing leaves the machine:
+    a bad MODE is a configuration error, an empty one means IPv4 and fails
+    unavailable by the deadline."""
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": None,
+           "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": KINDS[kind]}
+    r = deploy(gate_cfg(marker, timeout=2)).run(
+        "before-install", env=env, timeout=30, wrap=["unshare", "-n", "--"])
+    assert_agent_clean(r, "FAIL")
+    if kind == "empty":
+        assert r.returncode == 69 and "169.254.169.254" in r.verdict, r.describe()
+    else:
+        assert r.returncode == 78 and "ENDPOINT_MODE" in r.verdict, r.describe()
+    assert r.elapsed < 2 + 1.5
+
+
+def test_environment_nothing_at_all(build, marker, tmp_path):
+    """No variable at all, not even PATH: the hook still runs and decides."""
+    from lib.agent import run_program
+    ini = tmp_path / "c.ini"
+    ini.write_text(gate_cfg(marker).replace("checks = lifecycle marker", "checks = marker")
+                   .replace("[gate]\n", "[gate]\nimds = no\n"))
+    r = run_program(build / "hooks" / "before-install", ["-c", str(ini)], env={"PATH": None})
+    assert r.env == {}
+    assert_agent_clean(r, "PASS")
