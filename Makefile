@@ -76,6 +76,9 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 RESULTS = $(abspath $(BUILD))/results
+# The black-box tests mostly wait (deadlines, stand-ins): pytest-xdist runs
+# them in PYTEST_JOBS worker processes.
+PYTEST_JOBS ?= 4
 DROPIN_D = codedeploy-agent.service.d
 DROPIN   = $(BUILD)/dist/systemd/$(DROPIN_D)/cdgate.conf
 
@@ -107,7 +110,7 @@ $(BUILD)/bin/%: bin/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) \
 	    $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
@@ -135,7 +138,8 @@ unit: $(UNIT_BIN)
 blackbox: all $(TOOL_BIN)
 	@mkdir -p $(RESULTS)
 	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider --junitxml=$(RESULTS)/blackbox.xml blackbox
+	    -p no:cacheprovider -n $(PYTEST_JOBS) \
+	    --junitxml=$(RESULTS)/blackbox.xml blackbox
 
 # The unit tests and the black-box suite under ASan + UBSan, in $(ASAN_BUILD).
 asan:
@@ -188,7 +192,7 @@ check:
 	    $(FUZZ_BUILD)/results
 
 demo:
-	@sh tools/deps
+	@sh tools/deps demo
 	$(MAKE) all
 	$(PYTHON) tests/demo.py $(abspath $(BUILD))
 

@@ -230,17 +230,34 @@ def pytest_collection_modifyitems(config, items):
 
 # -- measurements reported at the end of the run --------------------------
 
-_REPORTS: list = []
+# With pytest-xdist the tests run in worker processes: each figure is
+# appended to one file in the build directory, which the controller prints.
+
+def _reports_file() -> Path:
+    return _build_dir() / "results" / "measurements.txt"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):     # the controller
+        _reports_file().parent.mkdir(parents=True, exist_ok=True)
+        _reports_file().write_text("")
 
 
 @pytest.fixture
 def report():
     """report(text): a measured figure, printed in pytest's summary."""
-    return _REPORTS.append
+    def add(text: str) -> None:
+        with open(_reports_file(), "a") as f:
+            f.write(text.replace("\n", " ") + "\n")
+    return add
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _REPORTS:
+    try:
+        lines = _reports_file().read_text().splitlines()
+    except OSError:
+        return
+    if lines:
         terminalreporter.section("cdgate measurements")
-        for line in _REPORTS:
+        for line in sorted(lines):
             terminalreporter.write_line(line)

@@ -4,21 +4,8 @@
  *
  * In expected messages '@' stands for the fixture's path.
  */
-#include <fcntl.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
 #include "cloudinit.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "testlib.h"
 
 enum kind {
 	K_NONE,		/* status: no path given */
@@ -211,29 +198,15 @@ expand(char *out, size_t len, const char *pat, const char *path)
 	out[o] = '\0';
 }
 
+/* hay holds pat with '@' replaced by path; an empty pat wants hay empty */
 static void
-assert_contains(const char *hay, const char *pat, const char *path)
+assert_contains(const char *what, const char *hay, const char *pat,
+    const char *path)
 {
 	char want[CAP_MSG * 2];
 
 	expand(want, sizeof(want), pat, path);
-	if (want[0] == '\0') {
-		assert_string_equal(hay, "");
-		return;
-	}
-	if (strstr(hay, want) == NULL)
-		fail_msg("'%s' does not contain '%s'", hay, want);
-}
-
-static void
-write_all(const char *path, const char *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
+	CHECK_MSG(what, hay, want);
 }
 
 /* Makes the fixture f at dir/name; writes its path into path. */
@@ -244,14 +217,14 @@ make(const char *dir, const char *name, const struct fixture *f, char *path,
 	char target[CAP_PATH];
 	int fd;
 
-	assert_true(snprintf(path, len, "%s/%s", dir, name) > 0);
+	tl_join(path, len, dir, name);
 	switch (f->kind) {
 	case K_NONE:
 	case K_MISSING:
 		break;
 	case K_FILE:
 	case K_OWNER:
-		write_all(path, f->json, f->len ? f->len : strlen(f->json),
+		tl_put_file(path, f->json, f->len ? f->len : strlen(f->json),
 		    f->mode ? f->mode : 0644);
 		if (f->kind == K_OWNER)
 			assert_int_equal(chown(path, 4242, 4242), 0);
@@ -259,7 +232,7 @@ make(const char *dir, const char *name, const struct fixture *f, char *path,
 	case K_SYMLINK:
 		assert_true(snprintf(target, sizeof(target), "%s/%s.real", dir,
 		    name) > 0);
-		write_all(target, OK_JSON, strlen(OK_JSON), 0644);
+		tl_put_file(target, OK_JSON, strlen(OK_JSON), 0644);
 		assert_int_equal(symlink(target, path), 0);
 		break;
 	case K_DIR:
@@ -278,24 +251,6 @@ make(const char *dir, const char *name, const struct fixture *f, char *path,
 }
 
 static void
-cleanup(const char *dir)
-{
-	char cmd[CAP_PATH];
-
-	/* Fixture names are fixed; remove them one by one. */
-	static const char *const names[] = { "result.json",
-	    "result.json.real", "status.json", "status.json.real" };
-	size_t i;
-
-	for (i = 0; i < NELEM(names); i++) {
-		assert_true(snprintf(cmd, sizeof(cmd), "%s/%s", dir, names[i])
-		    > 0);
-		(void)remove(cmd);
-	}
-	(void)rmdir(dir);
-}
-
-static void
 run_case(void **state)
 {
 	const struct ci_case *c = *state;
@@ -304,21 +259,19 @@ run_case(void **state)
 	struct status st;
 	int rc;
 
-	assert_true(snprintf(dir, sizeof(dir), "/tmp/cdgate-test-ci-XXXXXX")
-	    > 0);
-	assert_non_null(mkdtemp(dir));
+	tl_tmpdir(dir, sizeof(dir), "ci", 0700);
 	make(dir, "result.json", &c->result, rpath, sizeof(rpath));
 	make(dir, "status.json", &c->status, spath, sizeof(spath));
 	memset(&rep, 0x55, sizeof(rep));
 	rc = cloudinit_check(rpath, c->status.kind == K_NONE ? NULL : spath,
 	    &rep, &st);
-	cleanup(dir);
+	tl_rmtree(dir);
 	assert_int_equal(rc, c->code);
 	assert_int_equal(st.code, c->code);
-	assert_contains(st.msg, c->msg, rpath);
+	assert_contains(c->name, st.msg, c->msg, rpath);
 	assert_int_equal(rep.pending, c->pending);
 	assert_int_equal(rep.nerrors, c->nerrors);
-	assert_contains(rep.first_error, c->first_error, rpath);
+	assert_contains(c->name, rep.first_error, c->first_error, rpath);
 	assert_true(strlen(rep.first_error) < CLOUDINIT_CAP_TEXT);
 	assert_int_equal(rep.status_read, c->status_read);
 	assert_int_equal(rep.nrecoverable, c->nrecoverable);
@@ -326,7 +279,8 @@ run_case(void **state)
 	    strlen(c->first_recoverable)), 0);
 	if (c->first_recoverable[0] == '\0')
 		assert_string_equal(rep.first_recoverable, "");
-	assert_contains(rep.status_problem, c->status_problem, spath);
+	assert_contains(c->name, rep.status_problem, c->status_problem,
+	    spath);
 	if (c->code == ST_OK && c->result.json != NULL &&
 	    strstr(c->result.json, "DataSourceEc2Local") != NULL)
 		assert_string_equal(rep.datasource, "DataSourceEc2Local");
@@ -337,7 +291,6 @@ main(void)
 {
 	struct CMUnitTest tests[NELEM(cases)];
 	int n;
-	size_t i;
 
 	memset(long_error, 'x', sizeof(long_error) - 1);
 	n = snprintf(long_json, sizeof(long_json),
@@ -345,8 +298,6 @@ main(void)
 	if (n < 0 || (size_t)n >= sizeof(long_json))
 		return 1;
 	umask(022);
-	for (i = 0; i < NELEM(cases); i++)
-		tests[i] = (struct CMUnitTest){ cases[i].name, run_case, NULL,
-		    NULL, &cases[i] };
+	TL_ROW_TESTS(tests, cases, run_case);
 	return cmocka_run_group_tests_name("cloudinit", tests, NULL, NULL);
 }

@@ -9,139 +9,32 @@
  * ownership case needs root (chown to 65534).  /etc is never touched.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cmocka.h>
 
 #include "config.h"
 #include "event.h"
 #include "status.h"
+#include "testlib.h"
 #include "text.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define DESIGN_CHECKS (CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH)
 #define HEX64 "0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef"
 
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (strcmp(g_, w_) != 0)					\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_, w_);					\
-} while (0)
-#define CHECK_HAS(what, hay, needle) do {				\
-	const char *h_ = (hay), *n_ = (needle);				\
-	if (strstr(h_, n_) == NULL)					\
-		fail_msg("%s: %s is \"%s\", which lacks \"%s\"", (what),	\
-		    #hay, h_, n_);					\
-} while (0)
-
 /* ------------------------------------------------------------------ */
 /* fixture and helpers */
 
-struct fx {
-	char dir[64];
-	char path[128];		/* dir/cdgate.ini */
-	char cwd[PATH_MAX];
-	char *env;		/* CDGATE_CONFIG at the start, or NULL */
+/* CDGATE_CONFIG is unset for each test and restored after it */
+static struct tl_fx_spec fx_spec = {
+	"config", "cdgate.ini", "CDGATE_CONFIG"
 };
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
-fx_setup(void **state)
-{
-	struct fx *x = calloc(1, sizeof(*x));
-	const char *e = getenv("CDGATE_CONFIG");
-
-	assert_non_null(x);
-	snprintf(x->dir, sizeof(x->dir), "/tmp/cdgate-test-config-XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
-	assert_int_equal(chmod(x->dir, 0700), 0);
-	snprintf(x->path, sizeof(x->path), "%s/cdgate.ini", x->dir);
-	assert_non_null(getcwd(x->cwd, sizeof(x->cwd)));
-	if (e != NULL)
-		assert_non_null(x->env = strdup(e));
-	unsetenv("CDGATE_CONFIG");
-	*state = x;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *x = *state;
-
-	if (x->env != NULL)
-		setenv("CDGATE_CONFIG", x->env, 1);
-	else
-		unsetenv("CDGATE_CONFIG");
-	if (chdir(x->cwd) != 0)
-		return -1;
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(x->env);
-	free(x);
-	return 0;
-}
-
-static void
-put_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd;
-
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
-put_text(const char *path, const char *text)
-{
-	put_file(path, text, strlen(text), 0644);
-}
-
-static void
-join(char *out, size_t len, const char *a, const char *b)
-{
-	int n = snprintf(out, len, "%s/%s", a, b);
-
-	assert_true(n > 0 && (size_t)n < len);
-}
 
 /* defaults, then the file; the config is malloc'd (it is large) */
 static int
-load_text(const struct fx *x, const char *text, struct config **c,
+load_text(const struct tl_fx *x, const char *text, struct config **c,
     struct status *st)
 {
 	assert_non_null(*c = malloc(sizeof(**c)));
-	put_text(x->path, text);
+	tl_put_text(x->path, text);
 	config_defaults(*c);
 	status_clear(st);
 	return config_load_file(*c, x->path, st);
@@ -419,7 +312,7 @@ static const struct good_case good_cases[] = {
 static void
 test_good_values(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
 	struct status st;
 	size_t i;
@@ -447,7 +340,7 @@ test_booleans(void **state)
 		{ "yes", 1 }, { "true", 1 }, { "on", 1 }, { "1", 1 },
 		{ "no", 0 }, { "false", 0 }, { "off", 0 }, { "0", 0 },
 	};
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
 	struct status st;
 	char text[128];
@@ -592,7 +485,7 @@ static const struct bad_case bad_cases[] = {
 static void
 test_bad_values(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
 	struct status st;
 	char want[512];
@@ -612,7 +505,7 @@ test_bad_values(void **state)
 static void
 test_at_most_cap_tags(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	char text[4096], want[256];
 	struct config *c;
 	struct status st;
@@ -638,7 +531,7 @@ test_at_most_cap_tags(void **state)
 static void
 test_long_lines(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	char text[CAP_INI_LINE + 64], want[256];
 	struct config *c;
 	struct status st;
@@ -685,7 +578,7 @@ static const struct checks_case checks_cases[] = {
 static void
 test_default_checks_per_event(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *plain, *health;
 	struct status st;
 	size_t i;
@@ -715,7 +608,7 @@ test_default_checks_per_event(void **state)
 static void
 test_checks_override_every_event(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c, *d;
 	struct status st;
 	char text[256];
@@ -771,12 +664,12 @@ make_bad(const char *dir, const char *path, enum bad_kind kind)
 	const char good[] = "[gate]\ntimeout = 5\n";
 	char other[160], *big;
 
-	join(other, sizeof(other), dir, "real.ini");
+	tl_join(other, sizeof(other), dir, "real.ini");
 	switch (kind) {
 	case BAD_ABSENT:
 		break;
 	case BAD_SYMLINK:
-		put_text(other, good);
+		tl_put_text(other, good);
 		assert_int_equal(symlink(other, path), 0);
 		break;
 	case BAD_DANGLING:
@@ -789,26 +682,26 @@ make_bad(const char *dir, const char *path, enum bad_kind kind)
 		assert_int_equal(mkfifo(path, 0644), 0);
 		break;
 	case BAD_GROUP_W:
-		put_file(path, good, strlen(good), 0664);
+		tl_put_file(path, good, strlen(good), 0664);
 		break;
 	case BAD_WORLD_W:
-		put_file(path, good, strlen(good), 0646);
+		tl_put_file(path, good, strlen(good), 0646);
 		break;
 	case BAD_OWNER:
-		put_text(path, good);
+		tl_put_text(path, good);
 		assert_int_equal(chown(path, 65534, 65534), 0);
 		break;
 	case BAD_BIG:
 		assert_non_null(big = malloc(CAP_CONFIG_FILE + 1));
 		memset(big, '\n', CAP_CONFIG_FILE + 1);
-		put_file(path, big, CAP_CONFIG_FILE + 1, 0644);
+		tl_put_file(path, big, CAP_CONFIG_FILE + 1, 0644);
 		free(big);
 		break;
 	case BAD_NUL:
-		put_file(path, "[gate]\n\0", 8, 0644);
+		tl_put_file(path, "[gate]\n\0", 8, 0644);
 		break;
 	case BAD_UTF8:
-		put_text(path, "[tags]\nRole = caf\xe9\n");
+		tl_put_text(path, "[tags]\nRole = caf\xe9\n");
 		break;
 	}
 }
@@ -818,7 +711,7 @@ undo_bad(const char *dir, const char *path)
 {
 	char other[160];
 
-	join(other, sizeof(other), dir, "real.ini");
+	tl_join(other, sizeof(other), dir, "real.ini");
 	unlink(other);
 	if (unlink(path) != 0 && errno != ENOENT)
 		assert_int_equal(rmdir(path), 0);
@@ -827,7 +720,7 @@ undo_bad(const char *dir, const char *path)
 static void
 test_bad_files(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
 	struct status st;
 	char want[256];
@@ -855,7 +748,7 @@ test_bad_files(void **state)
 static void
 test_cap_sized_file(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
 	struct status st;
 	char *big;
@@ -863,7 +756,7 @@ test_cap_sized_file(void **state)
 	assert_non_null(big = malloc(CAP_CONFIG_FILE));
 	memset(big, '\n', CAP_CONFIG_FILE);
 	memcpy(big, "[gate]\ntimeout = 7\n", 19);
-	put_file(x->path, big, CAP_CONFIG_FILE, 0644);
+	tl_put_file(x->path, big, CAP_CONFIG_FILE, 0644);
 	free(big);
 	assert_non_null(c = malloc(sizeof(*c)));
 	config_defaults(c);
@@ -883,34 +776,74 @@ struct tree {
 };
 
 static void
-make_tree(const struct fx *x, struct tree *t)
+make_tree(const struct tl_fx *x, struct tree *t)
 {
-	join(t->app, sizeof(t->app), x->dir, "app");
-	join(t->hooks, sizeof(t->hooks), t->app, "hooks");
-	join(t->self, sizeof(t->self), t->hooks, "before-install");
-	join(t->beside, sizeof(t->beside), t->hooks, "cdgate.ini");
-	join(t->parent, sizeof(t->parent), t->app, "cdgate.ini");
-	join(t->env, sizeof(t->env), x->dir, "env.ini");
+	tl_join(t->app, sizeof(t->app), x->dir, "app");
+	tl_join(t->hooks, sizeof(t->hooks), t->app, "hooks");
+	tl_join(t->self, sizeof(t->self), t->hooks, "before-install");
+	tl_join(t->beside, sizeof(t->beside), t->hooks, "cdgate.ini");
+	tl_join(t->parent, sizeof(t->parent), t->app, "cdgate.ini");
+	tl_join(t->env, sizeof(t->env), x->dir, "env.ini");
 	assert_int_equal(mkdir(t->app, 0755), 0);
 	assert_int_equal(mkdir(t->hooks, 0755), 0);
-	put_text(t->self, "#!/bin/sh\n");
+	tl_put_text(t->self, "#!/bin/sh\n");
+}
+
+/* config_load as the program self must return want; the config is
+ * malloc'd, and filled with junk first: config_load starts from defaults */
+static struct config *
+load_as(const char *self, int want)
+{
+	struct config *c;
+	struct status st;
+	int rc;
+
+	assert_non_null(c = malloc(sizeof(*c)));
+	memset(c, 0x5a, sizeof(*c));
+	status_clear(&st);
+	rc = config_load(c, self, &st);
+	if (rc != want)
+		fail_msg("config_load('%s') is %d, want %d: %s", self, rc,
+		    want, st.msg);
+	return c;
+}
+
+/* config_load as the program self must fail with ST_CONFIG and a message
+ * that holds the printf-formatted text */
+static void load_refused(const char *self, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+load_refused(const char *self, const char *fmt, ...)
+{
+	struct config *c;
+	struct status st;
+	char want[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(want));
+	assert_non_null(c = malloc(sizeof(*c)));
+	CHECK_INT(want, config_load(c, self, &st), ST_CONFIG);
+	CHECK_HAS(want, st.msg, want);
+	free(c);
 }
 
 static void
 test_load_env_first(void **state)
 {
-	struct fx *x = *state;
 	struct config *c;
-	struct status st;
 	struct tree t;
 
-	make_tree(x, &t);
-	put_text(t.env, "[gate]\ntimeout = 11\n");
-	put_text(t.beside, "[gate]\ntimeout = 22\n");
-	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	make_tree(*state, &t);
+	tl_put_text(t.env, "[gate]\ntimeout = 11\n");
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
+	tl_put_text(t.parent, "[gate]\ntimeout = 33\n");
 	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
-	assert_non_null(c = malloc(sizeof(*c)));
-	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	c = load_as(t.self, ST_OK);
 	assert_string_equal(c->path, t.env);
 	assert_int_equal(c->timeout, 11);
 	free(c);
@@ -919,76 +852,49 @@ test_load_env_first(void **state)
 static void
 test_load_env_absent_is_an_error(void **state)
 {
-	struct fx *x = *state;
-	struct config *c;
-	struct status st;
 	struct tree t;
-	char want[256];
 
-	make_tree(x, &t);
-	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	make_tree(*state, &t);
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
 	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
-	assert_non_null(c = malloc(sizeof(*c)));
-	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
-	snprintf(want, sizeof(want), "config '%s' (from CDGATE_CONFIG) does "
-	    "not exist", t.env);
-	assert_non_null(strstr(st.msg, want));
-	free(c);
+	load_refused(t.self, "config '%s' (from CDGATE_CONFIG) does not exist",
+	    t.env);
 }
 
 static void
 test_load_env_bad_file_is_an_error(void **state)
 {
-	struct fx *x = *state;
-	struct config *c;
-	struct status st;
 	struct tree t;
-	char want[256];
 
-	make_tree(x, &t);
-	put_text(t.env, "[gate]\ntimeout = never\n");
-	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	make_tree(*state, &t);
+	tl_put_text(t.env, "[gate]\ntimeout = never\n");
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
 	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
-	assert_non_null(c = malloc(sizeof(*c)));
-	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
-	snprintf(want, sizeof(want), "%s:2: timeout = 'never'", t.env);
-	assert_non_null(strstr(st.msg, want));
-	free(c);
+	load_refused(t.self, "%s:2: timeout = 'never'", t.env);
 }
 
 static void
 test_load_env_dangling_symlink_is_refused(void **state)
 {
-	struct fx *x = *state;
-	struct config *c;
-	struct status st;
 	struct tree t;
-	char want[256];
 
-	make_tree(x, &t);
+	make_tree(*state, &t);
 	assert_int_equal(symlink("/nonexistent/cdgate.ini", t.env), 0);
 	assert_int_equal(setenv("CDGATE_CONFIG", t.env, 1), 0);
-	assert_non_null(c = malloc(sizeof(*c)));
-	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
-	snprintf(want, sizeof(want), "config '%s' is a symbolic link", t.env);
-	assert_non_null(strstr(st.msg, want));
-	free(c);
+	load_refused(t.self, "config '%s' is a symbolic link", t.env);
 }
 
 /* an empty CDGATE_CONFIG is ignored: the search goes on */
 static void
 test_load_env_empty_is_ignored(void **state)
 {
-	struct fx *x = *state;
 	struct config *c;
-	struct status st;
 	struct tree t;
 
-	make_tree(x, &t);
-	put_text(t.beside, "[gate]\ntimeout = 22\n");
+	make_tree(*state, &t);
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
 	assert_int_equal(setenv("CDGATE_CONFIG", "", 1), 0);
-	assert_non_null(c = malloc(sizeof(*c)));
-	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	c = load_as(t.self, ST_OK);
 	assert_string_equal(c->path, t.beside);
 	free(c);
 }
@@ -996,16 +902,13 @@ test_load_env_empty_is_ignored(void **state)
 static void
 test_load_beside_before_parent(void **state)
 {
-	struct fx *x = *state;
 	struct config *c;
-	struct status st;
 	struct tree t;
 
-	make_tree(x, &t);
-	put_text(t.beside, "[gate]\ntimeout = 22\n");
-	put_text(t.parent, "[gate]\ntimeout = 33\n");
-	assert_non_null(c = malloc(sizeof(*c)));
-	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	make_tree(*state, &t);
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
+	tl_put_text(t.parent, "[gate]\ntimeout = 33\n");
+	c = load_as(t.self, ST_OK);
 	assert_string_equal(c->path, t.beside);
 	assert_int_equal(c->timeout, 22);
 	free(c);
@@ -1014,16 +917,12 @@ test_load_beside_before_parent(void **state)
 static void
 test_load_parent(void **state)
 {
-	struct fx *x = *state;
 	struct config *c;
-	struct status st;
 	struct tree t;
 
-	make_tree(x, &t);
-	put_text(t.parent, "[gate]\ntimeout = 33\n");
-	assert_non_null(c = malloc(sizeof(*c)));
-	memset(c, 0x5a, sizeof(*c));	/* config_load starts from defaults */
-	assert_int_equal(config_load(c, t.self, &st), ST_OK);
+	make_tree(*state, &t);
+	tl_put_text(t.parent, "[gate]\ntimeout = 33\n");
+	c = load_as(t.self, ST_OK);
 	assert_string_equal(c->path, t.parent);
 	assert_int_equal(c->timeout, 33);
 	assert_string_equal(c->marker_path, CONFIG_DEFAULT_MARKER);
@@ -1034,16 +933,14 @@ test_load_parent(void **state)
 static void
 test_load_relative_self(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
-	struct status st;
 	struct tree t;
 
 	make_tree(x, &t);
-	put_text(t.parent, "[gate]\ntimeout = 33\n");
-	assert_non_null(c = malloc(sizeof(*c)));
+	tl_put_text(t.parent, "[gate]\ntimeout = 33\n");
 	assert_int_equal(chdir(t.hooks), 0);
-	assert_int_equal(config_load(c, "./before-install", &st), ST_OK);
+	c = load_as("./before-install", ST_OK);
 	assert_int_equal(c->timeout, 33);
 	assert_non_null(strstr(c->path, "app/cdgate.ini"));
 	assert_int_equal(chdir(x->cwd), 0);
@@ -1058,15 +955,14 @@ test_load_bad_beside_does_not_fall_through(void **state)
 	static const enum bad_kind kinds[] = {
 		BAD_SYMLINK, BAD_DANGLING, BAD_DIR, BAD_GROUP_W, BAD_UTF8,
 	};
-	struct fx *x = *state;
 	struct config *c;
 	struct status st;
 	struct tree t;
 	char want[256];
 	size_t i;
 
-	make_tree(x, &t);
-	put_text(t.parent, "[gate]\ntimeout = 33\n");
+	make_tree(*state, &t);
+	tl_put_text(t.parent, "[gate]\ntimeout = 33\n");
 	assert_non_null(c = malloc(sizeof(*c)));
 	for (i = 0; i < NELEM(kinds); i++) {
 		const struct badfile_case *k = NULL;
@@ -1083,19 +979,17 @@ test_load_bad_beside_does_not_fall_through(void **state)
 		CHECK_HAS(k->what, st.msg, want);
 		undo_bad(t.hooks, t.beside);
 	}
-	/* and a bad parent, with nothing beside */
-	put_text(t.parent, "[gate]\nbogus = 1\n");
-	assert_int_equal(config_load(c, t.self, &st), ST_CONFIG);
-	snprintf(want, sizeof(want), "%s:2: unknown key 'bogus'", t.parent);
-	assert_non_null(strstr(st.msg, want));
 	free(c);
+	/* and a bad parent, with nothing beside */
+	tl_put_text(t.parent, "[gate]\nbogus = 1\n");
+	load_refused(t.self, "%s:2: unknown key 'bogus'", t.parent);
 }
 
 /* nothing beside or above: /etc/cdgate/cdgate.ini, else the defaults */
 static void
 test_load_nothing_found(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct config *c;
 	struct status st;
 	struct tree t;
@@ -1116,7 +1010,7 @@ test_load_nothing_found(void **state)
 	free(c);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+#define T(f) TL_FX_TEST(f, &fx_spec)
 
 int
 main(void)

@@ -2,19 +2,10 @@
  * test_creds.c: credentials from the environment and from the instance
  * role's JSON document, Expiration parsing and the refresh rule.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 
-#include <cmocka.h>
-
 #include "creds.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "testlib.h"
 
 /* 1 when the n bytes at p are all zero. */
 static int

@@ -6,27 +6,14 @@
  * documented in digest.h (ref_digest), and two fixed literals were checked
  * with Python's hashlib.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
-#include <cmocka.h>
 #include <openssl/evp.h>
 
 #include "digest.h"
+#include "testlib.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAXNODES 16
 
 /* One entry of a tree: 'd' directory, 'f' file (data), 'l' link (data). */
@@ -39,44 +26,11 @@ struct node {
 /* ------------------------------------------------------------------ */
 /* helpers */
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
+/* A fresh directory /tmp/cdgate-test-digest-XXXXXX (mode 0700). */
 static void
 mk_tmp(char *dir, size_t len)
 {
-	assert_true(snprintf(dir, len, "/tmp/cdgate-test-digest-XXXXXX") > 0);
-	assert_non_null(mkdtemp(dir));
-}
-
-static void
-path_join(char *out, size_t len, const char *a, const char *b)
-{
-	int n = snprintf(out, len, "%s/%s", a, b);
-
-	assert_true(n > 0 && (size_t)n < len);
-}
-
-static void
-write_file(const char *path, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-	assert_int_equal(close(fd), 0);
+	tl_tmpdir(dir, len, "digest", 0700);
 }
 
 /* Creates the nodes under base, in the order given. */
@@ -87,13 +41,13 @@ mk_nodes(const char *base, const struct node *nodes)
 	const struct node *n;
 
 	for (n = nodes; n->type != 0; n++) {
-		path_join(p, sizeof(p), base, n->path);
+		tl_join(p, sizeof(p), base, n->path);
 		switch (n->type) {
 		case 'd':
 			assert_int_equal(mkdir(p, 0755), 0);
 			break;
 		case 'f':
-			write_file(p, n->data);
+			tl_put_text(p, n->data);
 			break;
 		case 'l':
 			assert_int_equal(symlink(n->data, p), 0);
@@ -228,10 +182,10 @@ test_known_file(void **state)
 
 	(void)state;
 	mk_tmp(dir, sizeof(dir));
-	path_join(p, sizeof(p), dir, "hello.txt");
-	write_file(p, "hello\n");
+	tl_join(p, sizeof(p), dir, "hello.txt");
+	tl_put_text(p, "hello\n");
 	assert_int_equal(digest_one(p, got, &st), ST_OK);
-	rm_tree(dir);
+	tl_rmtree(dir);
 	/* "cdgate-digest-v1\n" R F U64(9) hello.txt U64(6) "hello\n" */
 	assert_string_equal(got, "sha256:"
 	    "d86c58b1f9e25fd28cf6b0fb00c6401668f38452a580d4d486c4c203fdf36a07");
@@ -251,7 +205,7 @@ test_known_tree(void **state)
 	mk_tmp(dir, sizeof(dir));
 	mk_nodes(dir, nodes);
 	assert_int_equal(digest_one(dir, got, &st), ST_OK);
-	rm_tree(dir);
+	tl_rmtree(dir);
 	/* the example in digest.h */
 	assert_string_equal(got, "sha256:"
 	    "789f59fba2a54a5f278256460637fca640496baa2596b6a2acbdc3776625cad2");
@@ -359,8 +313,8 @@ run_pair(void **state)
 	mk_nodes(db, c->b);
 	assert_int_equal(digest_one(da, ga, &st), ST_OK);
 	assert_int_equal(digest_one(db, gb, &st), ST_OK);
-	rm_tree(da);
-	rm_tree(db);
+	tl_rmtree(da);
+	tl_rmtree(db);
 	ref_digest(c->a, want);
 	assert_string_equal(ga, want);
 	ref_digest(c->b, want);
@@ -386,11 +340,11 @@ test_mtime_ignored(void **state)
 	mk_tmp(dir, sizeof(dir));
 	mk_nodes(dir, nodes);
 	assert_int_equal(digest_one(dir, g1, &st), ST_OK);
-	path_join(p, sizeof(p), dir, "a");
+	tl_join(p, sizeof(p), dir, "a");
 	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
 	assert_int_equal(chmod(p, 0600), 0);
 	assert_int_equal(digest_one(dir, g2, &st), ST_OK);
-	rm_tree(dir);
+	tl_rmtree(dir);
 	assert_string_equal(g1, g2);
 }
 
@@ -405,21 +359,21 @@ test_symlink_not_followed(void **state)
 	(void)state;
 	mk_tmp(dir, sizeof(dir));
 	mk_tmp(out, sizeof(out));
-	path_join(p, sizeof(p), out, "f");
-	write_file(p, "one");
-	path_join(q, sizeof(q), dir, "lf");
+	tl_join(p, sizeof(p), out, "f");
+	tl_put_text(p, "one");
+	tl_join(q, sizeof(q), dir, "lf");
 	assert_int_equal(symlink(p, q), 0);
-	path_join(q, sizeof(q), dir, "ld");
+	tl_join(q, sizeof(q), dir, "ld");
 	assert_int_equal(symlink(out, q), 0);
-	path_join(q, sizeof(q), dir, "dangling");
+	tl_join(q, sizeof(q), dir, "dangling");
 	assert_int_equal(symlink("/nonexistent/x", q), 0);
 	assert_int_equal(digest_one(dir, g1, &st), ST_OK);
-	write_file(p, "two, longer");
-	path_join(p, sizeof(p), out, "new");
-	write_file(p, "new");
+	tl_put_text(p, "two, longer");
+	tl_join(p, sizeof(p), out, "new");
+	tl_put_text(p, "new");
 	assert_int_equal(digest_one(dir, g2, &st), ST_OK);
-	rm_tree(dir);
-	rm_tree(out);
+	tl_rmtree(dir);
+	tl_rmtree(out);
 	assert_string_equal(g1, g2);
 }
 
@@ -441,8 +395,8 @@ test_multiple_roots(void **state)
 	mk_tmp(d3, sizeof(d3));
 	mk_nodes(d1, nx);
 	mk_nodes(d3, nxy);
-	path_join(y, sizeof(y), d2, "y");
-	write_file(y, "2");
+	tl_join(y, sizeof(y), d2, "y");
+	tl_put_text(y, "2");
 	paths[0] = d1;
 	paths[1] = y;
 	assert_int_equal(digest_paths(paths, 2, g1, &st), ST_OK);
@@ -450,11 +404,11 @@ test_multiple_roots(void **state)
 	paths[1] = d1;
 	assert_int_equal(digest_paths(paths, 2, g2, &st), ST_OK);
 	assert_int_equal(digest_one(d3, g3, &st), ST_OK);
-	path_join(yslash, sizeof(yslash), d3, "");	/* "dir/" */
+	tl_join(yslash, sizeof(yslash), d3, "");	/* "dir/" */
 	assert_int_equal(digest_one(yslash, g4, &st), ST_OK);
-	rm_tree(d1);
-	rm_tree(d2);
-	rm_tree(d3);
+	tl_rmtree(d1);
+	tl_rmtree(d2);
+	tl_rmtree(d3);
 	assert_string_not_equal(g1, g2);	/* the order of PATHs counts */
 	assert_string_not_equal(g1, g3);	/* roots are framed */
 	assert_string_equal(g3, g4);		/* a trailing '/' does not */
@@ -482,7 +436,7 @@ test_depth_cap(void **state)
 	assert_int_equal(digest_one(dir, got, &st), ST_USAGE);
 	assert_string_equal(got, "");
 	assert_non_null(strstr(st.msg, "levels deep"));
-	rm_tree(dir);
+	tl_rmtree(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,7 +485,7 @@ run_refusal(void **state)
 	struct status st;
 
 	mk_tmp(dir, sizeof(dir));
-	path_join(p, sizeof(p), dir, "thing");
+	tl_join(p, sizeof(p), dir, "thing");
 	switch (c->what) {
 	case MK_NONE:
 		break;
@@ -550,7 +504,7 @@ run_refusal(void **state)
 	}
 	root = c->in_tree ? dir : p;
 	assert_int_equal(digest_one(root, got, &st), c->code);
-	rm_tree(dir);
+	tl_rmtree(dir);
 	assert_string_equal(got, "");
 	assert_int_equal(st.code, c->code);
 	assert_true(snprintf(want, sizeof(want), "digest path '%s' %s", p,
@@ -628,19 +582,12 @@ main(void)
 	};
 	struct CMUnitTest tp[NELEM(pairs)], tr[NELEM(refusals)];
 	struct CMUnitTest tc[NELEM(parse_cases)];
-	size_t i;
 	int fails = 0;
 
 	umask(022);
-	for (i = 0; i < NELEM(pairs); i++)
-		tp[i] = (struct CMUnitTest){ pairs[i].name, run_pair, NULL,
-		    NULL, &pairs[i] };
-	for (i = 0; i < NELEM(refusals); i++)
-		tr[i] = (struct CMUnitTest){ refusals[i].name, run_refusal,
-		    NULL, NULL, &refusals[i] };
-	for (i = 0; i < NELEM(parse_cases); i++)
-		tc[i] = (struct CMUnitTest){ parse_cases[i].name, run_parse,
-		    NULL, NULL, &parse_cases[i] };
+	TL_ROW_TESTS(tp, pairs, run_pair);
+	TL_ROW_TESTS(tr, refusals, run_refusal);
+	TL_ROW_TESTS(tc, parse_cases, run_parse);
 	fails += cmocka_run_group_tests_name("digest", fixed, NULL, NULL);
 	fails += cmocka_run_group_tests_name("digest pairs", tp, NULL, NULL);
 	fails += cmocka_run_group_tests_name("digest refusals", tr, NULL, NULL);

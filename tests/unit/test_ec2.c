@@ -2,18 +2,8 @@
  * test_ec2.c: the pure parts of the EC2 client: endpoint and region
  * resolution, the classification of replies, filter escaping, backoff.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
 #include "ec2.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "testlib.h"
 
 /* ------------------------------------------------------------------ */
 /* endpoint URLs */
@@ -26,61 +16,55 @@ struct ep_case {
 	const char *msg;	/* part of the message on error */
 };
 
+#define EP_OK(url, want_url, want_host, https, loopback) \
+	{ url, ST_OK, want_url, want_host, https, loopback, NULL }
+#define EP_BAD(url, msg) { url, ST_CONFIG, NULL, NULL, 0, 0, msg }
+
 static const struct ep_case ep_cases[] = {
-	{ "https://ec2.us-east-1.amazonaws.com", ST_OK,
-	  "https://ec2.us-east-1.amazonaws.com/", "ec2.us-east-1.amazonaws.com",
-	  1, 0, NULL },
-	{ "https://ec2.us-east-1.amazonaws.com/", ST_OK,
-	  "https://ec2.us-east-1.amazonaws.com/", "ec2.us-east-1.amazonaws.com",
-	  1, 0, NULL },
-	{ "HTTPS://EC2.Example.COM:443", ST_OK, "https://ec2.example.com/",
-	  "ec2.example.com", 1, 0, NULL },
-	{ "https://vpce-1.ec2.us-east-1.vpce.amazonaws.com:8443", ST_OK,
-	  "https://vpce-1.ec2.us-east-1.vpce.amazonaws.com:8443/",
-	  "vpce-1.ec2.us-east-1.vpce.amazonaws.com:8443", 1, 0, NULL },
-	{ "http://127.0.0.1:8080", ST_OK, "http://127.0.0.1:8080/",
-	  "127.0.0.1:8080", 0, 1, NULL },
-	{ "http://127.5.6.7", ST_OK, "http://127.5.6.7/", "127.5.6.7", 0, 1,
-	  NULL },
-	{ "http://localhost:80/", ST_OK, "http://localhost/", "localhost", 0,
-	  1, NULL },
-	{ "http://[::1]:9000", ST_OK, "http://[::1]:9000/", "[::1]:9000", 0, 1,
-	  NULL },
-	{ "https://[2001:db8::1]", ST_OK, "https://[2001:db8::1]/",
-	  "[2001:db8::1]", 1, 0, NULL },
-	{ "https://127.0.0.1:4443", ST_OK, "https://127.0.0.1:4443/",
-	  "127.0.0.1:4443", 1, 1, NULL },
-	{ "http://ec2.us-east-1.amazonaws.com", ST_CONFIG, NULL, NULL, 0, 0,
-	  "plain http is only allowed for a loopback host" },
-	{ "http://128.0.0.1", ST_CONFIG, NULL, NULL, 0, 0, "plain http" },
-	{ "http://127.0.0.1.example.com", ST_CONFIG, NULL, NULL, 0, 0,
-	  "plain http" },
-	{ "http://127.0.0.256", ST_CONFIG, NULL, NULL, 0, 0, "plain http" },
-	{ "http://[::2]", ST_CONFIG, NULL, NULL, 0, 0, "plain http" },
-	{ "http://localhost.evil.com", ST_CONFIG, NULL, NULL, 0, 0,
-	  "plain http" },
-	{ "ftp://example.com", ST_CONFIG, NULL, NULL, 0, 0, "expected https" },
-	{ "ec2.us-east-1.amazonaws.com", ST_CONFIG, NULL, NULL, 0, 0,
-	  "expected https" },
-	{ "https://example.com/path", ST_CONFIG, NULL, NULL, 0, 0,
-	  "no path" },
-	{ "https://example.com?x=1", ST_CONFIG, NULL, NULL, 0, 0, "no path" },
-	{ "https://example.com#f", ST_CONFIG, NULL, NULL, 0, 0, "no path" },
-	{ "https://user:pw@example.com", ST_CONFIG, NULL, NULL, 0, 0,
-	  "user information" },
-	{ "https://", ST_CONFIG, NULL, NULL, 0, 0, "bad host" },
-	{ "https://:443", ST_CONFIG, NULL, NULL, 0, 0, "bad host" },
-	{ "https://exa mple.com", ST_CONFIG, NULL, NULL, 0, 0, "bad host" },
-	{ "https://example..com", ST_CONFIG, NULL, NULL, 0, 0, "bad host" },
-	{ "https://example.com:0", ST_CONFIG, NULL, NULL, 0, 0, "bad port" },
-	{ "https://example.com:65536", ST_CONFIG, NULL, NULL, 0, 0,
-	  "bad port" },
-	{ "https://example.com:", ST_CONFIG, NULL, NULL, 0, 0, "bad port" },
-	{ "https://example.com:+443", ST_CONFIG, NULL, NULL, 0, 0,
-	  "bad port" },
-	{ "https://[::1", ST_CONFIG, NULL, NULL, 0, 0, "IPv6" },
-	{ "https://[::1]x", ST_CONFIG, NULL, NULL, 0, 0, "IPv6" },
-	{ "https://[zz::1]", ST_CONFIG, NULL, NULL, 0, 0, "bad host" },
+	EP_OK("https://ec2.us-east-1.amazonaws.com",
+	    "https://ec2.us-east-1.amazonaws.com/",
+	    "ec2.us-east-1.amazonaws.com", 1, 0),
+	EP_OK("https://ec2.us-east-1.amazonaws.com/",
+	    "https://ec2.us-east-1.amazonaws.com/",
+	    "ec2.us-east-1.amazonaws.com", 1, 0),
+	EP_OK("HTTPS://EC2.Example.COM:443", "https://ec2.example.com/",
+	    "ec2.example.com", 1, 0),
+	EP_OK("https://vpce-1.ec2.us-east-1.vpce.amazonaws.com:8443",
+	    "https://vpce-1.ec2.us-east-1.vpce.amazonaws.com:8443/",
+	    "vpce-1.ec2.us-east-1.vpce.amazonaws.com:8443", 1, 0),
+	EP_OK("http://127.0.0.1:8080", "http://127.0.0.1:8080/",
+	    "127.0.0.1:8080", 0, 1),
+	EP_OK("http://127.5.6.7", "http://127.5.6.7/", "127.5.6.7", 0, 1),
+	EP_OK("http://localhost:80/", "http://localhost/", "localhost", 0, 1),
+	EP_OK("http://[::1]:9000", "http://[::1]:9000/", "[::1]:9000", 0, 1),
+	EP_OK("https://[2001:db8::1]", "https://[2001:db8::1]/",
+	    "[2001:db8::1]", 1, 0),
+	EP_OK("https://127.0.0.1:4443", "https://127.0.0.1:4443/",
+	    "127.0.0.1:4443", 1, 1),
+	EP_BAD("http://ec2.us-east-1.amazonaws.com",
+	    "plain http is only allowed for a loopback host"),
+	EP_BAD("http://128.0.0.1", "plain http"),
+	EP_BAD("http://127.0.0.1.example.com", "plain http"),
+	EP_BAD("http://127.0.0.256", "plain http"),
+	EP_BAD("http://[::2]", "plain http"),
+	EP_BAD("http://localhost.evil.com", "plain http"),
+	EP_BAD("ftp://example.com", "expected https"),
+	EP_BAD("ec2.us-east-1.amazonaws.com", "expected https"),
+	EP_BAD("https://example.com/path", "no path"),
+	EP_BAD("https://example.com?x=1", "no path"),
+	EP_BAD("https://example.com#f", "no path"),
+	EP_BAD("https://user:pw@example.com", "user information"),
+	EP_BAD("https://", "bad host"),
+	EP_BAD("https://:443", "bad host"),
+	EP_BAD("https://exa mple.com", "bad host"),
+	EP_BAD("https://example..com", "bad host"),
+	EP_BAD("https://example.com:0", "bad port"),
+	EP_BAD("https://example.com:65536", "bad port"),
+	EP_BAD("https://example.com:", "bad port"),
+	EP_BAD("https://example.com:+443", "bad port"),
+	EP_BAD("https://[::1", "IPv6"),
+	EP_BAD("https://[::1]x", "IPv6"),
+	EP_BAD("https://[zz::1]", "bad host"),
 };
 
 static void

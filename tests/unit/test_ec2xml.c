@@ -1,18 +1,9 @@
 /*
  * test_ec2xml.c: DescribeTags, CreateTags and error replies.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
 #include "ec2xml.h"
+#include "testlib.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAXTAGS 4
 
 #define NS " xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\""
@@ -231,10 +222,7 @@ run_dt(void **state)
 	if (rc != c->code)
 		fail_msg("returned %d, not %d: %s", rc, c->code, st.msg);
 	assert_int_equal(st.code, c->code);
-	if (c->msg[0] == '\0')
-		assert_string_equal(st.msg, "");
-	else if (strstr(st.msg, c->msg) == NULL)
-		fail_msg("'%s' does not contain '%s'", st.msg, c->msg);
+	CHECK_MSG(c->name, st.msg, c->msg);
 	assert_int_equal(n, c->ntags);
 	for (i = 0; i < c->ntags; i++)
 		check_tag(&tags[i], &c->tags[i]);
@@ -429,10 +417,7 @@ run_ct(void **state)
 
 	assert_int_equal(ec2xml_create_tags(c->xml, strlen(c->xml), &st),
 	    c->code);
-	if (c->msg[0] == '\0')
-		assert_string_equal(st.msg, "");
-	else if (strstr(st.msg, c->msg) == NULL)
-		fail_msg("'%s' does not contain '%s'", st.msg, c->msg);
+	CHECK_MSG(c->name, st.msg, c->msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -517,19 +502,12 @@ main(void)
 	};
 	struct CMUnitTest td[NELEM(dt_cases)], te[NELEM(er_cases)];
 	struct CMUnitTest tc[NELEM(ct_cases)];
-	size_t i;
 	int fails = 0;
 
 	make_fixtures();
-	for (i = 0; i < NELEM(dt_cases); i++)
-		td[i] = (struct CMUnitTest){ dt_cases[i].name, run_dt, NULL,
-		    NULL, &dt_cases[i] };
-	for (i = 0; i < NELEM(er_cases); i++)
-		te[i] = (struct CMUnitTest){ er_cases[i].name, run_er, NULL,
-		    NULL, &er_cases[i] };
-	for (i = 0; i < NELEM(ct_cases); i++)
-		tc[i] = (struct CMUnitTest){ ct_cases[i].name, run_ct, NULL,
-		    NULL, &ct_cases[i] };
+	TL_ROW_TESTS(td, dt_cases, run_dt);
+	TL_ROW_TESTS(te, er_cases, run_er);
+	TL_ROW_TESTS(tc, ct_cases, run_ct);
 	fails += cmocka_run_group_tests_name("ec2xml_describe_tags", td, NULL,
 	    NULL);
 	fails += cmocka_run_group_tests_name("ec2xml_error", te, NULL, NULL);

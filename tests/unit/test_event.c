@@ -6,32 +6,10 @@
  * are compared through a mask of their bits, and the name tables are walked
  * up to CHK_COUNT.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
-
 #include "event.h"
+#include "testlib.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define DESIGN_CHECKS (CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH)
-
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (g_ == NULL || strcmp(g_, w_) != 0)				\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_ ? g_ : "(null)", w_);			\
-} while (0)
 
 /* ------------------------------------------------------------------ */
 /* names and programs */

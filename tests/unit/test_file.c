@@ -6,95 +6,11 @@
  * Every test works in its own mkdtemp directory (mode 0700) under /tmp,
  * removed at the end.  The ownership cases need root (chown to 65534).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
 #include "file.h"
 #include "status.h"
+#include "testlib.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (strcmp(g_, w_) != 0)					\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_, w_);					\
-} while (0)
-#define CHECK_HAS(what, hay, needle) do {				\
-	const char *h_ = (hay), *n_ = (needle);				\
-	if (strstr(h_, n_) == NULL)					\
-		fail_msg("%s: %s is \"%s\", which lacks \"%s\"", (what),	\
-		    #hay, h_, n_);					\
-} while (0)
-
-struct fx {
-	char dir[64];
-	char path[128];		/* dir/f */
-};
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
-fx_setup(void **state)
-{
-	struct fx *x = calloc(1, sizeof(*x));
-
-	assert_non_null(x);
-	snprintf(x->dir, sizeof(x->dir), "/tmp/cdgate-test-file-XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
-	assert_int_equal(chmod(x->dir, 0700), 0);
-	snprintf(x->path, sizeof(x->path), "%s/f", x->dir);
-	*state = x;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *x = *state;
-
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(x);
-	return 0;
-}
-
-static void
-put_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd;
-
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
+static struct tl_fx_spec fx_spec = { "file", "f", NULL };
 
 /* ------------------------------------------------------------------ */
 /* file_read */
@@ -150,7 +66,7 @@ static const struct read_case read_cases[] = {
 static void
 test_read_table(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct file_info info;
 	struct status st;
 	char want[256], *buf;
@@ -161,7 +77,7 @@ test_read_table(void **state)
 	for (i = 0; i < NELEM(read_cases); i++) {
 		const struct read_case *c = &read_cases[i];
 
-		put_file(x->path, c->data, c->len, c->mode);
+		tl_put_file(x->path, c->data, c->len, c->mode);
 		if (c->owner_other)
 			assert_int_equal(chown(x->path, 65534, 65534), 0);
 		memset(&info, 0, sizeof(info));
@@ -194,7 +110,7 @@ test_read_table(void **state)
 static void
 test_read_absent(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct status st;
 	char *buf = (char *)1, want[256];
 	size_t len = 9;
@@ -214,7 +130,7 @@ test_read_absent(void **state)
 static void
 test_read_absent_dir_and_file_on_the_way(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct status st;
 	char path[192], *buf;
 	size_t len;
@@ -224,7 +140,7 @@ test_read_absent_dir_and_file_on_the_way(void **state)
 	assert_int_equal(file_read(path, "thing", 64, BOTH, &buf, &len, NULL,
 	    &absent, &st), ST_FAIL);
 	assert_int_equal(absent, 1);
-	put_file(x->path, "x", 1, 0644);
+	tl_put_file(x->path, "x", 1, 0644);
 	snprintf(path, sizeof(path), "%s/f/g", x->dir);
 	absent = 7;
 	assert_int_equal(file_read(path, "thing", 64, BOTH, &buf, &len, NULL,
@@ -236,7 +152,7 @@ test_read_absent_dir_and_file_on_the_way(void **state)
 static void
 test_read_special_files(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct status st;
 	char link[160], *buf;
 	size_t len;
@@ -290,7 +206,7 @@ test_read_proc_file_past_cap(void **state)
 static void
 test_dir_trusted(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct status st;
 	char want[256];
 
@@ -310,7 +226,7 @@ test_dir_trusted(void **state)
 	assert_int_equal(file_dir_trusted(x->dir, "thing", &st), ST_FAIL);
 	assert_non_null(strstr(st.msg, "is owned by uid 65534"));
 	assert_int_equal(chown(x->dir, 0, 0), 0);
-	put_file(x->path, "x", 1, 0644);
+	tl_put_file(x->path, "x", 1, 0644);
 	assert_int_equal(file_dir_trusted(x->path, "thing", &st), ST_FAIL);
 	assert_non_null(strstr(st.msg, "is not a directory"));
 	assert_int_equal(unlink(x->path), 0);
@@ -353,7 +269,7 @@ test_dirname_table(void **state)
 	}
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+#define T(f) TL_FX_TEST(f, &fx_spec)
 
 int
 main(void)

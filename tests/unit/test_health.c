@@ -4,22 +4,9 @@
  * /proc/net/tcp and tcp6 parser of the drain check, on fixture text and on
  * files that cross the reader's chunk size.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
 #include "drain.h"
 #include "health.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "testlib.h"
 
 static void
 append(char *buf, size_t len, const char *s)
@@ -29,19 +16,6 @@ append(char *buf, size_t len, const char *s)
 
 	assert_true(n >= 0 && (size_t)n < len - used);
 }
-
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (g_ == NULL || strcmp(g_, w_) != 0)				\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_ ? g_ : "(null)", w_);			\
-} while (0)
 
 /* ------------------------------------------------------------------ */
 /* status specs */

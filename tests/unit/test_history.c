@@ -5,29 +5,15 @@
  *
  * Each case works in a fresh temporary directory (mode 0755).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cmocka.h>
 #include <json-c/json.h>
 
 #include "history.h"
 #include "proc.h"
 #include "status.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "testlib.h"
 
 static char dir[64];
 static char path[128];
@@ -37,22 +23,11 @@ static char rotated[140];
 /* helpers */
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cdgate-test-history-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(chmod(dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/history.jsonl", dir);
+	tl_tmpdir(dir, sizeof(dir), "history", 0755);
+	tl_join(path, sizeof(path), dir, "history.jsonl");
 	snprintf(rotated, sizeof(rotated), "%s.1", path);
 	return 0;
 }
@@ -61,7 +36,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rmtree(dir);
 	return 0;
 }
 
@@ -530,21 +505,52 @@ test_concurrent_writers_lose_no_line(void **state)
 		assert_int_equal(seen[i], 1);
 }
 
-static void
-test_sigterm_writes_the_prepared_line(void **state)
+/* Forks a child that sends its stdout to /dev/null and starts as the
+ * program before-install (proc_start: SIGTERM ends it with ST_TERM);
+ * returns 0 in the child, the child's pid in the parent. */
+static pid_t
+fork_program(void)
 {
-	static char buf[8192];
-	struct json_object *j;
-	struct history h;
-	pid_t pid;
-	int ws, devnull;
-	char *nl;
+	pid_t pid = fork();
+	int devnull;
 
-	(void)state;
-	if ((pid = fork()) == 0) {
+	assert_true(pid >= 0);
+	if (pid == 0) {
 		devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, STDOUT_FILENO);
 		proc_start("before-install");
+	}
+	return pid;
+}
+
+/* Waits for the child pid, which must exit ST_TERM; returns the one line
+ * the history must then hold, parsed. */
+static struct json_object *
+term_and_one_line(pid_t pid)
+{
+	static char buf[8192];
+	char *nl;
+	int ws;
+
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), ST_TERM);
+	assert_true(slurp(path, buf, sizeof(buf)) > 0);
+	nl = strchr(buf, '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl[1], '\0');		/* exactly one line */
+	return parse_line(buf, (size_t)(nl - buf));
+}
+
+static void
+test_sigterm_writes_the_prepared_line(void **state)
+{
+	struct json_object *j;
+	struct history h;
+	pid_t pid;
+
+	(void)state;
+	if ((pid = fork_program()) == 0) {
 		setenv("DEPLOYMENT_ID", "d-TERM00001", 1);
 		history_begin(&h, path, 0, "before-install", "BeforeInstall");
 		history_facts(&h, "i-0123456789abcdef0", "InService", NULL,
@@ -555,15 +561,7 @@ test_sigterm_writes_the_prepared_line(void **state)
 		pause();
 		_exit(99);
 	}
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	assert_true(WIFEXITED(ws));
-	assert_int_equal(WEXITSTATUS(ws), ST_TERM);
-	assert_true(slurp(path, buf, sizeof(buf)) > 0);
-	nl = strchr(buf, '\n');
-	assert_non_null(nl);
-	assert_int_equal(nl[1], '\0');		/* exactly one line */
-	j = parse_line(buf, (size_t)(nl - buf));
+	j = term_and_one_line(pid);
 	assert_string_equal(get_str(j, "verdict"), "fail");
 	assert_int_equal(get_int(j, "exit"), ST_TERM);
 	assert_string_equal(get_str(j, "deployment_id"), "d-TERM00001");
@@ -579,16 +577,10 @@ test_sigterm_after_record_adds_no_line(void **state)
 	struct json_object *j;
 	struct history h;
 	struct status st;
-	static char buf[8192];
-	char *nl;
 	pid_t pid;
-	int ws, devnull;
 
 	(void)state;
-	if ((pid = fork()) == 0) {
-		devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, STDOUT_FILENO);
-		proc_start("before-install");
+	if ((pid = fork_program()) == 0) {
 		history_begin(&h, path, 0, "before-install", "BeforeInstall");
 		history_arm(&h, "terminated");
 		if (history_record(&h, 0, 0, "ok", 5, &st) != ST_OK)
@@ -597,31 +589,13 @@ test_sigterm_after_record_adds_no_line(void **state)
 		pause();
 		_exit(99);
 	}
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	assert_true(WIFEXITED(ws));
-	assert_int_equal(WEXITSTATUS(ws), ST_TERM);
-	assert_true(slurp(path, buf, sizeof(buf)) > 0);
-	nl = strchr(buf, '\n');
-	assert_non_null(nl);
-	assert_int_equal(nl[1], '\0');		/* the pass line only */
-	j = parse_line(buf, (size_t)(nl - buf));
+	j = term_and_one_line(pid);		/* the pass line only */
 	assert_string_equal(get_str(j, "verdict"), "pass");
 	json_object_put(j);
 }
 
 /* ------------------------------------------------------------------ */
 /* reading */
-
-static void
-write_text(const char *p, const char *text)
-{
-	int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-}
 
 static void
 test_load_skips_garbage_and_torn_lines(void **state)
@@ -631,7 +605,7 @@ test_load_skips_garbage_and_torn_lines(void **state)
 	size_t bad;
 
 	(void)state;
-	write_text(path,
+	tl_put_text(path,
 	    "{\"reason\":\"seq 0\"}\n"
 	    "not json\n"
 	    "{\"reason\":\"seq 1\"}\n"
@@ -658,9 +632,9 @@ test_load_last_n_across_rotation(void **state)
 	char want[16];
 
 	(void)state;
-	write_text(rotated, "{\"reason\":\"seq 0\"}\n{\"reason\":\"seq 1\"}\n"
+	tl_put_text(rotated, "{\"reason\":\"seq 0\"}\n{\"reason\":\"seq 1\"}\n"
 	    "{\"reason\":\"seq 2\"}\n");
-	write_text(path, "{\"reason\":\"seq 3\"}\n{\"reason\":\"seq 4\"}\n");
+	tl_put_text(path, "{\"reason\":\"seq 3\"}\n{\"reason\":\"seq 4\"}\n");
 	assert_int_equal(history_load(path, 4, &arr, &bad, &st), ST_OK);
 	assert_int_equal(json_object_array_length(arr), 4);
 	for (i = 0; i < 4; i++) {
@@ -689,13 +663,13 @@ test_load_missing_is_empty_and_link_refused(void **state)
 	assert_int_equal(json_object_array_length(arr), 0);
 	json_object_put(arr);
 	snprintf(target, sizeof(target), "%s/t", dir);
-	write_text(target, "{\"reason\":\"x\"}\n");
+	tl_put_text(target, "{\"reason\":\"x\"}\n");
 	assert_int_equal(symlink(target, path), 0);
 	assert_int_equal(history_load(path, 5, &arr, &bad, &st), ST_FAIL);
 	assert_null(arr);
 	assert_non_null(strstr(st.msg, "symbolic link"));
 	unlink(path);
-	write_text(path, "{\"reason\":\"x\"}\n");
+	tl_put_text(path, "{\"reason\":\"x\"}\n");
 	assert_int_equal(chmod(path, 0666), 0);
 	assert_int_equal(history_load(path, 5, &arr, &bad, &st), ST_FAIL);
 	assert_non_null(strstr(st.msg, "go-w"));
@@ -728,44 +702,28 @@ test_load_reads_only_the_tail_of_a_big_file(void **state)
 	json_object_put(arr);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_format_fields_parse_back,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_format_verdicts_and_absent_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_format_cleans_outside_text, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_format_cuts_reason_to_fit,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_record_appends_lines_mode_0644, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_record_off_writes_nothing,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_record_creates_missing_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsafe_files_are_refused,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_rotation_keeps_newest_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_concurrent_writers_lose_no_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_sigterm_writes_the_prepared_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_sigterm_after_record_adds_no_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_load_skips_garbage_and_torn_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_load_last_n_across_rotation, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_load_missing_is_empty_and_link_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_load_reads_only_the_tail_of_a_big_file, setup,
-		    teardown),
+		T(test_format_fields_parse_back),
+		T(test_format_verdicts_and_absent_fields),
+		T(test_format_cleans_outside_text),
+		T(test_format_cuts_reason_to_fit),
+		T(test_record_appends_lines_mode_0644),
+		T(test_record_off_writes_nothing),
+		T(test_record_creates_missing_directory),
+		T(test_unsafe_files_are_refused),
+		T(test_rotation_keeps_newest_lines),
+		T(test_concurrent_writers_lose_no_line),
+		T(test_sigterm_writes_the_prepared_line),
+		T(test_sigterm_after_record_adds_no_line),
+		T(test_load_skips_garbage_and_torn_lines),
+		T(test_load_last_n_across_rotation),
+		T(test_load_missing_is_empty_and_link_refused),
+		T(test_load_reads_only_the_tail_of_a_big_file),
 	};
 
 	umask(022);

@@ -8,40 +8,11 @@
  * [bad]"), to test that handler errors carry the line and that the first
  * error wins.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
 #include "inifile.h"
 #include "status.h"
+#include "testlib.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define PATH "conf/x.ini"
-
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (strcmp(g_, w_) != 0)					\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_, w_);					\
-} while (0)
-#define CHECK_HAS(what, hay, needle) do {				\
-	const char *h_ = (hay), *n_ = (needle);				\
-	if (strstr(h_, n_) == NULL)					\
-		fail_msg("%s: %s is \"%s\", which lacks \"%s\"", (what),	\
-		    #hay, h_, n_);					\
-} while (0)
 
 /* The calls made, as "section.key=value;" one after the other. */
 struct calls {

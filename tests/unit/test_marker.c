@@ -6,45 +6,11 @@
  * removed at the end.  Some cases need root (a file owned by uid 65534).
  */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cmocka.h>
 
 #include "marker.h"
 #include "status.h"
+#include "testlib.h"
 #include "text.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (strcmp(g_, w_) != 0)					\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_, w_);					\
-} while (0)
-#define CHECK_HAS(what, hay, needle) do {				\
-	const char *h_ = (hay), *n_ = (needle);				\
-	if (strstr(h_, n_) == NULL)					\
-		fail_msg("%s: %s is \"%s\", which lacks \"%s\"", (what),	\
-		    #hay, h_, n_);					\
-} while (0)
 
 #define GOOD_HEAD "[provision]\nstatus = ok\n"				\
 	"instance_id = i-0123456789abcdef0\n"				\
@@ -58,92 +24,31 @@
 /* ------------------------------------------------------------------ */
 /* helpers */
 
-struct fx {
-	char dir[64];
-	char path[128];		/* dir/provisioned */
-};
+static struct tl_fx_spec fx_spec = { "marker", "provisioned", NULL };
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
-fx_setup(void **state)
-{
-	struct fx *x = calloc(1, sizeof(*x));
-
-	assert_non_null(x);
-	snprintf(x->dir, sizeof(x->dir), "/tmp/cdgate-test-marker-XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
-	assert_int_equal(chmod(x->dir, 0700), 0);
-	snprintf(x->path, sizeof(x->path), "%s/provisioned", x->dir);
-	*state = x;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *x = *state;
-
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(x);
-	return 0;
-}
-
+/* dir holds exactly the names in want, joined by ' ' (. and .. aside) */
 static void
-put_file(const char *path, const void *data, size_t len, mode_t mode)
+assert_dir_holds(const char *dir, const char *want)
 {
-	int fd;
-
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
-put_text(const char *path, const char *text)
-{
-	put_file(path, text, strlen(text), 0644);
-}
-
-static void
-join(char *out, size_t len, const char *a, const char *b)
-{
-	int n = snprintf(out, len, "%s/%s", a, b);
-
-	assert_true(n > 0 && (size_t)n < len);
-}
-
-/* names in dir other than . and .., joined by ' ' */
-static void
-list_dir(const char *dir, char *out, size_t len)
-{
+	char names[256];
 	struct dirent *e;
 	DIR *d = opendir(dir);
 	size_t used = 0;
 
 	assert_non_null(d);
-	out[0] = '\0';
+	names[0] = '\0';
 	while ((e = readdir(d)) != NULL) {
 		int n;
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		n = snprintf(out + used, len - used, "%s%s",
+		n = snprintf(names + used, sizeof(names) - used, "%s%s",
 		    used ? " " : "", e->d_name);
-		assert_true(n > 0 && (size_t)n < len - used);
+		assert_true(n > 0 && (size_t)n < sizeof(names) - used);
 		used += (size_t)n;
 	}
 	closedir(d);
+	assert_string_equal(names, want);
 }
 
 static void
@@ -165,12 +70,12 @@ good_marker(struct marker *m)
 static void
 test_read_good_marker(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	int absent = 7;
 
-	put_text(x->path, GOOD_HEAD "digest = " DIGEST_A "\n"
+	tl_put_text(x->path, GOOD_HEAD "digest = " DIGEST_A "\n"
 	    "message = all good\n[tags]\nRole = api\nEnv = prod\n");
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(absent, 0);
@@ -191,12 +96,12 @@ test_read_good_marker(void **state)
 static void
 test_read_minimal_marker(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	int absent;
 
-	put_text(x->path, "[provision]\nstatus = failed\ninstance_id = i-1\n"
+	tl_put_text(x->path, "[provision]\nstatus = failed\ninstance_id = i-1\n"
 	    "boot_id = b\nfinished_at = 2026-01-02T03:04:05Z");
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(m.ok, 0);
@@ -229,7 +134,7 @@ static const struct tagkey_case tagkey_cases[] = {
 static void
 test_read_percent_encoded_tag_keys(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	char text[512];
@@ -239,7 +144,7 @@ test_read_percent_encoded_tag_keys(void **state)
 	for (i = 0; i < NELEM(tagkey_cases); i++) {
 		snprintf(text, sizeof(text), GOOD_HEAD "[tags]\n%s = v%zu\n",
 		    tagkey_cases[i].stored, i);
-		put_text(x->path, text);
+		tl_put_text(x->path, text);
 		CHECK_INT(tagkey_cases[i].stored, marker_read(x->path, &m,
 		    &absent, &st), ST_OK);
 		CHECK_INT(tagkey_cases[i].stored, m.ntags, 1);
@@ -328,7 +233,7 @@ static const struct bad_case bad_cases[] = {
 static void
 test_read_bad_content(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	char want[256];
@@ -338,7 +243,7 @@ test_read_bad_content(void **state)
 	for (i = 0; i < NELEM(bad_cases); i++) {
 		const struct bad_case *c = &bad_cases[i];
 
-		put_text(x->path, c->text);
+		tl_put_text(x->path, c->text);
 		absent = 7;
 		CHECK_INT(c->what, marker_read(x->path, &m, &absent, &st),
 		    ST_FAIL);
@@ -359,7 +264,7 @@ test_read_bad_content(void **state)
 static void
 test_read_at_most_cap_tags(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	char text[4096], want[256];
 	struct marker m;
 	struct status st;
@@ -370,12 +275,12 @@ test_read_at_most_cap_tags(void **state)
 	for (i = 0; i < CAP_TAGS; i++)
 		used += (size_t)snprintf(text + used, sizeof(text) - used,
 		    "k%d = v%d\n", i, i);
-	put_text(x->path, text);
+	tl_put_text(x->path, text);
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(m.ntags, CAP_TAGS);
 	assert_string_equal(m.tags[CAP_TAGS - 1].key, "k49");
 	snprintf(text + used, sizeof(text) - used, "one = more\n");
-	put_text(x->path, text);
+	tl_put_text(x->path, text);
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_FAIL);
 	snprintf(want, sizeof(want), "%s:%d: more than %d tags", x->path,
 	    5 + 1 + CAP_TAGS + 1, CAP_TAGS);
@@ -386,12 +291,12 @@ test_read_at_most_cap_tags(void **state)
 static void
 test_read_crlf_marker(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	int absent;
 
-	put_text(x->path, "[provision]\r\nstatus = ok\r\ninstance_id = i-1\r\n"
+	tl_put_text(x->path, "[provision]\r\nstatus = ok\r\ninstance_id = i-1\r\n"
 	    "boot_id = b\r\nfinished_at = 2026-11-26T02:00:00Z\r\n"
 	    "[tags]\r\nRole = api\r\n");
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
@@ -406,7 +311,7 @@ test_read_crlf_marker(void **state)
 static void
 test_read_absent(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	int absent = 0;
@@ -451,14 +356,14 @@ static const struct badfile_case badfile_cases[] = {
 };
 
 static void
-make_bad(const struct fx *x, enum bad_kind kind)
+make_bad(const struct tl_fx *x, enum bad_kind kind)
 {
 	char other[160], *big;
 
-	join(other, sizeof(other), x->dir, "real");
+	tl_join(other, sizeof(other), x->dir, "real");
 	switch (kind) {
 	case BAD_SYMLINK:
-		put_text(other, GOOD_HEAD);
+		tl_put_text(other, GOOD_HEAD);
 		assert_int_equal(symlink(other, x->path), 0);
 		break;
 	case BAD_DANGLING:
@@ -471,51 +376,51 @@ make_bad(const struct fx *x, enum bad_kind kind)
 		assert_int_equal(mkfifo(x->path, 0644), 0);
 		break;
 	case BAD_GROUP_W:
-		put_file(x->path, GOOD_HEAD, strlen(GOOD_HEAD), 0664);
+		tl_put_file(x->path, GOOD_HEAD, strlen(GOOD_HEAD), 0664);
 		break;
 	case BAD_WORLD_W:
-		put_file(x->path, GOOD_HEAD, strlen(GOOD_HEAD), 0646);
+		tl_put_file(x->path, GOOD_HEAD, strlen(GOOD_HEAD), 0646);
 		break;
 	case BAD_OWNER:
-		put_text(x->path, GOOD_HEAD);
+		tl_put_text(x->path, GOOD_HEAD);
 		assert_int_equal(chown(x->path, 65534, 65534), 0);
 		break;
 	case BAD_BIG:
 		assert_non_null(big = malloc(CAP_MARKER_FILE + 1));
 		memset(big, '\n', CAP_MARKER_FILE + 1);
 		memcpy(big, GOOD_HEAD, strlen(GOOD_HEAD));
-		put_file(x->path, big, CAP_MARKER_FILE + 1, 0644);
+		tl_put_file(x->path, big, CAP_MARKER_FILE + 1, 0644);
 		free(big);
 		break;
 	case BAD_NUL:
-		put_file(x->path, GOOD_HEAD "\0", strlen(GOOD_HEAD) + 1, 0644);
+		tl_put_file(x->path, GOOD_HEAD "\0", strlen(GOOD_HEAD) + 1, 0644);
 		break;
 	case BAD_UTF8:
-		put_text(x->path, GOOD_HEAD "message = caf\xe9\n");
+		tl_put_text(x->path, GOOD_HEAD "message = caf\xe9\n");
 		break;
 	case BAD_DIR_GROUP_W:
-		put_text(x->path, GOOD_HEAD);
+		tl_put_text(x->path, GOOD_HEAD);
 		assert_int_equal(chmod(x->dir, 0770), 0);
 		break;
 	case BAD_DIR_WORLD_W:
-		put_text(x->path, GOOD_HEAD);
+		tl_put_text(x->path, GOOD_HEAD);
 		assert_int_equal(chmod(x->dir, 0707), 0);
 		break;
 	case BAD_DIR_OWNER:
-		put_text(x->path, GOOD_HEAD);
+		tl_put_text(x->path, GOOD_HEAD);
 		assert_int_equal(chown(x->dir, 65534, 65534), 0);
 		break;
 	}
 }
 
 static void
-undo_bad(const struct fx *x)
+undo_bad(const struct tl_fx *x)
 {
 	char other[160];
 
 	assert_int_equal(chown(x->dir, geteuid(), getegid()), 0);
 	assert_int_equal(chmod(x->dir, 0700), 0);
-	join(other, sizeof(other), x->dir, "real");
+	tl_join(other, sizeof(other), x->dir, "real");
 	unlink(other);
 	if (unlink(x->path) != 0)
 		assert_int_equal(rmdir(x->path), 0);
@@ -524,7 +429,7 @@ undo_bad(const struct fx *x)
 static void
 test_read_bad_files(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	char want[256];
@@ -552,7 +457,7 @@ test_read_bad_files(void **state)
 static void
 test_read_cap_sized_marker(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m;
 	struct status st;
 	char *big;
@@ -561,7 +466,7 @@ test_read_cap_sized_marker(void **state)
 	assert_non_null(big = malloc(CAP_MARKER_FILE));
 	memset(big, '\n', CAP_MARKER_FILE);
 	memcpy(big, GOOD_HEAD, strlen(GOOD_HEAD));
-	put_file(x->path, big, CAP_MARKER_FILE, 0644);
+	tl_put_file(x->path, big, CAP_MARKER_FILE, 0644);
 	free(big);
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
 }
@@ -739,7 +644,7 @@ test_format_too_small(void **state)
 static void
 test_write_read_round_trip(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m, r;
 	struct status st;
 	int absent;
@@ -754,7 +659,7 @@ test_write_read_round_trip(void **state)
 static void
 test_write_read_long_message(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	struct marker m, r;
 	struct status st;
 	int absent, other;
@@ -774,8 +679,8 @@ test_write_read_long_message(void **state)
 static void
 test_write_modes_and_no_temp_file(void **state)
 {
-	struct fx *x = *state;
-	char sub[128], path[160], names[256];
+	struct tl_fx *x = *state;
+	char sub[128], path[160];
 	struct marker m;
 	struct status st;
 	struct stat sb;
@@ -783,35 +688,33 @@ test_write_modes_and_no_temp_file(void **state)
 
 	good_marker(&m);
 	/* missing directories are created, 0755 whatever the umask */
-	join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
-	join(path, sizeof(path), sub, "provisioned");
+	tl_join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
+	tl_join(path, sizeof(path), sub, "provisioned");
 	assert_int_equal(marker_write(path, &m, &st), ST_OK);
 	umask(old);
 	assert_int_equal(stat(sub, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0755);
-	join(sub, sizeof(sub), x->dir, "var");
+	tl_join(sub, sizeof(sub), x->dir, "var");
 	assert_int_equal(stat(sub, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0755);
 	/* the marker is 0644, a regular file, and alone in its directory */
 	assert_int_equal(lstat(path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 07777, 0644);
-	join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
-	list_dir(sub, names, sizeof(names));
-	assert_string_equal(names, "provisioned");
+	tl_join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
+	assert_dir_holds(sub, "provisioned");
 }
 
 static void
 test_write_replaces_existing_marker(void **state)
 {
-	struct fx *x = *state;
-	char names[256];
+	struct tl_fx *x = *state;
 	struct marker m, r;
 	struct status st;
 	struct stat sb;
 	int absent;
 
-	put_file(x->path, "old", 3, 0600);
+	tl_put_file(x->path, "old", 3, 0600);
 	good_marker(&m);
 	m.ok = 0;
 	text_copy(m.message, "second", sizeof(m.message));
@@ -820,15 +723,14 @@ test_write_replaces_existing_marker(void **state)
 	assert_same_marker(&m, &r);
 	assert_int_equal(stat(x->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0644);
-	list_dir(x->dir, names, sizeof(names));
-	assert_string_equal(names, "provisioned");
+	assert_dir_holds(x->dir, "provisioned");
 }
 
 static void
 test_write_refuses_group_writable_dir(void **state)
 {
-	struct fx *x = *state;
-	char want[256], names[256];
+	struct tl_fx *x = *state;
+	char want[256];
 	struct marker m;
 	struct status st;
 
@@ -838,21 +740,20 @@ test_write_refuses_group_writable_dir(void **state)
 	snprintf(want, sizeof(want), "marker directory '%s' is writable by "
 	    "its group; chmod go-w '%s'", x->dir, x->dir);
 	assert_non_null(strstr(st.msg, want));
-	list_dir(x->dir, names, sizeof(names));
-	assert_string_equal(names, "");
+	assert_dir_holds(x->dir, "");
 	assert_int_equal(chmod(x->dir, 0700), 0);
 }
 
 static void
 test_write_refuses_a_directory_path(void **state)
 {
-	struct fx *x = *state;
+	struct tl_fx *x = *state;
 	char path[160];
 	struct marker m;
 	struct status st;
 
 	good_marker(&m);
-	join(path, sizeof(path), x->dir, "d/");
+	tl_join(path, sizeof(path), x->dir, "d/");
 	assert_int_equal(marker_write(path, &m, &st), ST_CONFIG);
 	assert_non_null(strstr(st.msg, "names a directory"));
 }
@@ -861,19 +762,18 @@ test_write_refuses_a_directory_path(void **state)
 static void
 test_write_parent_is_a_file(void **state)
 {
-	struct fx *x = *state;
-	char file[160], path[192], names[256];
+	struct tl_fx *x = *state;
+	char file[160], path[192];
 	struct marker m;
 	struct status st;
 
 	good_marker(&m);
-	join(file, sizeof(file), x->dir, "file");
-	put_text(file, "x");
-	join(path, sizeof(path), file, "provisioned");
+	tl_join(file, sizeof(file), x->dir, "file");
+	tl_put_text(file, "x");
+	tl_join(path, sizeof(path), file, "provisioned");
 	assert_int_not_equal(marker_write(path, &m, &st), ST_OK);
 	assert_non_null(strstr(st.msg, file));
-	list_dir(x->dir, names, sizeof(names));
-	assert_string_equal(names, "file");
+	assert_dir_holds(x->dir, "file");
 }
 
 static void
@@ -889,7 +789,7 @@ test_boot_id(void **state)
 	assert_int_equal(marker_boot_id(id, 10, &st), ST_OSERR);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+#define T(f) TL_FX_TEST(f, &fx_spec)
 
 int
 main(void)

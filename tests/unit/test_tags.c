@@ -3,18 +3,10 @@
  * against [tags] globs and the marker's recorded tags, the metadata
  * listing, and the key characters metadata tags allow.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
-#include <cmocka.h>
-
 #include "tags.h"
+#include "testlib.h"
 #include "text.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAXT 6
 
 struct kv {

@@ -2,34 +2,10 @@
  * test_text.c: UTF-8 validation, text_clean, text_trim, text_copy,
  * text_long and text_glob, each from a table of cases.
  */
-#include <limits.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
-
+#include "testlib.h"
 #include "text.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define GUARD 16
-
-/* Assertions that name the table row on failure, and print nothing else. */
-#define CHECK_INT(what, got, want) do {					\
-	long long g_ = (long long)(got), w_ = (long long)(want);	\
-	if (g_ != w_)							\
-		fail_msg("%s: %s is %lld, want %lld", (what), #got,	\
-		    g_, w_);						\
-} while (0)
-#define CHECK_STR(what, got, want) do {					\
-	const char *g_ = (got), *w_ = (want);				\
-	if (strcmp(g_, w_) != 0)					\
-		fail_msg("%s: %s is \"%s\", want \"%s\"", (what),	\
-		    #got, g_, w_);					\
-} while (0)
 
 /* ------------------------------------------------------------------ */
 /* text_utf8_seq and text_utf8_valid */
