@@ -271,8 +271,9 @@ marker_format(const struct marker *m, char *buf, size_t len,
 	}
 	return ST_OK;
 toolong:
-	return status_set(st, ST_SOFTWARE, "marker text longer than %zu bytes",
-	    len);
+	/* reachable with many long --tag values: the caller's input */
+	return status_set(st, ST_USAGE, "marker text longer than %zu bytes "
+	    "(fewer or shorter tags)", len);
 }
 
 /* mkdir -p with mode 0755 for the missing parts of dir. */

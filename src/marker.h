@@ -67,7 +67,7 @@ int marker_write(const char *path, const struct marker *m,
 int marker_value_ok(const char *v);
 /*
  * Formats the marker as INI text; ST_OK, ST_USAGE for a tag value that
- * marker_value_ok refuses, or ST_SOFTWARE when too long.
+ * marker_value_ok refuses or when the text does not fit len.
  */
 int marker_format(const struct marker *m, char *buf, size_t len,
     struct status *st);

@@ -257,3 +257,12 @@ def test_wait_usage(setup):
     assert wait("x").returncode == 64
     r = wait("-n")
     assert r.returncode == 0 and "check mode" in last_line(r)
+
+
+def test_mark_system_error_is_71(setup):
+    """A marker directory that cannot be created (here under /proc) is a
+    system error, exit 71, and says which directory."""
+    _, _, mark, _ = setup
+    r = mark("--instance-id", "i-0123456789abcdef0", "--path", "/proc/cdgate-test/provisioned")
+    assert r.returncode == 71, r.describe()
+    assert "cannot create directory '/proc/cdgate-test'" in last_line(r)

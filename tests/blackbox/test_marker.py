@@ -249,3 +249,82 @@ def test_marker_wait_uses_inotify_not_polling(deploy, marker, imds, report):
     report(f"CPU during a 3 s marker wait: {cpu * 1000:.1f} ms")
     assert cpu < 0.1, f"{cpu:.3f} CPU-seconds for a 3 s wait"
     assert imds.count("meta-data/instance-id") == 1
+
+
+def cloud_init_config(marker, tmp_path, timeout=5):
+    ci = tmp_path / "cloud-init"
+    ci.mkdir(mode=0o755, exist_ok=True)
+    return ci, gate_config(marker, timeout=timeout, extra=(
+        f"cloud_init = yes\ncloud_init_result = {ci}/result.json\n"
+        f"cloud_init_status = {ci}/status.json\n"))
+
+
+def write_json(path, obj):
+    import json
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj))
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
+
+
+def test_cloud_init_finished_without_errors_passes(deploy, marker, imds, tmp_path):
+    write_marker(marker, marker_text())
+    ci, cfg = cloud_init_config(marker, tmp_path)
+    write_json(ci / "result.json", {"v1": {"datasource": "DataSourceEc2", "errors": []}})
+    r = deploy(cfg).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    assert "cloud-init ok" in r.verdict
+
+
+def test_cloud_init_errors_fail_with_the_first_error(deploy, marker, imds, tmp_path):
+    write_marker(marker, marker_text())
+    ci, cfg = cloud_init_config(marker, tmp_path)
+    write_json(ci / "result.json", {"v1": {"datasource": "DataSourceEc2", "errors": [
+        "('scripts_user', RuntimeError('Runparts: 1 failures in 1 attempted commands'))"]}})
+    r = deploy(cfg).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1
+    assert "cloud-init finished with 1 error" in r.verdict and "scripts_user" in r.verdict
+
+
+def test_cloud_init_result_written_mid_wait_passes(deploy, marker, imds, tmp_path):
+    write_marker(marker, marker_text())
+    ci, cfg = cloud_init_config(marker, tmp_path, timeout=20)
+    dep = deploy(cfg)
+    t, box = run_async(dep, timeout=60)
+    time.sleep(1.0)
+    write_json(ci / "result.json", {"v1": {"datasource": "DataSourceEc2", "errors": []}})
+    t.join()
+    r = box["r"]
+    assert_agent_clean(r, "PASS")
+    assert any("cloud-init: waiting" in ln for ln in r.output)
+    assert r.elapsed < 5
+
+
+def test_cloud_init_never_finishing_fails_at_the_deadline(deploy, marker, imds, tmp_path):
+    write_marker(marker, marker_text())
+    _, cfg = cloud_init_config(marker, tmp_path, timeout=2)
+    r = deploy(cfg).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 2 and "cloud-init did not finish within 2s" in r.verdict
+
+
+def test_cloud_init_recoverable_errors_warn_but_pass(deploy, marker, imds, tmp_path):
+    write_marker(marker, marker_text())
+    ci, cfg = cloud_init_config(marker, tmp_path)
+    write_json(ci / "result.json", {"v1": {"datasource": "DataSourceEc2", "errors": []}})
+    write_json(ci / "status.json", {"v1": {"stage": None, "init": {
+        "errors": [], "recoverable_errors": {"DEPRECATED": ["key 'x' is deprecated"]}}}})
+    r = deploy(cfg).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    assert any("warning: 1 recoverable" in ln for ln in r.output), r.describe()
+
+
+def test_malformed_cloud_init_result_fails(deploy, marker, imds, tmp_path):
+    write_marker(marker, marker_text())
+    ci, cfg = cloud_init_config(marker, tmp_path)
+    (ci / "result.json").write_text('{"v1": {"errors": ')
+    os.chmod(ci / "result.json", 0o644)
+    r = deploy(cfg).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1 and "result.json" in r.verdict

@@ -635,7 +635,7 @@ test_format_too_small(void **state)
 	for (len = 1; len < need; len += 7) {
 		status_clear(&st);
 		CHECK_INT("short buffer", marker_format(&m, buf, len, &st),
-		    ST_SOFTWARE);
+		    ST_USAGE);
 		assert_non_null(strstr(st.msg, "marker text longer than"));
 	}
 	assert_int_equal(marker_format(&m, buf, need, &st), ST_OK);
