@@ -185,12 +185,15 @@ mark_run(struct mark *k, int *status)
 		return status_set(&k->st, ST_OSERR, "fork: %s",
 		    strerror(errno));
 	if (pid == 0) {
+		/* its own group: a SIGTERM reaches everything it starts */
+		setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(k->run[0], k->run);
 		fprintf(stderr, "cdgate: cdgate-mark: cannot run '%s': %s\n",
 		    k->run[0], strerror(errno));
 		_exit(127);
 	}
+	setpgid(pid, pid);	/* also here: no race with the child's */
 	proc_term_child(pid);
 	while (waitpid(pid, &ws, 0) == -1)
 		if (errno != EINTR) {

@@ -29,16 +29,18 @@
 #include "proc.h"
 #include "text.h"
 
-#define STATUS_DEFAULT_N 10
+#define STATUS_DEFAULT_LAST 10
 #define STATUS_SCAN      200	/* entries searched for "last passed" */
 #define STATUS_IMDS_MS   2000	/* instance metadata, in total */
 
 static const char usage[] =
-    "usage: cdgate-status [-hV] [-c config] [--json] [-n N]\n"
+    "usage: cdgate-status [-hnV] [-c config] [--json] [-l N]\n"
     "  This instance's provisioning (marker, cloud-init), its Auto Scaling\n"
     "  lifecycle state, the last N runs from the deployment history\n"
     "  (default 10), and the last deployment it passed the gate with.\n"
-    "  --json  one JSON object instead of text\n"
+    "  -l, --last N  show the last N runs, 1 to 1000;  --json  one JSON object\n"
+    "  -n  check mode: print the configuration used and the plan, read\n"
+    "      nothing, no network\n"
     "Exit: 0 reported, 64 usage, 70 internal, 71 system, 78 configuration.\n";
 
 struct report {
@@ -445,11 +447,55 @@ status_fail(int rc, const char *msg)
 	return rc;
 }
 
+/*
+ * Check mode: what a report would read, from the configuration alone.  No
+ * file but the configuration is opened and no request is made.
+ */
+static int
+status_plan(const struct config *cfg, long n)
+{
+	struct imds m;
+	struct status st;
+
+	out_info("cdgate-status %s, config %s%s%s", PROC_VERSION,
+	    cfg->path[0] ? "'" : "", cfg->path[0] ? cfg->path :
+	    "built-in defaults (no cdgate.ini found)", cfg->path[0] ? "'" : "");
+	out_info("marker: '%s'%s", cfg->marker_path, cfg->digest[0] ?
+	    ", digest required" : "");
+	if (cfg->history[0] != '\0')
+		out_info("history: '%s', last %ld run%s", cfg->history, n,
+		    n == 1 ? "" : "s");
+	else
+		out_info("history: off ([gate] history = none)");
+	if (cfg->cloud_init)
+		out_info("cloud-init: would be consulted ('%s', '%s')",
+		    cfg->cloud_init_result, cfg->cloud_init_status);
+	else
+		out_info("cloud-init: not consulted ([marker] cloud_init = no)");
+	if (!cfg->imds)
+		out_info("instance metadata: not consulted ([gate] imds = no)");
+	else if (imds_init(&m, &st) != ST_OK)
+		out_info("instance metadata: not usable: %s", st.msg);
+	else {
+		if (m.disabled)
+			out_info("instance metadata: not consulted "
+			    "(AWS_EC2_METADATA_DISABLED=true)");
+		else
+			out_info("instance metadata: would be consulted at '%s' "
+			    "for the instance id and the lifecycle state (%ds "
+			    "in all)", m.base, STATUS_IMDS_MS / 1000);
+		imds_free(&m);
+	}
+	out_verdict(0, 0, "configuration is valid (check mode: nothing read)");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "last", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -457,20 +503,21 @@ main(int argc, char **argv)
 	static struct report r;
 	struct json_object *part;
 	const char *cfgpath = NULL;
-	long n = STATUS_DEFAULT_N;
-	int c, json = 0, rc;
+	long n = STATUS_DEFAULT_LAST;
+	int c, check = 0, json = 0, rc;
 
 	proc_start("cdgate-status");
 	proc_on_term("terminated by SIGTERM");
-	while ((c = getopt_long(argc, argv, "c:hn:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hl:nV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cfgpath = optarg; break;
 		case 'j': json = 1; break;
-		case 'n':
+		case 'l':
 			if (text_long(optarg, 1, HISTORY_CAP_ENTRIES, &n) != 0)
-				return status_fail(ST_USAGE, "-n: expected a "
+				return status_fail(ST_USAGE, "-l: expected a "
 				    "number of entries from 1 to 1000");
 			break;
+		case 'n': check = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("cdgate-status %s\n", PROC_VERSION); return 0;
 		default:
@@ -488,6 +535,8 @@ main(int argc, char **argv)
 		rc = config_load(&r.cfg, argv[0], &r.st);
 	if (rc != ST_OK)
 		return status_fail(rc, r.st.msg);
+	if (check)
+		return status_plan(&r.cfg, n);
 	if ((r.root = json_object_new_object()) == NULL)
 		return status_fail(ST_OSERR, "out of memory");
 	r.deadline = mono_ms() + STATUS_IMDS_MS;

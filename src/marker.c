@@ -176,17 +176,19 @@ marker_verify(const char *path, const struct marker *m,
     struct status *st)
 {
 	*other_instance = 0;
-	if (!m->ok)
-		return status_set(st, ST_FAIL, "provisioning failed at %s: %s "
-		    "(marker '%s'); fix provisioning and relaunch",
-		    m->finished_at, m->message[0] ? m->message :
-		    "no message recorded", path);
+	/* the instance first: another instance's marker (even a failed one)
+	 * says nothing about this instance, whose provisioning replaces it */
 	if (instance_id != NULL && strcmp(m->instance_id, instance_id) != 0) {
 		*other_instance = 1;
 		return status_set(st, ST_FAIL, "marker '%s' was written on "
 		    "instance %s, this is %s (baked into the AMI?); remove "
 		    "it from the image", path, m->instance_id, instance_id);
 	}
+	if (!m->ok)
+		return status_set(st, ST_FAIL, "provisioning failed at %s: %s "
+		    "(marker '%s'); fix provisioning and relaunch",
+		    m->finished_at, m->message[0] ? m->message :
+		    "no message recorded", path);
 	if (digest != NULL && digest[0] != '\0' &&
 	    strcmp(m->digest, digest) != 0)
 		return status_set(st, ST_FAIL, "marker '%s' digest %.23s is "

@@ -48,10 +48,10 @@ struct marker {
 int marker_read(const char *path, struct marker *m, int *absent,
     struct status *st);
 /*
- * Verifies a parsed marker: status, instance id (skipped when NULL) and
+ * Verifies a parsed marker: instance id (skipped when NULL), status and
  * digest (skipped when NULL or "").  ST_OK or ST_FAIL; *other_instance is
- * set when the only fault is another instance's id (a marker baked into
- * an image, which this instance's own provisioning will replace).
+ * set when the marker is another instance's, whatever its status (a marker
+ * baked into an image, which this instance's own provisioning replaces).
  */
 int marker_verify(const char *path, const struct marker *m,
     const char *instance_id, const char *digest, int *other_instance,

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,9 +39,11 @@ proc_fmt_ulong(char *buf, unsigned long v)
 }
 
 /*
- * Async-signal-safe: waits up to PROC_CHILD_GRACE_MS for the child that got
- * SIGTERM, then SIGKILLs it, so that no child outlives the program holding
- * its stdout or stderr (the agent would wait on them).
+ * Async-signal-safe: the child leads its own process group (proc.h); waits
+ * up to PROC_CHILD_GRACE_MS for the child and everything it started in
+ * that group to end on the SIGTERM sent to the group, then SIGKILLs the
+ * group, so that no descendant outlives the program holding its stdout or
+ * stderr (the agent would wait on them).
  */
 static void
 reap_child(pid_t pid)
@@ -49,12 +52,17 @@ reap_child(pid_t pid)
 	int i, ws;
 
 	for (i = 0; i < PROC_CHILD_GRACE_MS / 10; i++) {
-		if (waitpid(pid, &ws, WNOHANG) != 0)
-			return;		/* gone (or not ours any more) */
+		/* the program is a subreaper (proc_term_child): orphans of
+		 * the group are its children too, and reaped here */
+		while (waitpid(-pid, &ws, WNOHANG) > 0)
+			;
+		if (kill(-pid, 0) == -1)
+			return;		/* nothing left in the group */
 		nanosleep(&ts, NULL);
 	}
-	kill(pid, SIGKILL);
-	(void)waitpid(pid, &ws, 0);
+	kill(-pid, SIGKILL);
+	while (waitpid(-pid, &ws, WNOHANG) > 0)
+		;
 }
 
 /*
@@ -72,7 +80,7 @@ on_signal(int sig)
 	if (term_unlink != NULL)
 		unlink(term_unlink);
 	if (term_child > 0) {
-		kill(term_child, SIGTERM);
+		kill(-term_child, SIGTERM);
 		reap_child(term_child);
 	}
 	memcpy(buf, term_line, term_len);
@@ -116,6 +124,9 @@ proc_term_unlink(const char *path)
 void
 proc_term_child(pid_t pid)
 {
+	/* orphans of the child's group become ours, so they can be reaped */
+	if (pid > 0)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	term_child = pid;
 }
 

@@ -9,10 +9,9 @@
  * - installs the SIGTERM/SIGINT/SIGHUP handler.
  *
  * The handler only uses async-signal-safe calls: it removes a registered
- * temporary file, forwards SIGTERM to a registered child process (and waits
- * PROC_CHILD_GRACE_MS for it, then SIGKILLs it: no child outlives the
- * program holding its stdout),
- * writes the prepared verdict line with the elapsed time, runs a registered
+ * temporary file, sends SIGTERM to a registered child's process group (and
+ * waits PROC_CHILD_GRACE_MS for it, then SIGKILLs the group: nothing it
+ * started outlives the program holding its stdout), writes the prepared verdict line with the elapsed time, runs a registered
  * async-signal-safe hook (history) and _exits with ST_TERM.  So SIGTERM ends
  * any program at once, whatever it is blocked in.
  */
@@ -29,7 +28,11 @@ void proc_start(const char *label);
 void proc_on_term(const char *reason);
 /* A temporary file to unlink if killed (NULL: none).  Must stay valid. */
 void proc_term_unlink(const char *path);
-/* A child process to forward SIGTERM to (0: none). */
+/*
+ * A child to end with the program (0: none).  It MUST lead its own process
+ * group (setpgid in the child and the parent): SIGTERM goes to that whole
+ * group, and whatever is left of it after PROC_CHILD_GRACE_MS is killed.
+ */
 void proc_term_child(pid_t pid);
 /* An async-signal-safe function called before _exit on SIGTERM. */
 void proc_term_hook(void (*fn)(int elapsed_ms));

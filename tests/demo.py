@@ -118,7 +118,7 @@ def scene_provisioned(build, imds, tmp):
         ok = ok and r.returncode == 0
     say(f"   {DIM}-> the instance is registered with the load balancer, "
         f"provisioned.{OFF}")
-    st = run_program(build / "bin" / "cdgate-status", ["-c", str(ini), "-n", "3"],
+    st = run_program(build / "bin" / "cdgate-status", ["-c", str(ini), "-l", "3"],
                      env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
     say(f"{stamp()} cdgate-status on the instance:")
     for line in st.stdout.splitlines():

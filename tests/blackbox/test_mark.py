@@ -266,3 +266,30 @@ def test_mark_system_error_is_71(setup):
     r = mark("--instance-id", "i-0123456789abcdef0", "--path", "/proc/cdgate-test/provisioned")
     assert r.returncode == 71, r.describe()
     assert "cannot create directory '/proc/cdgate-test'" in last_line(r)
+
+
+@pytest.mark.parametrize("script,within", [
+    ("sleep 37 & wait", 1.0),                          # a grandchild
+    ("trap '' TERM; sleep 37 & sleep 38", 3.0),         # ignores SIGTERM: killed after the grace
+])
+def test_mark_sigterm_ends_everything_the_command_started(setup, build, script, within):
+    """No descendant of --run outlives cdgate-mark holding its stdout: the
+    pipe reaches end of file as soon as cdgate-mark exits."""
+    _, ini, _, _ = setup
+    p = subprocess.Popen([str(build / "bin" / "cdgate-mark"), "-c", str(ini),
+                          "--instance-id", "i-0123456789abcdef0", "--run", "--", "sh", "-c", script],
+                         env={"PATH": os.environ["PATH"]},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=10)          # EOF: nothing holds the pipe
+    took = time.monotonic() - t0
+    assert p.returncode == 3, out
+    assert took < within, f"{took:.2f}s"
+    assert b"SIGTERM" in out.splitlines()[-1]
+    left = subprocess.run(["ps", "-o", "pid=,stat=,cmd=", "-s", str(p.pid)],
+                          capture_output=True, text=True)
+    alive = [ln for ln in left.stdout.splitlines() if ln.split()[1][0] != "Z"]
+    assert not alive, f"outlived cdgate-mark: {alive}"

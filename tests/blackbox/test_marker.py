@@ -328,3 +328,16 @@ def test_malformed_cloud_init_result_fails(deploy, marker, imds, tmp_path):
     r = deploy(cfg).run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 1 and "result.json" in r.verdict
+
+
+def test_failed_marker_of_another_instance_is_waited_for(deploy, marker, imds):
+    """A failed marker baked into the AMI must not abandon every new
+    instance at once: it is another instance's, and is waited past."""
+    write_marker(marker, marker_text(status="failed", instance_id="i-0aaaaaaaaaaaaaaaa",
+                                     message="old build failed"))
+    dep = deploy(gate_config(marker, timeout=20))
+    t, box = run_async(dep, timeout=60)
+    time.sleep(1.0)
+    write_marker(marker, marker_text())
+    t.join()
+    assert_agent_clean(box["r"], "PASS")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,14 +108,85 @@ def test_json_is_one_object_with_every_part(deploy, build, imds, state, ini):
     assert lp["deployment_id"] == dep.archive.deployment_id and lp["bundle_etag"] == "0a1b2c"
 
 
-def test_n_limits_the_entries(build, imds, state, ini):
+def test_last_limits_the_entries(build, imds, state, ini):
     history(state, [entry(f"d-{i:09d}", "pass") for i in range(30)])
-    j = as_json(status(build, imds, ini(), "--json", "-n", "3"))
+    j = as_json(status(build, imds, ini(), "--json", "-l", "3"))
     assert [e["deployment_id"] for e in j["history"]["entries"]] == \
         ["d-000000027", "d-000000028", "d-000000029"]
-    r = status(build, imds, ini(), "-n", "3")
+    r = status(build, imds, ini(), "-l", "3")
     assert sum(" BeforeInstall pass " in ln for ln in r.stdout.splitlines()) == 3
+    j = as_json(status(build, imds, ini(), "--json", "--last", "5"))
+    assert len(j["history"]["entries"]) == 5
     assert len(as_json(status(build, imds, ini(), "--json"))["history"]["entries"]) == 10
+
+
+def imds_requests(imds) -> int:
+    return sum(imds.counts.values())
+
+
+def test_check_mode_prints_the_plan_without_contacting_imds(build, imds, state, ini):
+    cfg = ini()
+    # a report does ask instance metadata: the count below can move
+    as_json(status(build, imds, cfg, "--json"))
+    assert imds_requests(imds) > 0
+    imds.reset()
+    r = status(build, imds, cfg, "-n")
+    assert r.returncode == 0, r.describe()
+    out = r.output
+    assert out[0].startswith("cdgate: cdgate-status: cdgate-status ") and \
+        out[0].endswith(f", config '{cfg}'"), r.output
+    assert f"cdgate: cdgate-status: marker: '{state}/provisioned'" in out
+    assert f"cdgate: cdgate-status: history: '{state}/history.jsonl', last 10 runs" in out
+    assert "cdgate: cdgate-status: cloud-init: not consulted ([marker] cloud_init = no)" in out
+    assert any(ln.startswith("cdgate: cdgate-status: instance metadata: would be consulted "
+                             f"at '{imds.url.rstrip('/')}'") for ln in out), r.output
+    assert out[-1].startswith("cdgate: cdgate-status: PASS: configuration is valid (check mode")
+    assert imds_requests(imds) == 0 and not imds.log
+    # no report: no history line and no marker verdict were read
+    assert not any("last passed" in ln or "instance: " in ln for ln in out)
+
+
+def test_check_mode_shows_what_is_off(build, imds, state, ini, tmp_path):
+    cfg = ini(gate="imds = no\n", marker=f"cloud_init = yes\ncloud_init_result = "
+              f"{tmp_path}/r.json\ncloud_init_status = {tmp_path}/s.json\n")
+    cfg.write_text(cfg.read_text().replace(f"history = {state}/history.jsonl",
+                                           "history = none"))
+    r = status(build, imds, cfg, "-n", "-l", "4")
+    assert r.returncode == 0, r.describe()
+    out = r.output
+    assert "cdgate: cdgate-status: history: off ([gate] history = none)" in out
+    assert (f"cdgate: cdgate-status: cloud-init: would be consulted ('{tmp_path}/r.json', "
+            f"'{tmp_path}/s.json')") in out
+    assert "cdgate: cdgate-status: instance metadata: not consulted ([gate] imds = no)" in out
+    assert imds_requests(imds) == 0
+
+
+def test_check_mode_with_built_in_defaults(build, imds, tmp_path):
+    # a copy with no cdgate.ini beside it or in its parent directory
+    (tmp_path / "opt" / "bin").mkdir(parents=True)
+    prog = tmp_path / "opt" / "bin" / "cdgate-status"
+    shutil.copy(build / "bin" / "cdgate-status", prog)
+    r = run_program(prog, ["-n"], env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url},
+                    timeout=30)
+    assert r.returncode == 0, r.describe()
+    etc = Path("/etc/cdgate/cdgate.ini")
+    want = f"config '{etc}'" if etc.exists() else "config built-in defaults (no cdgate.ini found)"
+    assert r.output[0].endswith(want), r.describe()
+    if not etc.exists():
+        assert "cdgate: cdgate-status: marker: '/var/lib/cdgate/provisioned'" in r.output
+        assert ("cdgate: cdgate-status: history: '/var/lib/cdgate/history.jsonl', last 10 runs"
+                in r.output)
+    assert imds_requests(imds) == 0
+
+
+def test_check_mode_with_a_bad_config_is_exit_78(build, imds, tmp_path):
+    p = tmp_path / "bad.ini"
+    p.write_text("[gate]\nbogus = 1\n")
+    os.chmod(p, 0o644)
+    r = status(build, imds, p, "-n")
+    assert r.returncode == 78, r.describe()
+    assert r.output[-1].startswith("cdgate: cdgate-status: FAIL: ") and "bad.ini:2" in r.output[-1]
+    assert imds_requests(imds) == 0
 
 
 def test_last_passed_skips_a_deployment_that_failed_later(build, imds, state, ini):
@@ -248,8 +321,9 @@ def test_cloud_init_reported_when_configured(build, imds, state, ini, tmp_path):
     assert "cloud-init: done" in status(build, imds, cfg).stdout
 
 
-@pytest.mark.parametrize("args,code", [(["-x"], 64), (["-n", "0"], 64), (["-n", "abc"], 64),
-                                       (["extra"], 64)])
+@pytest.mark.parametrize("args,code", [(["-x"], 64), (["-l", "0"], 64), (["-l", "abc"], 64),
+                                       (["--last", "1001"], 64), (["-l"], 64),
+                                       (["-n", "3"], 64), (["extra"], 64)])
 def test_usage_errors(build, imds, state, ini, args, code):
     r = status(build, imds, ini(), *args)
     assert r.returncode == code, r.describe()

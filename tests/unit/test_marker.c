@@ -499,8 +499,8 @@ static const struct verify_case verify_cases[] = {
 	{ "failed without a message", 0, "i-1", "", "", "i-1", NULL, ST_FAIL,
 	    0, "provisioning failed at 2026-11-26T02:00:00Z: no message "
 	    "recorded" },
-	{ "failed wins over another instance", 0, "i-2", "", "x", "i-1",
-	    NULL, ST_FAIL, 0, "provisioning failed at" },
+	{ "another instance wins over failed", 0, "i-2", "", "x", "i-1",
+	    NULL, ST_FAIL, 1, "was written on instance i-2, this is i-1" },
 	{ "other instance", 1, "i-2", "", "", "i-1", NULL, ST_FAIL, 1,
 	    "marker '/m' was written on instance i-2, this is i-1" },
 	{ "other instance wins over the digest", 1, "i-2", DIGEST_A, "",

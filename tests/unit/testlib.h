@@ -4,9 +4,8 @@
  * file writers.
  *
  * Each test_*.c is compiled alone into its own program, so everything here
- * is a macro or a static inline function (no object file, no Makefile
- * rule; but the Makefile does not list this file as a prerequisite of the
- * tests: after changing it, touch tests/unit/test_*.c).  It includes
+ * is a macro or a static inline function (no object file; the Makefile
+ * rebuilds every test when this file changes).  It includes
  * cmocka.h, the headers cmocka needs before it, and the C library headers
  * its helpers use (stdio, stdlib, string, unistd, fcntl, sys/stat, limits,
  * ftw), so a test includes only what it needs beyond those.
