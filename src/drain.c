@@ -39,18 +39,6 @@ drain_ports_parse(const char *list, uint16_t *ports, size_t *n, size_t max,
 	return ST_OK;
 }
 
-static int
-drain_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* A run of exactly `want` hex digits at *i (want <= 8 gives a value). */
 static int
 drain_hex(const char *p, size_t len, size_t *i, size_t want, unsigned *v)
@@ -60,11 +48,11 @@ drain_hex(const char *p, size_t len, size_t *i, size_t want, unsigned *v)
 	int d;
 
 	for (k = 0; k < want; k++) {
-		if (*i + k >= len || (d = drain_hexval(p[*i + k])) < 0)
+		if (*i + k >= len || (d = text_hexval(p[*i + k])) < 0)
 			return -1;
 		x = want <= 8 ? x * 16 + (unsigned)d : 0;
 	}
-	if (*i + k < len && drain_hexval(p[*i + k]) >= 0)
+	if (*i + k < len && text_hexval(p[*i + k]) >= 0)
 		return -1;	/* longer than want */
 	*i += k;
 	if (v != NULL)
@@ -88,7 +76,7 @@ drain_endpoint(const char *p, size_t len, size_t *i, unsigned *port)
 {
 	size_t j = *i;
 
-	while (j < len && drain_hexval(p[j]) >= 0)
+	while (j < len && text_hexval(p[j]) >= 0)
 		j++;
 	if ((j - *i != 8 && j - *i != 32) ||
 	    drain_hex(p, len, i, j - *i, NULL) != 0)

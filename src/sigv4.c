@@ -36,6 +36,7 @@
 
 #include "caps.h"
 #include "status.h"
+#include "text.h"
 
 #define SHA256_LEN 32
 #define SHA256_HEX (2 * SHA256_LEN + 1)
@@ -333,18 +334,6 @@ canon_path(struct sb *b, const char *path, struct status *st)
 	return ST_OK;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decodes s[0..n) and appends it, re-encoded and NUL-ended, to pool. */
 static int
 query_part(struct sb *pool, const char *s, size_t n)
@@ -358,8 +347,8 @@ query_part(struct sb *pool, const char *s, size_t n)
 			raw[o++] = s[i];
 			continue;
 		}
-		if (n - i < 3 || (hi = hexval(s[i + 1])) < 0 ||
-		    (lo = hexval(s[i + 2])) < 0)
+		if (n - i < 3 || (hi = text_hexval(s[i + 1])) < 0 ||
+		    (lo = text_hexval(s[i + 2])) < 0)
 			return -1;
 		raw[o++] = (char)(hi << 4 | lo);
 		i += 2;

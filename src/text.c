@@ -165,8 +165,8 @@ text_glob(const char *pat, const char *s)
 	return *pat == '\0';
 }
 
-static int
-hexval(char c)
+int
+text_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -190,7 +190,7 @@ text_pct_decode(const char *in, char *out, size_t len)
 			out[o++] = *in;
 			continue;
 		}
-		if ((hi = hexval(in[1])) < 0 || (lo = hexval(in[2])) < 0)
+		if ((hi = text_hexval(in[1])) < 0 || (lo = text_hexval(in[2])) < 0)
 			return -1;
 		out[o++] = (char)(hi * 16 + lo);
 		in += 2;

@@ -34,6 +34,8 @@ size_t text_copy(char *dst, const char *src, size_t dstlen);
 int text_long(const char *s, long min, long max, long *out);
 /* Case-sensitive glob match: '*' any run, '?' one byte, no classes. */
 int text_glob(const char *pat, const char *s);
+/* The value of one hex digit (either case), or -1. */
+int text_hexval(char c);
 /*
  * Tag keys in INI files: %XX escapes for the characters INI cannot hold in
  * a key (':', '=', '%', ';', '#', '[', ']', blanks, control characters).  Decoding refuses bad
