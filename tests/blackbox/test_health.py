@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from lib.agent import assert_agent_clean
+from standin.common import make_certificate
 from standin.service import Service
 
 INSTANCE_ID = "i-0123456789abcdef0"
@@ -436,6 +437,56 @@ def test_health_unreadable_ca_file_is_a_config_error(deploy, service, tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# https: the server's certificate is verified (ca_file adds a trust anchor)
+
+
+@pytest.fixture
+def tls_service():
+    srv = Service(tls=True).start()
+    yield srv
+    srv.stop()
+
+
+def test_health_https_self_signed_fails_without_ca_file(deploy, tls_service):
+    assert tls_service.url.startswith("https://127.0.0.1:")
+    res = run(deploy, config(f"url = {tls_service.url}\ninterval = 200ms", timeout=2))
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 2
+    assert_deadline(res, 2)
+    assert f"health '{tls_service.url}': " in res.verdict, res
+    assert re.search(r"SSL certificate problem: self[- ]signed certificate after "
+                     r"\d+ attempts", res.verdict), res
+    assert tls_service.count == 0       # no request went past the handshake
+
+
+def test_health_https_self_signed_passes_with_ca_file(deploy, tls_service):
+    res = run(deploy, config(f"url = {tls_service.url}\nca_file = {tls_service.ca_file}",
+                             timeout=5))
+    assert_agent_clean(res, "PASS")
+    assert res.elapsed < 2.0, res
+    assert "health ok, 1 attempt" in res.verdict, res
+    assert tls_service.count == 1
+
+
+def test_health_https_cert_for_another_name_fails_even_with_ca_file(deploy, tmp_path):
+    d = tmp_path / "other-cert"
+    d.mkdir()
+    cert, key = make_certificate(d, "other.example", "DNS:other.example")
+    with Service(tls=(cert, key)) as srv:
+        res = run(deploy, config(f"url = {srv.url}\nca_file = {cert}\n"
+                                 "interval = 200ms", timeout=2))
+        served = srv.count
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 2
+    assert_deadline(res, 2)
+    # the chain is trusted (ca_file): only the name is wrong
+    assert "certificate problem" not in res.verdict, res
+    assert (f"health '{srv.url}': SSL: no alternative certificate subject name "
+            f"matches target host name '127.0.0.1' after") in res.verdict, res
+    assert served == 0
+
+
+# ---------------------------------------------------------------------------
 # lifecycle: a terminating instance ends the wait
 
 
@@ -452,6 +503,28 @@ def test_health_wait_ends_when_instance_terminates(deploy, service, imds):
     assert res.returncode == 0
     assert 1.3 <= res.elapsed < 5.0, res
     assert "instance is leaving (target lifecycle state Terminated)" in res.verdict, res
+
+
+@pytest.mark.parametrize("hang", [False, True], ids=["503", "hanging"])
+def test_health_sigterm_during_wait_exits_3_within_100ms(deploy, service, report, hang):
+    if hang:        # SIGTERM comes while a request waits for its reply
+        service.set("hang")
+    else:           # SIGTERM comes between attempts, most likely
+        service.set("status", status=503, body="starting")
+    # the harness's deadline (1.5 s) comes long before cdgate's own (300 s)
+    res = deploy(config=config(f"url = {service.url}\ninterval = 200ms",
+                               timeout=300)).run("validate-service", timeout=1.5)
+    assert res.timed_out, res
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 3, res
+    assert "SIGTERM" in res.verdict, res
+    if not hang:    # it was in the health wait
+        assert progress(res, "503 'starting'"), res
+        assert service.count >= 2
+    ms = (res.exit_monotonic - res.term_monotonic) * 1000
+    report(f"SIGTERM -> exit during the health wait ({'hanging' if hang else '503'}): "
+           f"{ms:.1f} ms")
+    assert ms < 100, res
 
 
 # ---------------------------------------------------------------------------

@@ -341,3 +341,45 @@ def test_flip_during_health_wait_ends_within_3s(deploy, imds, tmp_path, report, 
            f" -> exit: {after * 1000:.0f} ms")
     assert after < FLIP_LIMIT, r.describe()
     assert any("health:" in ln for ln in r.output), r.describe()
+
+
+# -- the same during the cloud-init wait ----------------------------------
+
+
+def cloud_init_event(tmp_path):
+    """[marker] lines (they follow config()'s path line) asking for a
+    cloud-init result.json that never appears, then the event's checks."""
+    ci = tmp_path / "cloud-init"
+    ci.mkdir(mode=0o755, exist_ok=True)
+    return (f"cloud_init = yes\ncloud_init_result = {ci}/result.json\n"
+            f"cloud_init_status = {ci}/status.json\n"
+            "[BeforeInstall]\nchecks = lifecycle marker\n")
+
+
+@pytest.mark.parametrize("delay", [0.8, 2.3])
+def test_flip_during_cloud_init_wait_ends_within_3s(deploy, imds, tmp_path, report, delay):
+    provision(tmp_path)                 # a valid marker: only cloud-init is missing
+    cfg = config(tmp_path, timeout=30, gate="on_terminating = skip\n",
+                 event=cloud_init_event(tmp_path))
+    r, after = flip_during(deploy(cfg), imds, delay)
+    assert_agent_clean(r, "SKIP")
+    assert r.returncode == 0, r.describe()
+    report(f"Terminated flip (at {delay}s) during the cloud-init wait -> exit: "
+           f"{after * 1000:.0f} ms")
+    assert 0 < after < FLIP_LIMIT, r.describe()
+    assert any("cloud-init: waiting" in ln for ln in r.output), r.describe()
+    assert any("target state now Terminated" in ln for ln in r.output), r.describe()
+    assert "leaving" in r.verdict and "on_terminating = skip" in r.verdict, r.describe()
+    assert not (tmp_path / "cloud-init" / "result.json").exists()
+
+
+def test_flip_during_cloud_init_wait_with_fail_policy_fails_within_3s(deploy, imds,
+                                                                      tmp_path):
+    provision(tmp_path)
+    cfg = config(tmp_path, timeout=30, gate="on_terminating = fail\n",
+                 event=cloud_init_event(tmp_path))
+    r, after = flip_during(deploy(cfg), imds, 1.0)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1 and 0 < after < FLIP_LIMIT, r.describe()
+    assert any("cloud-init: waiting" in ln for ln in r.output), r.describe()
+    assert "on_terminating = fail" in r.verdict, r.describe()

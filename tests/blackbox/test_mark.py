@@ -250,6 +250,23 @@ def test_wait_times_out(setup):
     assert str(marker) in last_line(r) and 0.9 < r.elapsed < 3
 
 
+def test_wait_sigterm_while_waiting_exits_3_within_100ms(setup, report):
+    marker, _, _, wait = setup
+    # the harness's deadline (1.5 s) comes long before cdgate-wait's (300 s)
+    r = wait("-t", "300", timeout=1.5)
+    assert r.timed_out, r.describe()
+    assert r.returncode == 3 and r.signal is None, r.describe()
+    assert not r.hung and not r.pipes_held, r.describe()
+    assert any("waiting up to 300s" in ln for ln in r.output), r.describe()
+    last = last_line(r)
+    assert r.verdict == last, r.describe()
+    assert last.startswith("cdgate: cdgate-wait: FAIL:") and "SIGTERM" in last, r.describe()
+    ms = (r.exit_monotonic - r.term_monotonic) * 1000
+    report(f"SIGTERM -> exit during cdgate-wait's marker wait: {ms:.1f} ms")
+    assert ms < 100, r.describe()
+    assert not marker.exists()
+
+
 def test_wait_usage(setup):
     _, _, _, wait = setup
     assert wait("-t", "0").returncode == 64

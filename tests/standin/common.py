@@ -276,18 +276,28 @@ def test_certificate() -> tuple[str, str]:
         if _cert_paths is None:
             d = tempfile.mkdtemp(prefix="cdgate-standin-tls-")
             atexit.register(shutil.rmtree, d, True)
-            cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-            subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "ec",
-                 "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                 "-keyout", key, "-out", cert, "-days", "7",
-                 "-subj", "/CN=127.0.0.1",
-                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                 "-addext", "basicConstraints=critical,CA:TRUE"],
-                check=True, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _cert_paths = (cert, key)
+            _cert_paths = make_certificate(d)
         return _cert_paths
+
+
+def make_certificate(directory, name: str = "127.0.0.1",
+                     alt_names: str = "IP:127.0.0.1,DNS:localhost") -> tuple[str, str]:
+    """(cert_file, key_file) of a new self-signed certificate written into
+    `directory` (cert.pem, key.pem): subject CN `name`, subjectAltName
+    `alt_names` (openssl syntax), its own CA (give cert_file to clients as
+    the CA bundle)."""
+    cert = os.path.join(str(directory), "cert.pem")
+    key = os.path.join(str(directory), "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec",
+         "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "7",
+         "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName={alt_names}",
+         "-addext", "basicConstraints=critical,CA:TRUE"],
+        check=True, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return cert, key
 
 
 # ---------------------------------------------------------------------------

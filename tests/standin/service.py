@@ -4,6 +4,11 @@ What a test may rely on:
 
 - It binds 127.0.0.1 port 0 (a free port) or, with ``unix=PATH``, a unix
   socket; it never resolves a name nor opens an outbound connection.
+- ``tls=True`` serves HTTPS with the stand-ins' self-signed certificate
+  for 127.0.0.1 (common.test_certificate); ``tls=(cert_file, key_file)``
+  with that one.  ``ca_file`` is then the certificate to trust and ``url``
+  starts with https://.  The handshake happens in the connection's thread;
+  a client that rejects the certificate just ends that connection.
 - Every connection is served by its own thread: one request, one reply,
   ``Connection: close`` (so no reply depends on an earlier one's connection).
 - The behaviour is ``service.mode`` (set with ``service.set(mode, **kw)`` at
@@ -30,18 +35,29 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 import time
-from typing import Optional
+from typing import Optional, Union
+
+from standin.common import test_certificate
 
 MAX_HEAD = 16384
 READ_TIMEOUT = 10.0
 
 
 class Service:
-    def __init__(self, unix: Optional[str] = None, health_path: str = "/health"):
+    def __init__(self, unix: Optional[str] = None, health_path: str = "/health",
+                 tls: Union[bool, tuple, None] = None):
         self.unix = unix
         self.health_path = health_path
+        self.ca_file: Optional[str] = None
+        self._ssl: Optional[ssl.SSLContext] = None
+        if tls:
+            cert, key = tls if isinstance(tls, tuple) else test_certificate()
+            self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._ssl.load_cert_chain(cert, key)
+            self.ca_file = cert
         self.port: Optional[int] = None
         self.requests: list = []
         self._lock = threading.Lock()
@@ -103,7 +119,8 @@ class Service:
         """The health URL as cdgate.ini spells it."""
         if self.unix:
             return f"unix:{self.unix}:{self.health_path}"
-        return f"http://127.0.0.1:{self.port}{self.health_path}"
+        scheme = "https" if self._ssl else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self.health_path}"
 
     # -- behaviour --
     def set(self, mode: str, **kw) -> None:
@@ -147,6 +164,12 @@ class Service:
             if mode == "hang":
                 self._release.wait()
                 return
+            if self._ssl is not None:
+                c.settimeout(READ_TIMEOUT)
+                raw, c = c, self._ssl.wrap_socket(c, server_side=True)
+                with self._lock:
+                    self._conns.discard(raw)
+                    self._conns.add(c)
             head = _read_head(c)
             if head is None:
                 return
