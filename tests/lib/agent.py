@@ -333,6 +333,10 @@ class RunResult:
             return f"Script at specified location: {loc} failed with exit code {code}"
         return None
 
+    def __repr__(self) -> str:
+        # assertion messages that show a result show its whole story
+        return self.describe()
+
     def describe(self) -> str:
         """Everything useful in an assertion message."""
         how = (f"exit {self.returncode}" if self.returncode is not None
