@@ -201,7 +201,7 @@ drain_count_file(const char *path, int absent_ok, const uint16_t *ports,
 	int fd, rc;
 
 	*count = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT && absent_ok)
 			return ST_OK;
 		return status_set(st, ST_OSERR, "drain: cannot read '%s': %s; "
