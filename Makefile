@@ -245,6 +245,9 @@ install: all
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	@# man before-install etc.: one .so link page per hook
+	for h in $(HOOKS); do \
+	    echo '.so man8/cdgate-hooks.8' > $(DESTDIR)$(MANDIR)/man8/$$h.8; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(BINS))
@@ -254,7 +257,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSTEMDDIR)/$(DROPIN_D)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(HOOKS)))
 
 clean:
 	rm -rf $(BUILD)

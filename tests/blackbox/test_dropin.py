@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from lib.agent import HOOKS
+
 REPO = Path(__file__).resolve().parents[2]
 DROPIN_REL = Path("dist/systemd/codedeploy-agent.service.d/cdgate.conf")
 USER_DATA = REPO / "appspec" / "user-data.sh"
@@ -124,9 +126,22 @@ def test_make_install_and_uninstall_the_dropin(build, tmp_path):
     assert installed.read_text() == (build / DROPIN_REL).read_text()
     assert installed.stat().st_mode & 0o777 == 0o644
     assert (dest / "usr/local/bin/cdgate-status").is_file()
+    hooks = dest / "usr/local/libexec/cdgate"
+    assert sorted(os.listdir(hooks)) == sorted(HOOKS)
+    assert all(os.access(hooks / h, os.X_OK) for h in HOOKS)
+    man = dest / "usr/local/share/man"
+    for page in ("man5/cdgate.ini.5", "man7/cdgate.7", "man8/cdgate-hooks.8",
+                 "man8/cdgate-mark.8", "man8/cdgate-tag.8", "man8/cdgate-wait.8",
+                 "man8/cdgate-status.8"):
+        assert (man / page).is_file(), page
+    for h in HOOKS:     # `man before-install` finds the hooks' page
+        assert (man / "man8" / f"{h}.8").read_text() == ".so man8/cdgate-hooks.8\n"
     p = subprocess.run(base + ["uninstall"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert not installed.exists() and not installed.parent.exists()
+    assert not hooks.exists()
+    left = [str(f.relative_to(dest)) for f in dest.rglob("*") if f.is_file()]
+    assert left == [], f"uninstall left {left}"
 
 
 def test_user_data_follows_the_recipe_in_order():
