@@ -89,20 +89,24 @@ static void __attribute__((format(printf, 2, 3)))
 tags_why(struct tags_eval *ev, const char *fmt, ...)
 {
 	char part[CAP_MSG];
-	size_t used = strlen(ev->why);
+	size_t used = strlen(ev->why), n;
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(part, sizeof(part), fmt, ap);
+	if (vsnprintf(part, sizeof(part), fmt, ap) < 0)
+		part[0] = '\0';
 	va_end(ap);
-	if (n < 0)
+	n = strlen(part);
+	/* whole problems only, with room kept for "; and N more" */
+	if (ev->omitted > 0 || used + 2 + n >= sizeof(ev->why) - TAGS_MORE_ROOM) {
+		ev->omitted++;
 		return;
-	if (used > 0 && used + 2 < sizeof(ev->why)) {
+	}
+	if (used > 0) {
 		memcpy(ev->why + used, "; ", 3);
 		used += 2;
 	}
-	text_copy(ev->why + used, part, sizeof(ev->why) - used);
+	memcpy(ev->why + used, part, n + 1);
 }
 
 size_t
@@ -141,6 +145,12 @@ tags_evaluate(const struct config_tag *req, size_t nreq,
 			tags_why(ev, "marker has %s='%s' but the instance has "
 			    "'%s'", k.s, a.s, tags_clip(&b, t->value));
 		}
+	}
+	if (ev->omitted > 0) {
+		size_t used = strlen(ev->why);
+
+		snprintf(ev->why + used, sizeof(ev->why) - used, "%sand %zu "
+		    "more", used > 0 ? "; " : "", ev->omitted);
 	}
 	return ev->missing + ev->mismatched;
 }
@@ -360,10 +370,12 @@ tags_give_up(struct tags_run *r, const char *last_error)
 			break;
 		p = e + 2;
 	}
+	/* the counts first: a long list is cut at the end of the line */
 	return status_set(&g->st, r->ev.missing ? ST_TIMEOUT : ST_FAIL,
-	    "tags not as required after %.0fs (%s): %s%s%s", gate_elapsed(g),
-	    tags_from_name(r->from), r->ev.why, last_error ? "; last read: " :
-	    "", last_error ? last_error : "");
+	    "tags not as required after %.0fs (%s, %zu missing, %zu "
+	    "mismatched): %s%s%s", gate_elapsed(g), tags_from_name(r->from),
+	    r->ev.missing, r->ev.mismatched, r->ev.why, last_error ?
+	    "; last read: " : "", last_error ? last_error : "");
 }
 
 static int

@@ -41,9 +41,12 @@ int tags_check(struct gate *g);
 
 /* Pure parts, for the unit tests. */
 
+#define TAGS_MORE_ROOM 24	/* why keeps room for "; and N more" */
+
 struct tags_eval {
 	size_t missing;		/* keys absent from the instance */
 	size_t mismatched;	/* keys present with another value */
+	size_t omitted;		/* problems that did not fit in why */
 	char why[CAP_MSG];	/* "Role is 'web' (want 'api'); Env is missing" */
 };
 

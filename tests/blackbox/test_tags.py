@@ -704,3 +704,24 @@ def test_tags_terminating_instance_stops_waiting(deploy, imds, ec2):
     assert_agent_clean(r, "SKIP")
     assert "Terminated" in r.verdict, r
     assert r.elapsed < 10, r
+
+
+def test_tags_many_missing_keys_keep_the_story_whole(deploy, imds, tmp_path):
+    """40 missing keys: every output line is whole (no cut piece of a
+    problem), the problems that do not fit are counted, and the verdict
+    starts with the counts, within the agent's 2 KB tail."""
+    m = tmp_path / "state" / "provisioned"
+    write_marker(m, marker_text())
+    keys = "".join(f"Key{i:02d}WithALongishName = v\n" for i in range(40))
+    r = deploy(f"[gate]\ntimeout = 2\n[marker]\npath = {m}\n[tags]\nsource = imds\n{keys}"
+               ).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 2
+    assert "(instance metadata, 40 missing, 0 mismatched)" in r.verdict
+    problems = [ln for ln in r.output if ln.startswith("cdgate: BeforeInstall: tags: ")
+                and not ln.startswith("cdgate: BeforeInstall: tags: waiting")
+                and not ln.startswith("cdgate: BeforeInstall: tags: reading")]
+    assert problems[-1].endswith("more"), problems[-1]
+    for ln in problems[:-1]:
+        assert ln.endswith(" is missing"), ln
+    assert r.verdict in r.tail
