@@ -1,4 +1,4 @@
-/* after-allow-traffic: the AfterAllowTraffic hook.  What it does is in src/gate.c. */
+/* after-allow-traffic: the AfterAllowTraffic hook; see src/gate.c. */
 #include "gate.h"
 
 int

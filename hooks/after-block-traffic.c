@@ -1,4 +1,4 @@
-/* after-block-traffic: the AfterBlockTraffic hook.  What it does is in src/gate.c. */
+/* after-block-traffic: the AfterBlockTraffic hook; see src/gate.c. */
 #include "gate.h"
 
 int

@@ -1,4 +1,4 @@
-/* after-install: the AfterInstall hook.  What it does is in src/gate.c. */
+/* after-install: the AfterInstall hook (src/gate.c does the work). */
 #include "gate.h"
 
 int

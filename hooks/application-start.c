@@ -1,4 +1,4 @@
-/* application-start: the ApplicationStart hook.  What it does is in src/gate.c. */
+/* application-start: the ApplicationStart hook (src/gate.c does the work). */
 #include "gate.h"
 
 int

@@ -1,4 +1,4 @@
-/* application-stop: the ApplicationStop hook.  What it does is in src/gate.c. */
+/* application-stop: the ApplicationStop hook (src/gate.c does the work). */
 #include "gate.h"
 
 int

@@ -1,4 +1,4 @@
-/* before-allow-traffic: the BeforeAllowTraffic hook.  What it does is in src/gate.c. */
+/* before-allow-traffic: the BeforeAllowTraffic hook; see src/gate.c. */
 #include "gate.h"
 
 int

@@ -1,4 +1,4 @@
-/* before-block-traffic: the BeforeBlockTraffic hook.  What it does is in src/gate.c. */
+/* before-block-traffic: the BeforeBlockTraffic hook; see src/gate.c. */
 #include "gate.h"
 
 int

@@ -1,4 +1,4 @@
-/* before-install: the BeforeInstall hook.  What it does is in src/gate.c. */
+/* before-install: the BeforeInstall hook (src/gate.c does the work). */
 #include "gate.h"
 
 int

@@ -1,4 +1,4 @@
-/* validate-service: the ValidateService hook.  What it does is in src/gate.c. */
+/* validate-service: the ValidateService hook (src/gate.c does the work). */
 #include "gate.h"
 
 int

@@ -11,9 +11,10 @@
  * The handler only uses async-signal-safe calls: it removes a registered
  * temporary file, sends SIGTERM to a registered child's process group (and
  * waits PROC_CHILD_GRACE_MS for it, then SIGKILLs the group: nothing it
- * started outlives the program holding its stdout), writes the prepared verdict line with the elapsed time, runs a registered
- * async-signal-safe hook (history) and _exits with ST_TERM.  So SIGTERM ends
- * any program at once, whatever it is blocked in.
+ * started outlives the program holding its stdout), writes the prepared
+ * verdict line with the elapsed time, runs a registered async-signal-safe
+ * hook (history) and _exits with ST_TERM.  So SIGTERM ends any program at
+ * once, whatever it is blocked in.
  */
 #ifndef CDGATE_PROC_H
 #define CDGATE_PROC_H

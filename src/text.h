@@ -38,8 +38,9 @@ int text_glob(const char *pat, const char *s);
 int text_hexval(char c);
 /*
  * Tag keys in INI files: %XX escapes for the characters INI cannot hold in
- * a key (':', '=', '%', ';', '#', '[', ']', blanks, control characters).  Decoding refuses bad
- * escapes, NUL and invalid UTF-8; both return 0, or -1 (also on overflow).
+ * a key (':', '=', '%', ';', '#', '[', ']', blanks, control characters).
+ * Decoding refuses bad escapes, NUL and invalid UTF-8; both return 0, or
+ * -1 (also on overflow).
  */
 int text_pct_decode(const char *in, char *out, size_t len);
 int text_pct_encode(const char *in, char *out, size_t len);
