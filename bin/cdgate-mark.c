@@ -136,7 +136,10 @@ mark_options(struct mark *k, int argc, char **argv)
 	return ST_OK;
 }
 
-/* Fills instance id, boot id, time and digest. */
+/*
+ * Fills the instance id and the boot id: before --run, so that the
+ * command's outcome can always be recorded.
+ */
 static int
 mark_facts(struct mark *k)
 {
@@ -161,13 +164,7 @@ mark_facts(struct mark *k)
 		if (rc != ST_OK)
 			return rc;
 	}
-	if ((rc = marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id),
-	    &k->st)) != ST_OK)
-		return rc;
-	if (k->ndigests > 0 && (rc = digest_paths(k->digests, k->ndigests,
-	    k->m.digest, &k->st)) != ST_OK)
-		return rc;
-	return ST_OK;
+	return marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id), &k->st);
 }
 
 /*
@@ -265,16 +262,27 @@ main(int argc, char **argv)
 		return mark_exit(&k, status_set(&k.st, ST_USAGE, "--path '%s' "
 		    "is not absolute", k.path));
 	k.m.ok = k.failed == NULL;
-	if (k.failed != NULL)
-		text_clean(k.m.message, sizeof(k.m.message), k.failed,
-		    strlen(k.failed));
+	if (k.failed != NULL)	/* marker_format cleans it */
+		text_copy(k.m.message, k.failed, sizeof(k.m.message));
+	if ((rc = mark_facts(&k)) != ST_OK)
+		return mark_exit(&k, rc);
 	if (k.run != NULL && !k.check_mode) {
 		if ((rc = mark_run(&k, &cmd_rc)) != ST_OK)
 			return mark_exit(&k, rc);
 		ws = 1;
 	}
-	if ((rc = mark_facts(&k)) != ST_OK)
-		return mark_exit(&k, rc);
+	/* the digest after --run, which may fetch what it hashes; a digest
+	 * that cannot be made is recorded as a failed provisioning */
+	if (k.ndigests > 0 && (rc = digest_paths(k.digests, k.ndigests,
+	    k.m.digest, &k.st)) != ST_OK) {
+		if (k.check_mode)
+			return mark_exit(&k, rc);
+		k.m.ok = 0;
+		k.m.digest[0] = '\0';
+		text_copy(k.m.message, k.st.msg, sizeof(k.m.message));
+		ws = 1;
+		cmd_rc = rc;
+	}
 	mono_utc(k.m.finished_at);
 	if (k.check_mode) {
 		if ((rc = marker_format(&k.m, text, sizeof(text), &k.st)) !=

@@ -128,11 +128,39 @@ def test_mark_digest_is_stable_and_checked_by_the_hook(setup, tmp_path, deploy):
     assert "digest" in h.verdict
 
 
-def test_mark_digest_missing_path_is_error(setup, tmp_path):
+def test_mark_digest_missing_path_records_failed(setup, tmp_path):
+    """A digest that cannot be made is a failed provisioning, recorded,
+    so the hooks fail at once with it instead of waiting for a marker."""
     marker, _, mark, _ = setup
     r = mark("--digest", str(tmp_path / "nope"))
-    assert r.returncode != 0 and str(tmp_path / "nope") in last_line(r)
-    assert not marker.exists()
+    assert r.returncode == 64 and str(tmp_path / "nope") in last_line(r)
+    p = read_marker(marker)["provision"]
+    assert p["status"] == "failed" and str(tmp_path / "nope") in p["message"]
+    assert "digest" not in p
+
+
+def test_mark_run_outcome_recorded_even_if_digest_fails(setup, tmp_path):
+    marker, _, mark, _ = setup
+    r = mark("--digest", str(tmp_path / "made-by-run"), "--run", "--", "true")
+    assert r.returncode == 64, r.describe()
+    assert read_marker(marker)["provision"]["status"] == "failed"
+    tree = tmp_path / "made-by-run"
+    r = mark("--digest", str(tree), "--run", "--", "sh", "-c", f"mkdir {tree}; echo x > {tree}/f")
+    assert r.returncode == 0, r.describe()
+    p = read_marker(marker)["provision"]
+    assert p["status"] == "ok" and p["digest"].startswith("sha256:")
+
+
+def test_mark_without_instance_id_does_not_run_the_command(setup, build, tmp_path):
+    """The instance id comes first: with metadata unreachable the command
+    is not run (its outcome could not be recorded) and that is said."""
+    marker, ini, _, _ = setup
+    flag = tmp_path / "ran"
+    r = run_program(build / "bin" / "cdgate-mark",
+                    ["-c", str(ini), "--run", "--", "touch", str(flag)],
+                    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"})
+    assert r.returncode == 69, r.describe()
+    assert not flag.exists() and not marker.exists()
 
 
 @pytest.mark.parametrize("args,expect", [
