@@ -243,11 +243,7 @@ main(int argc, char **argv)
 	    "--run command got SIGTERM too)");
 	if ((rc = mark_options(&k, argc, argv)) != ST_OK)
 		return mark_exit(&k, rc);
-	if (k.cfgpath != NULL) {
-		config_defaults(&k.cfg);
-		rc = config_load_file(&k.cfg, k.cfgpath, &k.st);
-	} else
-		rc = config_load(&k.cfg, argv[0], &k.st);
+	rc = config_load_for(&k.cfg, k.cfgpath, argv[0], &k.st);
 	if (rc != ST_OK)
 		return mark_exit(&k, rc);
 	if (!k.check_mode) {

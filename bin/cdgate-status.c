@@ -528,11 +528,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		return status_fail(ST_USAGE, "unexpected argument; see "
 		    "cdgate-status -h");
-	if (cfgpath != NULL) {
-		config_defaults(&r.cfg);
-		rc = config_load_file(&r.cfg, cfgpath, &r.st);
-	} else
-		rc = config_load(&r.cfg, argv[0], &r.st);
+	rc = config_load_for(&r.cfg, cfgpath, argv[0], &r.st);
 	if (rc != ST_OK)
 		return status_fail(rc, r.st.msg);
 	if (check)

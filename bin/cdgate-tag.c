@@ -48,18 +48,6 @@ struct tagger {
 	struct status st;
 };
 
-/* Characters (code points) of valid UTF-8 s. */
-static size_t
-tag_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 /* KEY=VALUE, split in place: EC2's rules on length, UTF-8 and "aws:". */
 static int
 tag_pair(struct tagger *t, char *arg)
@@ -78,7 +66,7 @@ tag_pair(struct tagger *t, char *arg)
 	    !text_utf8_valid(eq + 1, strlen(eq + 1)))
 		return status_set(&t->st, ST_USAGE, "tag '%.40s': not UTF-8",
 		    arg);
-	if (tag_chars(arg) > CAP_TAG_KEY || tag_chars(eq + 1) > CAP_TAG_VALUE)
+	if (text_utf8_chars(arg) > CAP_TAG_KEY || text_utf8_chars(eq + 1) > CAP_TAG_VALUE)
 		return status_set(&t->st, ST_USAGE, "tag '%.40s': key or value "
 		    "too long (EC2 allows %d and %d characters)", arg,
 		    CAP_TAG_KEY, CAP_TAG_VALUE);
@@ -208,6 +196,7 @@ tag_confirm(struct tagger *t)
 	struct ec2xml_tag *found;
 	char first[CAP_MSG], shown[CAP_MSG] = "";
 	long unseen;
+	int64_t delay;
 	int attempt, rc;
 
 	if ((found = calloc(CAP_TAGS, sizeof(*found))) == NULL)
@@ -236,7 +225,11 @@ tag_confirm(struct tagger *t)
 			    shown);
 			break;
 		}
-		mono_sleep(ec2_poll_delay(attempt));
+		/* never past the deadline: the last read is at the deadline */
+		delay = ec2_poll_delay(attempt);
+		if (delay > mono_left(t->deadline) - TAG_MIN_ROUND_MS)
+			delay = mono_left(t->deadline) - TAG_MIN_ROUND_MS;
+		mono_sleep(delay);
 	}
 	free(found);
 	return rc;
@@ -299,11 +292,7 @@ main(int argc, char **argv)
 	t.start = mono_ms();
 	if ((rc = tag_options(&t, argc, argv)) != ST_OK)
 		return tag_exit(&t, rc);
-	if (t.cfgpath != NULL) {
-		config_defaults(&t.cfg);
-		rc = config_load_file(&t.cfg, t.cfgpath, &t.st);
-	} else
-		rc = config_load(&t.cfg, argv[0], &t.st);
+	rc = config_load_for(&t.cfg, t.cfgpath, argv[0], &t.st);
 	if (rc != ST_OK)
 		return tag_exit(&t, rc);
 	if (t.timeout == 0)

@@ -56,11 +56,7 @@ main(int argc, char **argv)
 		    argv[optind]);
 		return ST_USAGE;
 	}
-	if (cfgpath != NULL) {
-		config_defaults(&g.cfg);
-		rc = config_load_file(&g.cfg, cfgpath, &g.st);
-	} else
-		rc = config_load(&g.cfg, argv[0], &g.st);
+	rc = config_load_for(&g.cfg, cfgpath, argv[0], &g.st);
 	if (rc != ST_OK) {
 		out_verdict(rc, 0, "%s", g.st.msg);
 		return rc;

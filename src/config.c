@@ -210,7 +210,6 @@ static int
 cf_tags(struct inifile *f, struct config *c, const char *k, const char *v)
 {
 	struct config_tag *t;
-	size_t i, n;
 
 	if (strcmp(k, "source") == 0) {
 		if (strcmp(v, "auto") == 0)
@@ -226,10 +225,8 @@ cf_tags(struct inifile *f, struct config *c, const char *k, const char *v)
 	}
 	if (c->ntags >= CAP_TAGS)
 		return inifile_error(f, "more than %d required tags", CAP_TAGS);
-	/* CAP_TAG_KEY counts characters: UTF-8 continuation bytes do not */
-	for (i = 0, n = 0; k[i] != '\0'; i++)
-		n += ((unsigned char)k[i] & 0xc0) != 0x80;
-	if (strlen(k) >= sizeof(t->key) || n > CAP_TAG_KEY)
+	/* CAP_TAG_KEY counts characters */
+	if (strlen(k) >= sizeof(t->key) || text_utf8_chars(k) > CAP_TAG_KEY)
 		return inifile_error(f, "tag key too long");
 	if (strlen(v) >= sizeof(t->glob))
 		return inifile_error(f, "tag value pattern too long");
@@ -511,6 +508,16 @@ config_load(struct config *c, const char *self, struct status *st)
 	if ((rc = config_try(c, CONFIG_ETC, st)) != -1)
 		return rc;
 	return ST_OK;
+}
+
+int
+config_load_for(struct config *c, const char *path, const char *self,
+    struct status *st)
+{
+	if (path == NULL)
+		return config_load(c, self, st);
+	config_defaults(c);
+	return config_load_file(c, path, st);
 }
 
 unsigned

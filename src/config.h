@@ -101,6 +101,12 @@ void config_defaults(struct config *c);
 int config_load(struct config *c, const char *self, struct status *st);
 /* Loads one file (no search); ST_OK or ST_CONFIG. */
 int config_load_file(struct config *c, const char *path, struct status *st);
+/*
+ * What every program does: the file given with -c (path not NULL), else
+ * the search of config_load.  ST_OK or ST_CONFIG.
+ */
+int config_load_for(struct config *c, const char *path, const char *self,
+    struct status *st);
 /* The checks and the timeout (seconds) for an event. */
 unsigned config_checks(const struct config *c, enum event ev);
 long config_timeout(const struct config *c, enum event ev);

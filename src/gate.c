@@ -102,6 +102,7 @@ int
 gate_wait(struct gate *g, struct watch *w, int64_t ms)
 {
 	int64_t until = mono_ms() + ms, now;
+	int r;
 
 	if (until > g->deadline)
 		until = g->deadline;
@@ -117,8 +118,11 @@ gate_wait(struct gate *g, struct watch *w, int64_t ms)
 	while ((now = mono_ms()) < until) {
 		if (w == NULL)
 			mono_sleep(until - now);
-		else if (watch_wait(w, until - now) != 0)
+		else if ((r = watch_wait(w, until - now)) > 0)
 			return ST_OK;
+		else if (r < 0)	/* not a change: the wait cannot go on */
+			return status_set(&g->st, ST_OSERR, "waiting on inotify "
+			    "for '%s': %s", w->path, strerror(errno));
 	}
 	return ST_OK;
 }
@@ -213,10 +217,13 @@ gate_watch_start(struct gate *g)
 	pthread_condattr_t ca;
 	sigset_t all, old;
 
-	if ((wt = calloc(1, sizeof(*wt))) == NULL ||
-	    imds_init(&wt->imds, &st) != ST_OK) {
-		free(wt);
+	if ((wt = calloc(1, sizeof(*wt))) == NULL) {
 		out_info("lifecycle: not watched during the waits: no memory");
+		return;
+	}
+	if (imds_init(&wt->imds, &st) != ST_OK) {
+		free(wt);
+		out_info("lifecycle: not watched during the waits: %s", st.msg);
 		return;
 	}
 	wt->g = g;
@@ -440,11 +447,7 @@ gate_main(int argc, char **argv, enum event ev)
 	}
 	if ((rc = gate_event_env(&g)) != ST_OK)
 		return gate_verdict(&g, rc);
-	if (cfgpath != NULL) {
-		config_defaults(&g.cfg);
-		rc = config_load_file(&g.cfg, cfgpath, &g.st);
-	} else
-		rc = config_load(&g.cfg, g.self, &g.st);
+	rc = config_load_for(&g.cfg, cfgpath, g.self, &g.st);
 	if (rc != ST_OK)
 		return gate_verdict(&g, rc);
 	g.checks = config_checks(&g.cfg, ev);

@@ -82,8 +82,8 @@ int gate_imds(struct gate *g, const char *why);
 int gate_instance_id(struct gate *g);
 /*
  * Waits up to ms (cut at the deadline) or until w (may be NULL) sees a
- * change.  ST_OK (callers still propagate any other result: GATE_LEAVING
- * is kept for them).
+ * change.  ST_OK, or ST_OSERR in g->st when the inotify wait itself fails
+ * (callers propagate any result but ST_OK).
  */
 int gate_wait(struct gate *g, struct watch *w, int64_t ms);
 /* Appends "; text" to the verdict summary. */

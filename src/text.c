@@ -165,6 +165,16 @@ text_glob(const char *pat, const char *s)
 	return *pat == '\0';
 }
 
+size_t
+text_utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)	/* continuation bytes do not count */
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 int
 text_hexval(char c)
 {

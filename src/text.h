@@ -34,6 +34,8 @@ size_t text_copy(char *dst, const char *src, size_t dstlen);
 int text_long(const char *s, long min, long max, long *out);
 /* Case-sensitive glob match: '*' any run, '?' one byte, no classes. */
 int text_glob(const char *pat, const char *s);
+/* Characters (code points) of the valid UTF-8 string s. */
+size_t text_utf8_chars(const char *s);
 /* The value of one hex digit (either case), or -1. */
 int text_hexval(char c);
 /*
