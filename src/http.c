@@ -213,6 +213,9 @@ out:
 	if (sink.buf != NULL)
 		OPENSSL_cleanse(sink.buf, sink.alloc);
 	free(sink.buf);
+	/* the copies of the headers hold tokens and signatures */
+	for (struct curl_slist *p = hdrs; p != NULL; p = p->next)
+		OPENSSL_cleanse(p->data, strlen(p->data));
 	curl_slist_free_all(hdrs);
 	/* the header list must not outlive this call inside the handle */
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);

@@ -104,8 +104,9 @@ imds_once(struct imds *m, const char *method, const char *item,
 static int
 imds_retryable(const struct http_resp *r, int rc)
 {
-	if (rc != ST_OK)
-		return 1;	/* connection error or timeout */
+	if (rc != ST_OK)	/* a connection error or a timeout; not an
+				 * oversized reply, a bug or no memory */
+		return rc == ST_UNAVAIL && !r->oversize;
 	return r->status == 429 || (r->status >= 500 && r->status <= 599);
 }
 
@@ -149,8 +150,12 @@ imds_request(struct imds *m, const char *method, const char *item,
 	for (;;) {
 		memset(resp, 0, sizeof(*resp));
 		rc = imds_once(m, method, item, deadline, resp, st);
-		if (!imds_retryable(resp, rc))
+		if (!imds_retryable(resp, rc)) {
+			if (rc != ST_OK)
+				status_wrap(st, "instance metadata '%s' %s "
+				    "/latest/%s", m->base, method, item);
 			return rc;
+		}
 		if (rc == ST_OK) {
 			snprintf(last, sizeof(last), "HTTP %ld", resp->status);
 			http_resp_free(resp);
@@ -194,8 +199,7 @@ imds_token(struct imds *m, int64_t deadline, struct status *st)
 		memcpy(m->token, r.body, r.len + 1);
 		m->have_token = 1;
 	}
-	OPENSSL_cleanse(r.body, r.len);
-	http_resp_free(&r);
+	http_resp_free(&r);	/* wipes the body */
 	return rc;
 }
 
@@ -245,8 +249,7 @@ imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
 		memcpy(buf, r.body, r.len + 1);
 		rc = ST_OK;
 	}
-	OPENSSL_cleanse(r.body, r.len);	/* may hold role credentials */
-	http_resp_free(&r);
+	http_resp_free(&r);	/* wipes the body: it may hold credentials */
 	return rc;
 }
 

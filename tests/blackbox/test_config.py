@@ -40,6 +40,19 @@ BAD_CONFIGS = {
     "unclosed-section": ("[gate\ntimeout = 3\n", ":1: syntax error"),
     "long-line": ("[gate]\n; " + "x" * 3000 + "\n", ":2: line longer than"),
     "health-without-url": ("[health]\nstatus = 200\n", "url"),
+    "health-interval-too-short": ("[health]\nurl = http://127.0.0.1/\ninterval = 50ms\n",
+                                  ":3: interval = '50ms'"),
+    "health-interval-max-too-long": ("[health]\nurl = http://127.0.0.1/\n"
+                                     "interval_max = 11m\n", ":3: interval_max = '11m'"),
+    "cloud-init-not-bool": ("[marker]\ncloud_init = maybe\n", ":2: cloud_init = 'maybe'"),
+    "event-timeout-zero": ("[BeforeInstall]\ntimeout = 0\n", ":2: timeout = '0'"),
+    "event-on-terminating": ("[BeforeInstall]\non_terminating = maybe\n",
+                             ":2: on_terminating = 'maybe'"),
+    "event-checks-empty": ("[BeforeInstall]\nchecks =\n", ":2: checks is empty"),
+    "tag-key-bad-escape": ("[tags]\na%ZZ = x\n", ":2: tag key 'a%ZZ': bad %XX escape"),
+    "tag-key-too-long": ("[tags]\n" + "K" * 129 + " = x\n", ":2: tag key too long"),
+    "too-many-tags": ("[tags]\n" + "".join(f"T{i} = x\n" for i in range(51)),
+                      ":52: more than 50 required tags"),
 }
 
 
