@@ -27,6 +27,7 @@ struct health_try {
 	const struct health_target *t;	/* the failing (or last) target */
 	char what[CAP_MSG];		/* "503 'starting'", "connect: ..." */
 	char key[HEALTH_KEY_LEN];	/* the kind of outcome, for progress */
+	int cut;			/* timed out because the deadline came */
 };
 
 struct health_run {
@@ -411,10 +412,12 @@ health_http(struct gate *g, struct health_run *run,
 	rc = http_do(run->http, &req, &resp, &g->st);
 	if (rc == ST_OK)
 		health_judge(&g->cfg, run, &resp, r);
-	else if (rc == ST_UNAVAIL && resp.timed_out)
+	else if (rc == ST_UNAVAIL && resp.timed_out) {
 		health_fail_what(r, "timeout", "no reply within %.1fs%s",
 		    (double)ms / 1000.0, cut ? " (cut at the deadline)" :
 		    " (request_timeout)");
+		r->cut = cut;
+	}
 	else if (rc == ST_UNAVAIL) {
 		health_error_key(g->st.msg, key, sizeof(key));
 		health_fail_what(r, key, "%s", g->st.msg);
@@ -474,11 +477,12 @@ health_tcp(struct gate *g, const struct health_target *t, long ms, int cut,
 		}
 	}
 	close(fd);
-	if (err == ETIMEDOUT)
+	if (err == ETIMEDOUT) {
 		health_fail_what(r, "timeout", "no connection within %.1fs%s",
 		    (double)ms / 1000.0, cut ? " (cut at the deadline)" :
 		    " (request_timeout)");
-	else if (err != 0)
+		r->cut = cut;
+	} else if (err != 0)
 		health_fail_what(r, strerror(err), "connect: %s",
 		    strerror(err));
 	else {
@@ -657,7 +661,9 @@ health_loop(struct gate *g, struct health_run *run)
 			return rc;
 		run->streak = run->last.ok ? run->streak + 1 : 0;
 		run->passes += run->last.ok ? 1 : 0;
-		if (!run->last.ok)
+		/* the verdict names the last failure, unless that one was
+		 * only cut short by the deadline: the one before says more */
+		if (!run->last.ok && !(run->last.cut && run->fail.t != NULL))
 			run->fail = run->last;
 		if (run->streak >= need)
 			return ST_OK;

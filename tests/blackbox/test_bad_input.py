@@ -273,10 +273,10 @@ IMDS_FAULTS = {
     "truncated-body": ([(0, reply(body="i-0123", length=400))], "did not answer"),
     "truncated-stalled": (reply(body="i-0123", length=400), "did not answer"),
     "huge-body": ([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n")] +
-                  [(0, b"A" * 65536)] * 160, "did not answer"),
+                  [(0, b"A" * 65536)] * 160, "reply larger than 65536 bytes"),
     "endless-chunked": ([(0, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")] +
                         [(0.01, b"10000\r\n" + b"B" * 65536 + b"\r\n")] * 200,
-                        "did not answer"),
+                        "reply larger than 65536 bytes"),
     "dripped-reply": ([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n")] +
                       [(0.4, b"i")] * 19, "did not answer"),
     "header-only-close": (b"HTTP/1.1 200 OK\r\n", "did not answer"),
