@@ -121,7 +121,7 @@ tag_options(struct tagger *t, int argc, char **argv)
 	for (; optind < argc; optind++)
 		if ((rc = tag_pair(t, argv[optind])) != ST_OK)
 			return rc;
-	if (t->iid != NULL && !ec2_instance_id_ok(t->iid))
+	if (t->iid != NULL && !imds_instance_id_ok(t->iid))
 		return status_set(&t->st, ST_USAGE, "--instance-id '%.40s' is not "
 		    "an instance id (i-0123456789abcdef0)", t->iid);
 	return ST_OK;

@@ -48,20 +48,6 @@ ec2_domain_ok(const char *d)
 	return 1;
 }
 
-int
-ec2_instance_id_ok(const char *id)
-{
-	size_t n = strlen(id), i;
-
-	if (n < 10 || n >= CAP_INSTANCE_ID || strncmp(id, "i-", 2) != 0)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* 1 for a dotted quad in 127.0.0.0/8. */
 static int
 ec2_is_loopback4(const char *h)
@@ -537,7 +523,8 @@ struct ec2_lines {
 	struct sigv4_out sig;
 };
 
-/* Signs one attempt and sends it; ST_OK when any reply arrived. */
+/* Signs one attempt (the caller refreshed the credentials) and sends it;
+ * ST_OK when any reply arrived. */
 static int
 ec2_send(struct ec2 *e, const char *body, size_t bodylen, int64_t deadline,
     struct ec2_lines *l, struct http_resp *resp, struct status *st)
@@ -555,8 +542,7 @@ ec2_send(struct ec2 *e, const char *body, size_t bodylen, int64_t deadline,
 	if (left <= 0)	/* never a request past the deadline (fuzz_ec2) */
 		return status_set(st, ST_UNAVAIL, "no time left before the "
 		    "deadline");
-	if ((rc = creds_fresh(&e->creds, e->imds, deadline, st)) != ST_OK ||
-	    (rc = ec2_amz_date(amz, st)) != ST_OK)
+	if ((rc = ec2_amz_date(amz, st)) != ST_OK)
 		return rc;
 	hdrs[0].name = "Host";
 	hdrs[0].value = e->ep.host;
@@ -644,6 +630,14 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return status_set(st, ST_OSERR, "out of memory");
 	for (attempt = 0;; attempt++) {
+		/*
+		 * Role credentials before each attempt: they may expire while
+		 * retries back off.  A failure here is final, not retried as
+		 * a transport error: instance metadata retried on its own.
+		 */
+		if ((rc = creds_fresh(&e->creds, e->imds, deadline, st)) !=
+		    ST_OK)
+			goto out;
 		rc = ec2_send(e, body, bodylen, deadline, l, resp, st);
 		OPENSSL_cleanse(l, sizeof(*l));
 		if (rc != ST_OK && resp->oversize) {
@@ -784,7 +778,7 @@ ec2_describe_tags(struct ec2 *e, const char *iid, const char *const *keys,
 	int pages, rc;
 
 	*n = 0;
-	if (!ec2_instance_id_ok(iid) || nkeys == 0 || nkeys > EC2_CAP_KEYS)
+	if (!imds_instance_id_ok(iid) || nkeys == 0 || nkeys > EC2_CAP_KEYS)
 		return status_set(st, ST_SOFTWARE, "DescribeTags: bad "
 		    "arguments");
 	if ((body = ec2_body("DescribeTags", &len, st)) == NULL)
@@ -841,7 +835,7 @@ ec2_create_tags(struct ec2 *e, const char *iid, const char *const *keys,
 	size_t len, i;
 	int rc;
 
-	if (!ec2_instance_id_ok(iid) || n == 0 || n > CAP_TAGS)
+	if (!imds_instance_id_ok(iid) || n == 0 || n > CAP_TAGS)
 		return status_set(st, ST_SOFTWARE, "CreateTags: bad arguments");
 	if ((body = ec2_body("CreateTags", &len, st)) == NULL)
 		return st->code;

@@ -134,8 +134,6 @@ int ec2_resolve_endpoint(const char *url_ec2, const char *url_any,
 int ec2_region_ok(const char *region);
 /* 1 when domain looks like a services/domain value. */
 int ec2_domain_ok(const char *domain);
-/* 1 when id looks like an EC2 instance id ("i-0123456789abcdef0"). */
-int ec2_instance_id_ok(const char *id);
 /* Classifies a reply by HTTP status and error code ("" when none). */
 enum ec2_class ec2_classify(long http_status, const char *code);
 /* Escapes '*', '?' and '\' of a filter value; 0 or -1 (too long). */

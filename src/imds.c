@@ -254,12 +254,25 @@ imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
 }
 
 int
+imds_instance_id_ok(const char *id)
+{
+	size_t n = strlen(id), i;
+
+	if ((n != 2 + 8 && n != 2 + 17) || strncmp(id, "i-", 2) != 0)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int
 imds_instance_id(struct imds *m, int64_t deadline, char *out, size_t len,
     struct status *st)
 {
 	char buf[CAP_IMDS_BODY];
 	long code;
-	size_t i, n;
 	int rc;
 
 	if ((rc = imds_get(m, "meta-data/instance-id", deadline, buf,
@@ -269,15 +282,9 @@ imds_instance_id(struct imds *m, int64_t deadline, char *out, size_t len,
 		return status_set(st, ST_UNAVAIL, "instance metadata has no "
 		    "instance-id (HTTP %ld)", code);
 	text_trim(buf);
-	n = strlen(buf);
-	if (n < 3 || n >= len || n >= CAP_INSTANCE_ID)
+	if (!imds_instance_id_ok(buf) || strlen(buf) >= len)
 		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
-		    "malformed instance id '%s'", buf);
-	for (i = 0; i < n; i++)
-		if (!((buf[i] >= '0' && buf[i] <= '9') ||
-		    (buf[i] >= 'a' && buf[i] <= 'z') || buf[i] == '-'))
-			return status_set(st, ST_UNAVAIL, "instance metadata "
-			    "sent a malformed instance id '%s'", buf);
+		    "malformed instance id '%.40s'", buf);
 	text_copy(out, buf, len);
 	return ST_OK;
 }

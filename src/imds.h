@@ -52,7 +52,13 @@ int imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
     size_t cap, long *code, struct status *st);
 /* Requests sent so far (tokens included). */
 unsigned long imds_requests(const struct imds *m);
-/* Gets meta-data/instance-id, checked to look like an instance id. */
+/*
+ * 1 when id looks like an EC2 instance id: "i-" and 8 to 17 lower-case hex
+ * digits ("i-0123456789abcdef0").  The one check, for IMDS replies, EC2
+ * requests and --instance-id alike.
+ */
+int imds_instance_id_ok(const char *id);
+/* Gets meta-data/instance-id, checked with imds_instance_id_ok. */
 int imds_instance_id(struct imds *m, int64_t deadline, char *out,
     size_t len, struct status *st);
 

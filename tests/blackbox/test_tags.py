@@ -548,6 +548,23 @@ def test_tags_ec2_malformed_role_document(deploy, imds, ec2):
     assert "not a JSON object" in r.verdict
 
 
+def test_tags_ec2_role_document_turning_bad_mid_run_fails_at_once(deploy, imds, ec2):
+    """Credentials near expiry are fetched again before the retry; when that
+    document is broken the hook fails then, without more EC2 attempts."""
+    creds = imds_mod.default_credentials()
+    creds["Expiration"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+    imds.state.credentials = creds
+    role_item = "meta-data/iam/security-credentials/" + imds_mod.DEFAULT_ROLE
+    bad = imds.state.add_fault("garbage", match=role_item, skip=2)
+    ec2.state.throttle(count=None)
+    r = run(deploy, {"Role": "api"}, source="ec2", timeout=20)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r
+    assert f"instance role '{imds_mod.DEFAULT_ROLE}'" in r.verdict, r
+    assert bad.hits == 1 and len(describe_calls(ec2)) == 1, r
+    assert r.elapsed < 10, r
+
+
 def test_tags_credentials_never_printed_on_failures(deploy, imds, ec2):
     imds.state.tags_mode = "disabled-404"
     for code in ("SignatureDoesNotMatch", "AuthFailure", "InternalError"):

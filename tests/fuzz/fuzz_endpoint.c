@@ -63,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ec2_domain_ok(domain))
 		FZ_ASSERT(strlen(domain) < EC2_CAP_DOMAIN &&
 		    strpbrk(domain, "/:@ ") == NULL);
-	if (ec2_instance_id_ok(iid))
+	if (imds_instance_id_ok(iid))
 		FZ_ASSERT(strncmp(iid, "i-", 2) == 0 &&
 		    strlen(iid) < CAP_INSTANCE_ID);
 	if (ec2_filter_escape(esc, sizeof(esc), filt) == 0)

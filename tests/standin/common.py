@@ -77,6 +77,7 @@ class Fault:
 
     ``match`` is a glob matched against the server's request keys;
     ``count`` is how many more requests it applies to (None = always);
+    ``skip`` matching requests are let through before it starts to apply;
     ``delay`` seconds are waited before any kind acts; ``hits`` counts how
     often it fired.
     """
@@ -90,6 +91,7 @@ class Fault:
     size: Optional[int] = None
     code: Optional[str] = None
     message: Optional[str] = None
+    skip: Optional[int] = None
     hits: int = 0
 
     def __post_init__(self):
@@ -155,6 +157,9 @@ class FaultSet:
         with self._fault_lock:
             for f in self._faults:
                 if f.matches(method, keys):
+                    if f.skip:
+                        f.skip -= 1
+                        continue
                     f.hits += 1
                     if f.count is not None:
                         f.count -= 1

@@ -170,13 +170,16 @@ test_region_domain_instance_ok(void **state)
 	assert_false(ec2_domain_ok(".amazonaws.com"));
 	assert_false(ec2_domain_ok("amazonaws.com."));
 	assert_false(ec2_domain_ok("amazonaws.com:80"));
-	assert_true(ec2_instance_id_ok("i-0123456789abcdef0"));
-	assert_true(ec2_instance_id_ok("i-12345678"));
-	assert_false(ec2_instance_id_ok("i-1234567"));
-	assert_false(ec2_instance_id_ok("i-0123456789ABCDEF0"));
-	assert_false(ec2_instance_id_ok("mi-0123456789abcdef0"));
-	assert_false(ec2_instance_id_ok("i-0123456789abcdef0&x=1"));
-	assert_false(ec2_instance_id_ok("i-0123456789abcdef0123456789abcdef0"));
+	assert_true(imds_instance_id_ok("i-0123456789abcdef0"));
+	assert_true(imds_instance_id_ok("i-12345678"));
+	assert_false(imds_instance_id_ok("i-1234567"));
+	assert_false(imds_instance_id_ok("i-123456789"));
+	assert_false(imds_instance_id_ok("i-0123456789abcdef"));
+	assert_false(imds_instance_id_ok(""));
+	assert_false(imds_instance_id_ok("i-0123456789ABCDEF0"));
+	assert_false(imds_instance_id_ok("mi-0123456789abcdef0"));
+	assert_false(imds_instance_id_ok("i-0123456789abcdef0&x=1"));
+	assert_false(imds_instance_id_ok("i-0123456789abcdef0123456789abcdef0"));
 }
 
 /* ------------------------------------------------------------------ */
