@@ -15,7 +15,8 @@ struct http {
 struct http_sink {
 	char *buf;
 	size_t len, cap, alloc;
-	int over;
+	int over;		/* the reply is over the cap */
+	int nomem;		/* no memory for the reply */
 };
 
 int
@@ -84,8 +85,10 @@ http_write(char *data, size_t size, size_t n, void *user)
 			want = s->cap + 1;
 		/* not realloc: the old block may hold role credentials, and
 		 * it is wiped before it is freed */
-		if ((nb = malloc(want)) == NULL)
-			return 0;
+		if ((nb = malloc(want)) == NULL) {
+			s->nomem = 1;
+			return 0;	/* aborts the transfer */
+		}
 		if (s->buf != NULL) {
 			memcpy(nb, s->buf, s->len);
 			OPENSSL_cleanse(s->buf, s->alloc);
@@ -175,7 +178,7 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
-	struct http_sink sink = { NULL, 0, req->cap, 0, 0 };
+	struct http_sink sink = { NULL, 0, req->cap, 0, 0, 0 };
 	const char *ct = NULL;
 	CURLcode cc;
 	int rc;
@@ -189,6 +192,10 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 		resp->oversize = 1;
 		rc = status_set(st, ST_UNAVAIL, "reply larger than %zu bytes",
 		    req->cap);
+		goto out;
+	}
+	if (sink.nomem) {
+		rc = status_set(st, ST_OSERR, "out of memory for a reply");
 		goto out;
 	}
 	if (cc != CURLE_OK) {

@@ -60,7 +60,9 @@ void http_free(struct http *h);
 /*
  * Performs one request.  ST_OK when a reply (any status) arrived within the
  * caps; ST_UNAVAIL with a message for connection errors, timeouts and
- * oversized replies.  resp->body must be freed with http_resp_free.
+ * oversized replies; ST_OSERR when the reply cannot be stored (no memory),
+ * which callers MUST NOT retry.  resp->body must be freed with
+ * http_resp_free.
  */
 int http_do(struct http *h, const struct http_req *req,
     struct http_resp *resp, struct status *st);

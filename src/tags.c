@@ -207,8 +207,8 @@ tags_howto(const struct gate *g)
 }
 
 /*
- * Reads the needed keys from instance metadata.  ST_OK; 1 when metadata
- * tags are not enabled (*why says how we know); or a failure.
+ * Reads the needed keys from instance metadata.  ST_OK, with *why NULL, or
+ * set to how we know when metadata tags are not enabled; or a failure.
  */
 static int
 tags_read_imds(struct tags_run *r, const char **why, struct status *st)
@@ -220,6 +220,7 @@ tags_read_imds(struct tags_run *r, const char **why, struct status *st)
 	int rc;
 
 	r->nlive = 0;
+	*why = NULL;
 	if ((list = malloc(CAP_IMDS_BODY)) == NULL ||
 	    (val = malloc(CAP_IMDS_BODY)) == NULL) {
 		rc = status_set(st, ST_OSERR, "out of memory");
@@ -231,7 +232,7 @@ tags_read_imds(struct tags_run *r, const char **why, struct status *st)
 	if (code == 404 || list[strspn(list, " \t\r\n")] == '\0') {
 		*why = code == 404 ? "HTTP 404 on " TAGS_ITEM :
 		    "an empty " TAGS_ITEM;
-		rc = 1;
+		rc = ST_OK;
 		goto out;
 	}
 	for (i = 0; i < r->nwant; i++) {
@@ -307,12 +308,12 @@ static int
 tags_read(struct tags_run *r)
 {
 	struct gate *g = r->g;
-	const char *why = "";
+	const char *why;
 	int rc;
 
 	if (r->from == FROM_EC2)
 		return tags_read_ec2(r, &g->st);
-	if ((rc = tags_read_imds(r, &why, &g->st)) != 1)
+	if ((rc = tags_read_imds(r, &why, &g->st)) != ST_OK || why == NULL)
 		return rc;
 	if (g->cfg.tags_source == TAGS_IMDS) {
 		tags_howto(g);
