@@ -285,16 +285,6 @@ full:
 	return -1;
 }
 
-int64_t
-ec2_backoff_ceiling(int attempt, long base, long cap)
-{
-	int64_t c = base > 0 ? base : 1;
-
-	while (attempt-- > 0 && c < cap)
-		c *= 2;
-	return c < cap ? c : cap;
-}
-
 void
 ec2_backoff_params(const char *env, long *base, long *cap)
 {
@@ -315,7 +305,7 @@ ec2_poll_delay(int attempt)
 	int64_t c;
 
 	ec2_backoff_params(getenv(EC2_TEST_BACKOFF), &base, &cap);
-	c = ec2_backoff_ceiling(attempt, base, cap / 2);
+	c = mono_backoff(attempt, base, cap / 2);
 	return c / 2 + mono_jitter(c - c / 2);
 }
 
@@ -624,7 +614,7 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 	struct ec2_lines *l;
 	char code[EC2XML_CAP_CODE], msg[CAP_MSG], last[96] = "";
 	enum ec2_class cls;
-	int64_t t0 = mono_ms(), d, left;
+	int64_t t0 = mono_ms(), d;
 	int attempt, rc;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
@@ -667,14 +657,10 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 		}
 		text_copy(e->last_retry, last, sizeof(e->last_retry));
 		if ((d = ec2_fixed_ms()) == 0)
-			d = mono_jitter(ec2_backoff_ceiling(attempt,
-			    e->base_ms, e->cap_ms));
-		left = mono_left(deadline);
-		if (left < 2 * EC2_MIN_ATTEMPT_MS)
+			d = mono_jitter(mono_backoff(attempt, e->base_ms,
+			    e->cap_ms));
+		if (mono_backoff_sleep(d, deadline, EC2_MIN_ATTEMPT_MS) != 0)
 			break;
-		if (d > left - EC2_MIN_ATTEMPT_MS)
-			d = left - EC2_MIN_ATTEMPT_MS;	/* one last try */
-		mono_sleep(d);
 		e->retries++;
 	}
 	rc = status_set(st, ST_UNAVAIL, "EC2 %s at %s did not succeed before "

@@ -138,8 +138,6 @@ int ec2_domain_ok(const char *domain);
 enum ec2_class ec2_classify(long http_status, const char *code);
 /* Escapes '*', '?' and '\' of a filter value; 0 or -1 (too long). */
 int ec2_filter_escape(char *dst, size_t len, const char *src);
-/* min(cap, base * 2^attempt), without overflow. */
-int64_t ec2_backoff_ceiling(int attempt, long base, long cap);
 /*
  * The backoff base and cap: EC2_BACKOFF_BASE_MS and EC2_BACKOFF_CAP_MS, or
  * the test-only value of env (CDGATE_TEST_BACKOFF_MS) when valid.

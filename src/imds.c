@@ -111,31 +111,6 @@ imds_retryable(const struct http_resp *r, int rc)
 }
 
 /*
- * Sleeps a full-jitter backoff, cut so that one more attempt still fits
- * before the deadline; -1 when no attempt fits any more.  (Giving up when
- * the random sleep is longer than the time left would end the retries
- * seconds before the deadline.)
- */
-static int
-imds_backoff(int attempt, int64_t deadline)
-{
-	int64_t cap = IMDS_BACKOFF_BASE_MS, d, left;
-
-	while (attempt-- > 0 && cap < IMDS_BACKOFF_CAP_MS)
-		cap *= 2;
-	if (cap > IMDS_BACKOFF_CAP_MS)
-		cap = IMDS_BACKOFF_CAP_MS;
-	d = mono_jitter(cap);
-	left = mono_left(deadline);
-	if (left < 2 * IMDS_MIN_ATTEMPT_MS)
-		return -1;
-	if (d > left - IMDS_MIN_ATTEMPT_MS)
-		d = left - IMDS_MIN_ATTEMPT_MS;
-	mono_sleep(d);
-	return 0;
-}
-
-/*
  * Sends a request, retrying transient failures until the deadline.
  * ST_OK with a final reply in resp (any status but 429/5xx).
  */
@@ -162,7 +137,10 @@ imds_request(struct imds *m, const char *method, const char *item,
 		} else
 			text_copy(last, st->msg, sizeof(last));
 		attempt++;
-		if (imds_backoff(attempt, deadline) != 0)
+		/* full jitter, cut to leave one more attempt */
+		if (mono_backoff_sleep(mono_jitter(mono_backoff(attempt,
+		    IMDS_BACKOFF_BASE_MS, IMDS_BACKOFF_CAP_MS)), deadline,
+		    IMDS_MIN_ATTEMPT_MS) != 0)
 			break;
 	}
 	return status_set(st, ST_UNAVAIL, "instance metadata '%s' did not "
