@@ -9,27 +9,27 @@
 #include "watch.h"
 
 /*
- * Reads and verifies the marker once, without a watch.  ST_OK, or the
- * reason it does not pass with *wait set when that is worth waiting out
- * (absent, or another instance's).  The common case, a marker already in
- * place, so costs no inotify instance: closing one that had a watch waits
- * for a kernel RCU grace period (0 to 16 ms, measured in docs/bench.md).
+ * Reads and verifies the marker once.  ST_OK, or the reason it does not
+ * pass, with *absent or *other set when that is worth waiting out (no
+ * marker yet, or another instance's).  The first look is made before any
+ * watch exists: the common case, a marker already in place, so costs no
+ * inotify instance (closing one that had a watch waits for a kernel RCU
+ * grace period, 0 to 16 ms, measured in docs/bench.md).
  */
 static int
-provision_marker_now(struct gate *g, int *wait)
+provision_marker_now(struct gate *g, int *absent, int *other)
 {
 	const char *iid = g->cfg.imds ? g->instance_id : NULL;
-	int absent, other, rc;
+	int rc;
 
-	*wait = 0;
-	rc = marker_read(g->cfg.marker_path, &g->marker, &absent, &g->st);
-	if (rc != ST_OK) {
-		*wait = absent;
+	*absent = *other = 0;
+	rc = marker_read(g->cfg.marker_path, &g->marker, absent, &g->st);
+	if (rc != ST_OK)
 		return rc;
-	}
 	rc = marker_verify(g->cfg.marker_path, &g->marker, iid,
-	    g->cfg.digest, &other, &g->st);
-	*wait = rc != ST_OK && other;
+	    g->cfg.digest, other, &g->st);
+	if (rc == ST_OK)
+		*other = 0;
 	return rc;
 }
 
@@ -38,7 +38,6 @@ static int
 provision_marker(struct gate *g, struct watch *w)
 {
 	const char *path = g->cfg.marker_path;
-	const char *iid = g->cfg.imds ? g->instance_id : NULL;
 	char waiting[CAP_MSG] = "";
 	int absent, other, rc;
 	int64_t beat = mono_ms() + GATE_HEARTBEAT_MS;
@@ -46,15 +45,8 @@ provision_marker(struct gate *g, struct watch *w)
 	for (;;) {
 		if ((rc = watch_arm(w, &g->st)) != ST_OK)
 			return rc;
-		rc = marker_read(path, &g->marker, &absent, &g->st);
-		if (rc == ST_OK) {
-			rc = marker_verify(path, &g->marker, iid,
-			    g->cfg.digest, &other, &g->st);
-			if (rc == ST_OK)
-				return ST_OK;
-			if (!other)
-				return rc;
-		} else if (!absent)
+		rc = provision_marker_now(g, &absent, &other);
+		if (rc == ST_OK || !(absent || other))
 			return rc;
 		if (strcmp(waiting, g->st.msg) != 0) {
 			text_copy(waiting, g->st.msg, sizeof(waiting));
@@ -131,11 +123,12 @@ int
 provision_check(struct gate *g)
 {
 	struct watch w;
-	int rc, wait;
+	int rc, absent, other;
 
 	if (g->cfg.imds && (rc = gate_instance_id(g)) != ST_OK)
 		return rc;
-	if ((rc = provision_marker_now(g, &wait)) != ST_OK && wait) {
+	rc = provision_marker_now(g, &absent, &other);
+	if (rc != ST_OK && (absent || other)) {
 		/* arm, then look again: the loop loses no event */
 		if ((rc = watch_open(&w, g->cfg.marker_path, &g->st)) != ST_OK)
 			return rc;
