@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "backoff.h"
 #include "mono.h"
 #include "sigv4.h"
 #include "text.h"
@@ -305,7 +306,7 @@ ec2_poll_delay(int attempt)
 	int64_t c;
 
 	ec2_backoff_params(getenv(EC2_TEST_BACKOFF), &base, &cap);
-	c = mono_backoff(attempt, base, cap / 2);
+	c = backoff_ceiling(attempt, base, cap / 2);
 	return c / 2 + mono_jitter(c - c / 2);
 }
 
@@ -657,9 +658,9 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 		}
 		text_copy(e->last_retry, last, sizeof(e->last_retry));
 		if ((d = ec2_fixed_ms()) == 0)
-			d = mono_jitter(mono_backoff(attempt, e->base_ms,
+			d = mono_jitter(backoff_ceiling(attempt, e->base_ms,
 			    e->cap_ms));
-		if (mono_backoff_sleep(d, deadline, EC2_MIN_ATTEMPT_MS) != 0)
+		if (backoff_sleep(d, deadline, EC2_MIN_ATTEMPT_MS) != 0)
 			break;
 		e->retries++;
 	}

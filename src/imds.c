@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "backoff.h"
 #include "mono.h"
 #include "text.h"
 
@@ -138,7 +139,7 @@ imds_request(struct imds *m, const char *method, const char *item,
 			text_copy(last, st->msg, sizeof(last));
 		attempt++;
 		/* full jitter, cut to leave one more attempt */
-		if (mono_backoff_sleep(mono_jitter(mono_backoff(attempt,
+		if (backoff_sleep(mono_jitter(backoff_ceiling(attempt,
 		    IMDS_BACKOFF_BASE_MS, IMDS_BACKOFF_CAP_MS)), deadline,
 		    IMDS_MIN_ATTEMPT_MS) != 0)
 			break;

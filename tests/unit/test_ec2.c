@@ -2,8 +2,8 @@
  * test_ec2.c: the pure parts of the EC2 client: endpoint and region
  * resolution, the classification of replies, filter escaping, backoff.
  */
+#include "backoff.h"
 #include "ec2.h"
-#include "mono.h"
 #include "testlib.h"
 
 /* ------------------------------------------------------------------ */
@@ -284,7 +284,7 @@ test_backoff(void **state)
 	unsetenv(EC2_TEST_BACKOFF);
 	for (i = 0; i < 200; i++) {
 		int64_t d = ec2_poll_delay(i % 8);
-		int64_t c = mono_backoff(i % 8, EC2_BACKOFF_BASE_MS,
+		int64_t c = backoff_ceiling(i % 8, EC2_BACKOFF_BASE_MS,
 		    EC2_BACKOFF_CAP_MS / 2);
 
 		assert_true(d >= c / 2 && d <= c);

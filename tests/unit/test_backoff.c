@@ -1,7 +1,8 @@
 /*
- * test_mono.c: the backoff ceiling and the cut backoff sleep that IMDS and
- * EC2 retries share, and the jitter's range.
+ * test_backoff.c: the backoff ceiling and the cut backoff sleep that IMDS
+ * and EC2 retries share, and the range of the jitter they use.
  */
+#include "backoff.h"
 #include "mono.h"
 #include "testlib.h"
 
@@ -31,10 +32,10 @@ test_backoff_ceiling_table(void **state)
 	for (i = 0; i < sizeof(ceiling_cases) / sizeof(ceiling_cases[0]); i++) {
 		const struct ceiling_case *c = &ceiling_cases[i];
 
-		if (mono_backoff(c->attempt, c->base, c->cap) != c->want)
-			fail_msg("case %zu: mono_backoff(%d, %lld, %lld) = %lld, "
+		if (backoff_ceiling(c->attempt, c->base, c->cap) != c->want)
+			fail_msg("case %zu: backoff_ceiling(%d, %lld, %lld) = %lld, "
 			    "want %lld", i, c->attempt, (long long)c->base,
-			    (long long)c->cap, (long long)mono_backoff(
+			    (long long)c->cap, (long long)backoff_ceiling(
 			    c->attempt, c->base, c->cap), (long long)c->want);
 	}
 }
@@ -47,9 +48,9 @@ test_backoff_sleep_gives_up_without_sleeping(void **state)
 	(void)state;
 	/* 150 ms left, attempts need 100: no room for a sleep and one more */
 	t0 = mono_ms();
-	assert_int_equal(mono_backoff_sleep(5000, t0 + 150, 100), -1);
+	assert_int_equal(backoff_sleep(5000, t0 + 150, 100), -1);
 	/* past the deadline */
-	assert_int_equal(mono_backoff_sleep(10, t0 - 1, 1), -1);
+	assert_int_equal(backoff_sleep(10, t0 - 1, 1), -1);
 }
 
 static void
@@ -61,12 +62,12 @@ test_backoff_sleep_is_cut_to_leave_one_attempt(void **state)
 	/* 400 ms left, attempts need 100: a 60 s sleep is cut to ~300 ms
 	 * (the upper bound leaves room for a loaded machine) */
 	t0 = mono_ms();
-	assert_int_equal(mono_backoff_sleep(60000, t0 + 400, 100), 0);
+	assert_int_equal(backoff_sleep(60000, t0 + 400, 100), 0);
 	took = mono_ms() - t0;
 	assert_true(took >= 290 && took < 5000);
 	/* a short sleep is not lengthened */
 	t0 = mono_ms();
-	assert_int_equal(mono_backoff_sleep(20, t0 + 10000, 100), 0);
+	assert_int_equal(backoff_sleep(20, t0 + 10000, 100), 0);
 	took = mono_ms() - t0;
 	assert_true(took >= 20 && took < 5000);
 }
@@ -100,5 +101,5 @@ main(void)
 		cmocka_unit_test(test_jitter_stays_in_range),
 	};
 
-	return cmocka_run_group_tests_name("mono", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("backoff", tests, NULL, NULL);
 }
