@@ -70,9 +70,5 @@ main(int argc, char **argv)
 		out_verdict(0, 0, "configuration is valid (check mode)");
 		return 0;
 	}
-	gate_history(&g);
-	rc = gate_verdict(&g, gate_run(&g));
-	if (g.imds_ready)
-		imds_free(&g.imds);
-	return rc;
+	return gate_finish(&g);
 }

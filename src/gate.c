@@ -410,6 +410,18 @@ gate_verdict(struct gate *g, int rc)
 }
 
 int
+gate_finish(struct gate *g)
+{
+	int rc;
+
+	gate_history(g);
+	rc = gate_verdict(g, gate_run(g));
+	if (g->imds_ready)
+		imds_free(&g->imds);
+	return rc;
+}
+
+int
 gate_main(int argc, char **argv, enum event ev)
 {
 	struct gate g;
@@ -459,9 +471,5 @@ gate_main(int argc, char **argv, enum event ev)
 		    "verified)");
 		return ST_OK;
 	}
-	gate_history(&g);
-	rc = gate_verdict(&g, gate_run(&g));
-	if (g.imds_ready)
-		imds_free(&g.imds);
-	return rc;
+	return gate_finish(&g);
 }

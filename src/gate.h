@@ -76,6 +76,11 @@ void gate_history(struct gate *g);
 int gate_verdict(struct gate *g, int rc);
 /* Runs g->checks in order; returns ST_OK, GATE_LEAVING or a failure. */
 int gate_run(struct gate *g);
+/*
+ * After the plan, for every program that runs checks: starts the history
+ * line, runs the checks, prints the verdict, frees; returns the exit code.
+ */
+int gate_finish(struct gate *g);
 /* Lazily opens the IMDS client; ST_OK or a failure (imds = no refused). */
 int gate_imds(struct gate *g, const char *why);
 /* This instance's id from IMDS (cached). */
