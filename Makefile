@@ -211,7 +211,12 @@ $(BUILD)/bench/spawn: tests/bench/spawn.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
-bench: all $(BENCH_BIN)
+# make check runs the one-iteration smoke (tests/blackbox/test_bench_smoke.py)
+blackbox: $(BENCH_BIN)
+
+bench:
+	@sh tools/deps bench
+	$(MAKE) all $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --build $(abspath $(BUILD)) \
 	    --out $(abspath $(BUILD))/bench/results.md
 
