@@ -14,7 +14,8 @@
  *   as x-amz-security-token before the signature is computed, and is
  *   handed back in out->add for the caller to send.
  * - What is signed MUST be what is sent: the path is encoded as given, not
- *   normalised (a path AWS would normalise is refused), the body is hashed
+ *   normalised (a path AWS would normalise is refused, unless the caller
+ *   asks for normalize_path, AWS's own rule), the body is hashed
  *   byte for byte, header values are only trimmed as SigV4 specifies, and
  *   values that cannot be sent (CR, LF, other controls) are refused.
  * - Canonical form: method; path with every byte but A-Za-z0-9-_.~/
@@ -302,13 +303,45 @@ check_scalars(const struct sigv4_req *req, const struct sigv4_cred *cred,
 }
 
 /*
+ * Writes path[0..n) normalised into out (at least n + 1 bytes): dot
+ * segments resolved, empty segments dropped, a trailing '/' kept when
+ * anything is left; "/" at least.  path starts with '/'.
+ */
+static void
+path_normalise(const char *path, size_t n, char *out)
+{
+	size_t o = 0, i, seg, len;
+
+	for (seg = 1; seg <= n; seg = i + 1) {
+		for (i = seg; i < n && path[i] != '/'; i++)
+			;
+		len = i - seg;
+		if (len == 0 || (len == 1 && path[seg] == '.'))
+			continue;
+		if (len == 2 && path[seg] == '.' && path[seg + 1] == '.') {
+			while (o > 0 && out[--o] != '/')
+				;	/* drops the last "/segment" */
+			continue;
+		}
+		out[o++] = '/';
+		memcpy(out + o, path + seg, len);
+		o += len;
+	}
+	if (o == 0 || path[n - 1] == '/')
+		out[o++] = '/';
+	out[o] = '\0';
+}
+
+/*
  * Writes the canonical path.  The path MUST start with '/' and MUST be
  * normalised (no empty segment but a trailing one, no '.' or '..'), since
- * AWS signs the normalised form for every service but S3.
+ * AWS signs the normalised form for every service but S3; with normalize
+ * set, that form is computed instead.
  */
 static int
-canon_path(struct sb *b, const char *path, struct status *st)
+canon_path(struct sb *b, const char *path, int normalize, struct status *st)
 {
+	char norm[SIGV4_CAP_PATH];
 	size_t n, i, seg;
 
 	if (path == NULL || path[0] != '/' ||
@@ -321,6 +354,11 @@ canon_path(struct sb *b, const char *path, struct status *st)
 			return status_set(st, ST_USAGE,
 			    "sigv4: path '%s' has a byte that cannot be sent",
 			    path);
+	if (normalize) {
+		path_normalise(path, n, norm);
+		sb_encode(b, norm, strlen(norm), SIGV4_KEEP_SLASH);
+		return ST_OK;
+	}
 	for (seg = 1; seg <= n; seg = i + 1) {
 		for (i = seg; i < n && path[i] != '/'; i++)
 			;
@@ -597,7 +635,7 @@ canon_request(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	sb_init(&b, out->creq, sizeof(out->creq));
 	sb_add(&b, req->method);
 	sb_add(&b, "\n");
-	if (canon_path(&b, req->path, st) != ST_OK)
+	if (canon_path(&b, req->path, req->normalize_path, st) != ST_OK)
 		return st->code;
 	sb_add(&b, "\n");
 	if (canon_query(&b, req->query, st) != ST_OK)

@@ -60,12 +60,20 @@ struct sigv4_req {
 	const char *method;		/* "POST" */
 	/*
 	 * As sent, starting with '/' ("/" for EC2), and normalised: no '.',
-	 * '..' or empty segment (but a trailing '/'); anything else is refused,
-	 * since AWS would sign the normalised form.  Each byte outside
-	 * A-Za-z0-9-_.~/ is percent-encoded once, so "%20" signs as "%2520",
-	 * as botocore does.
+	 * '..' or empty segment (but a trailing '/'); anything else is refused
+	 * unless normalize_path is set, since AWS would sign the normalised
+	 * form.  Each byte outside A-Za-z0-9-_.~/ is percent-encoded once, so
+	 * "%20" signs as "%2520", as botocore does.
 	 */
 	const char *path;
+	/*
+	 * 1: sign the normalised form of path (RFC 3986 dot segments removed
+	 * and empty segments dropped, a trailing '/' kept: what AWS computes
+	 * for every service but S3, and botocore's normalize_url_path), while
+	 * the caller sends path as given.  0 (EC2, which always sends "/"):
+	 * refuse a path that is not normalised already.
+	 */
+	int normalize_path;
 	/*
 	 * As sent, after '?'; NULL or "" if none.  Each name and value is
 	 * percent-decoded ('+' stays a plus: send a space as %20) and

@@ -137,6 +137,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(out.creq, out2.creq) == 0);
 	}
 
+	/* normalize_path: a path already normalised signs the same; any
+	 * normalised canonical path has no empty, '.' or '..' segment */
+	req.normalize_path = 1;
+	rc2 = sigv4_sign(&req, &cred, &out2, &st);
+	FZ_ASSERT(rc2 == ST_OK || rc2 == ST_USAGE);
+	if (rc == ST_OK)
+		FZ_ASSERT(rc2 == ST_OK && strcmp(out.authz, out2.authz) == 0);
+	if (rc2 == ST_OK) {
+		const char *p = strchr(out2.creq, '\n') + 1;
+		size_t plen = strcspn(p, "\n");
+
+		FZ_ASSERT(p[0] == '/' && (plen == 1 || memmem(p, plen, "//",
+		    2) == NULL));
+		FZ_ASSERT(memmem(p, plen, "/./", 3) == NULL &&
+		    memmem(p, plen, "/../", 4) == NULL);
+		FZ_ASSERT(!(plen >= 2 && p[plen - 1] == '.' &&
+		    p[plen - 2] == '/'));
+		FZ_ASSERT(!(plen >= 3 && memcmp(p + plen - 3, "/..", 3) == 0));
+	}
+	req.normalize_path = 0;
 	check_encode(req.path, strlen(req.path), SIGV4_KEEP_SLASH);
 	check_encode(body, bodylen, 0);
 	form[0] = '\0';

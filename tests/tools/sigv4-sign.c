@@ -4,6 +4,7 @@
  *
  * Input, one "key=value" a line (bytes after the first '=' are the value):
  *   method=POST            path=/             query=<raw query>
+ *   normalize=1            sign the normalised path (sigv4_req.normalize_path)
  *   host=<Host value>      header=<Name>:<value>   (repeatable)
  *   region=us-east-1       service=ec2        date=YYYYMMDDTHHMMSSZ
  *   access=<key id>        secret=<secret>    token=<session token>
@@ -44,7 +45,7 @@ struct input {
 	size_t nh;
 	unsigned char body[TOOL_CAP_BODY];
 	size_t bodylen;
-	int has_body, has_params;
+	int has_body, has_params, normalize;
 };
 
 static struct input in;
@@ -145,6 +146,10 @@ take(const char *key, const char *v)
 		return set(in.path, sizeof(in.path), v);
 	if (strcmp(key, "query") == 0)
 		return set(in.query, sizeof(in.query), v);
+	if (strcmp(key, "normalize") == 0) {
+		in.normalize = strcmp(v, "1") == 0;
+		return strcmp(v, "0") == 0 || in.normalize ? 0 : -1;
+	}
 	if (strcmp(key, "host") == 0)
 		return set(in.host, sizeof(in.host), v);
 	if (strcmp(key, "region") == 0)
@@ -229,6 +234,7 @@ sign(void)
 	memset(&req, 0, sizeof(req));
 	req.method = in.method[0] ? in.method : "POST";
 	req.path = in.path[0] ? in.path : "/";
+	req.normalize_path = in.normalize;
 	req.query = in.query;
 	req.headers = h;
 	req.nheaders = nh;
