@@ -356,3 +356,18 @@ def test_troubleshooting_check_can_fail():
                                   formats)
     assert not message_in_sources("unknown key '\x01' in [gates] (known: \x01)", formats)
     assert not message_in_sources("\x01 is absent", formats)
+
+
+def test_readme_iam_policy_is_the_one_of_docs_iam():
+    """The README carries the least-privilege policy (issue 3); it must be
+    the very policy docs/iam.md explains, and valid JSON."""
+    import json
+    blocks = []
+    for name in ("README.md", "docs/iam.md"):
+        text = (ROOT / name).read_text()
+        m = re.search(r"```json\n(.*?)```", text, re.S)
+        assert m, f"{name}: no json block"
+        blocks.append(json.loads(m.group(1)))
+    assert blocks[0] == blocks[1]
+    actions = {s["Action"] for s in blocks[0]["Statement"]}
+    assert actions == {"ec2:DescribeTags", "ec2:CreateTags"}

@@ -6,6 +6,7 @@ clock (a wall clock stepped 10 years changes no wait), no child left holding the
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import signal
@@ -18,7 +19,9 @@ from lib.marker import marker_text, write_marker
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*ROOT.glob("src/*.c"), *ROOT.glob("bin/*.c"), *ROOT.glob("hooks/*.c")])
-FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"   # Debian: faketime
+# Debian's libfaketime, wherever the architecture puts it (no fixed path)
+FAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))),
+                "libfaketimeMT.so.1 (not found under /usr/lib/*/faketime)")
 
 
 def gate_cfg(marker, timeout=2):
