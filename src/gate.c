@@ -457,11 +457,14 @@ gate_main(int argc, char **argv, enum event ev)
 		    argv[optind], event_program(ev));
 		return ST_USAGE;
 	}
-	if ((rc = gate_event_env(&g)) != ST_OK)
-		return gate_verdict(&g, rc);
 	rc = config_load_for(&g.cfg, cfgpath, g.self, &g.st);
 	if (rc != ST_OK)
+		return gate_verdict(&g, rc);	/* no history: its path is unknown */
+	if ((rc = gate_event_env(&g)) != ST_OK) {
+		if (!g.check_mode)
+			gate_history(&g);	/* a wrong appspec is a failed run */
 		return gate_verdict(&g, rc);
+	}
 	g.checks = config_checks(&g.cfg, ev);
 	g.timeout = config_timeout(&g.cfg, ev);
 	g.deadline = g.start + g.timeout * 1000;

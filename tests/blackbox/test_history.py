@@ -104,6 +104,18 @@ def test_fail_run_records_reason_and_exit_code(deploy, imds, state):
     assert "marker_digest" not in e and "marker_finished_at" not in e
 
 
+def test_wrong_event_in_appspec_is_recorded_as_a_failed_run(deploy, imds, state):
+    """A hook listed under the wrong event fails (64): that failed
+    deployment must show in the history, or cdgate-status would still name
+    the previous revision as the last one that passed."""
+    r = deploy(config(state)).run("before-install", event="AfterInstall", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 64
+    e = only_line(state)
+    assert e["verdict"] == "fail" and e["exit"] == 64
+    assert e["event"] == "BeforeInstall" and "LIFECYCLE_EVENT is 'AfterInstall'" in e["reason"]
+
+
 def test_skip_run_records_skip(deploy, imds, state):
     imds.state.lifecycle_state = "Terminated"
     r = deploy(config(state)).run("before-install", timeout=30)
