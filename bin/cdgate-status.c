@@ -129,9 +129,17 @@ report_marker(struct report *r, struct json_object *mk)
 	if (rc == ST_OK)
 		rc = marker_verify(r->cfg.marker_path, &m, r->iid[0] ? r->iid :
 		    NULL, r->cfg.digest, &other, &st);
-	json_object_object_add(mk, "valid", json_object_new_boolean(rc ==
-	    ST_OK));
-	js_str(mk, "reason", rc == ST_OK ? NULL : st.msg);
+	if (rc == ST_OK && r->cfg.imds && r->iid[0] == '\0') {
+		/* the hooks would fail here: valid is not known, not true */
+		json_object_object_add(mk, "valid", NULL);
+		js_str(mk, "reason", "this instance's id is unknown (instance "
+		    "metadata did not answer), so the marker's instance_id "
+		    "was not compared");
+	} else {
+		json_object_object_add(mk, "valid",
+		    json_object_new_boolean(rc == ST_OK));
+		js_str(mk, "reason", rc == ST_OK ? NULL : st.msg);
+	}
 	if (absent || (rc != ST_OK && m.finished_at[0] == '\0'))
 		return;
 	js_str(mk, "status", m.ok ? "ok" : "failed");
@@ -218,9 +226,22 @@ deployment_failed(struct json_object *entries, const char *dep)
 }
 
 /*
- * The newest deployment with a hook's pass and no fail among the entries:
- * the revision this instance passed the gate with.  A new reference, or
- * NULL.  Helper programs (no event) do not count.
+ * 1 when a hook of this event runs the deployment's own revision: not
+ * ApplicationStop, BeforeBlockTraffic or AfterBlockTraffic, which run the
+ * previous revision's scripts under the new DEPLOYMENT_ID (agent.md).
+ */
+static int
+new_revision_event(const char *ev)
+{
+	return ev != NULL && strcmp(ev, "ApplicationStop") != 0 &&
+	    strcmp(ev, "BeforeBlockTraffic") != 0 &&
+	    strcmp(ev, "AfterBlockTraffic") != 0;
+}
+
+/*
+ * The newest deployment with a pass of a hook that ran its revision and no
+ * fail among the entries: the revision this instance passed the gate with.
+ * A new reference, or NULL.  Helper programs (no event) do not count.
  */
 static struct json_object *
 last_passed(struct json_object *entries)
@@ -233,7 +254,8 @@ last_passed(struct json_object *entries)
 		e = json_object_array_get_idx(entries, i);
 		d = js_get(e, "deployment_id");
 		v = js_get(e, "verdict");
-		if (d != NULL && v != NULL && js_get(e, "event") != NULL &&
+		if (d != NULL && v != NULL &&
+		    new_revision_event(js_get(e, "event")) &&
 		    strcmp(v, "pass") == 0 && !deployment_failed(entries, d))
 			return json_object_get(e);
 	}
@@ -322,11 +344,17 @@ describe_deployment(struct json_object *e, char *buf, size_t len)
 static void
 text_marker(struct json_object *mk)
 {
-	struct json_object *tags = js_obj(mk, "tags");
+	struct json_object *tags = js_obj(mk, "tags"), *v = NULL;
+	const char *word;
 	char tl[CAP_MSG] = "";
 	size_t used = 0;
 	int n;
 
+	/* "valid": true, false, or null when it could not be decided */
+	if (!json_object_object_get_ex(mk, "valid", &v) || v == NULL)
+		word = "NOT verified";
+	else
+		word = json_object_get_boolean(v) ? "valid" : "NOT valid";
 	if (!js_bool(mk, "present")) {
 		line("marker: '%s' absent: %s", js_get(mk, "path"),
 		    or_dash(js_get(mk, "reason")));
@@ -342,12 +370,11 @@ text_marker(struct json_object *mk)
 		}
 	}
 	line("marker: '%s' %s; status %s, instance %s, finished %s, digest "
-	    "%s%s%s", js_get(mk, "path"), js_bool(mk, "valid") ? "valid" :
-	    "NOT valid", or_dash(js_get(mk, "status")),
+	    "%s%s%s", js_get(mk, "path"), word, or_dash(js_get(mk, "status")),
 	    or_dash(js_get(mk, "instance_id")),
 	    or_dash(js_get(mk, "finished_at")), or_dash(js_get(mk, "digest")),
 	    tags ? ", tags" : "", tl);
-	if (!js_bool(mk, "valid"))
+	if (js_get(mk, "reason") != NULL)
 		line("marker: why: %s", or_dash(js_get(mk, "reason")));
 }
 

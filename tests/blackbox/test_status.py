@@ -202,6 +202,27 @@ def test_last_passed_skips_a_deployment_that_failed_later(build, imds, state, in
         "last passed: d-OLD000001 (shop/shop-prod) at 2026-11-26T01:00:00Z"
 
 
+def test_last_passed_ignores_hooks_that_ran_the_previous_revision(build, imds, state, ini):
+    """ApplicationStop and the BlockTraffic events run the previous
+    revision's scripts under the new DEPLOYMENT_ID (agent.md): their passes
+    do not mean the new revision passed the gate."""
+    history(state, [entry("d-OLD000001", "pass", when="2026-11-26T01:00:00Z"),
+                    entry("d-OLD000001", "pass", event="BeforeAllowTraffic",
+                          when="2026-11-26T01:01:00Z"),
+                    entry("d-NEW000002", "pass", event="ApplicationStop"),
+                    entry("d-NEW000002", "pass", event="BeforeBlockTraffic"),
+                    entry("d-NEW000002", "pass", event="AfterBlockTraffic")])
+    j = as_json(status(build, imds, ini(), "--json"))
+    assert j["last_passed"]["deployment_id"] == "d-OLD000001"
+    assert j["last_passed"]["event"] == "BeforeAllowTraffic"
+    # once a hook of the new revision passes, it is the one
+    history(state, [entry("d-OLD000001", "pass", when="2026-11-26T01:00:00Z"),
+                    entry("d-NEW000002", "pass", event="AfterBlockTraffic"),
+                    entry("d-NEW000002", "pass", event="BeforeInstall")])
+    assert as_json(status(build, imds, ini(), "--json"))["last_passed"]["deployment_id"] \
+        == "d-NEW000002"
+
+
 def test_no_passed_deployment_says_none(build, imds, state, ini):
     history(state, [entry("d-FAIL00001", "fail")])
     assert as_json(status(build, imds, ini(), "--json"))["last_passed"] is None
@@ -295,8 +316,14 @@ def test_unreachable_imds_is_reported_quickly(build, imds, state, ini):
     j = as_json(r)
     assert "id" not in j["instance"] and j["instance"]["error"]
     assert j["lifecycle"]["error"] and "state" not in j["lifecycle"]
-    # the marker is still read, without the instance check
-    assert j["marker"]["valid"] is True
+    # the marker is still read, but without this instance's id it is not
+    # known to be valid (a hook would fail closed here)
+    assert j["marker"]["present"] is True and j["marker"]["status"] == "ok"
+    assert j["marker"]["valid"] is None
+    assert "instance_id was not compared" in j["marker"]["reason"]
+    text = status(build, imds, ini(),
+                  env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"}).stdout
+    assert "' NOT verified; status ok" in text and "marker: why: this instance's id" in text
 
 
 def test_imds_no_is_respected(build, imds, state, ini):
