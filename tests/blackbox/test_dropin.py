@@ -74,7 +74,8 @@ def verify(tmp_path, dropin_text):
 
 def test_dropin_orders_after_cloud_final_and_waits_with_a_timeout(build, dropin):
     kv = keys(dropin.read_text())
-    assert ("Unit", "After", "cloud-final.service") in kv
+    after = [v.split() for s, k, v in kv if (s, k) == ("Unit", "After")]
+    assert after == [["cloud-final.service", "multi-user.target"]], after
     # ordering only: never pull cloud-final in where there is none
     assert not [k for s, k, v in kv if k in ("Wants", "Requires", "BindsTo")]
     pre = [v for s, k, v in kv if (s, k) == ("Service", "ExecStartPre")]
@@ -114,6 +115,61 @@ def test_systemd_analyze_verify_catches_a_broken_dropin(tmp_path, dropin, breaka
         text += breakage + "\n"
     rc, err = verify(tmp_path, text)
     assert rc != 0 or "cdgate.conf" in err, "the check cannot fail: " + err
+
+
+# A boot, as systemd-analyze verify sees it: the start of multi-user.target
+# with the agent enabled (wanted by it) and a cloud-final.service stub as each
+# distribution's cloud-init ships it.  Debian and Ubuntu order cloud-final
+# after multi-user.target (cloud-init's unit template, variant debian/ubuntu);
+# Amazon Linux and RHEL-likes do not.
+CLOUD_FINAL = {
+    "debian": "[Unit]\nDescription=stub cloud-final (Debian/Ubuntu)\n"
+              "After=network-online.target\nAfter=multi-user.target\n"
+              "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    "amazon": "[Unit]\nDescription=stub cloud-final (Amazon Linux)\n"
+              "After=network-online.target\n"
+              "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+}
+
+
+def boot(tmp_path, dropin_text, flavour):
+    """systemd-analyze verify of multi-user.target's start: (rc, output)."""
+    units = tmp_path / f"boot-{flavour}"
+    wants = units / "multi-user.target.wants"
+    d = units / "codedeploy-agent.service.d"
+    d.mkdir(parents=True)
+    wants.mkdir()
+    (units / "multi-user.target").write_text("[Unit]\nDescription=stub multi-user\n")
+    (units / "codedeploy-agent.service").write_text(
+        STUB + "\n[Install]\nWantedBy=multi-user.target\n")
+    (units / "cloud-final.service").write_text(CLOUD_FINAL[flavour])
+    (d / "cdgate.conf").write_text(dropin_text)
+    for u in ("codedeploy-agent.service", "cloud-final.service"):   # enabled
+        os.symlink(f"../{u}", wants / u)
+    env = dict(os.environ, SYSTEMD_UNIT_PATH=str(units), SYSTEMD_LOG_LEVEL="notice")
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                        str(units / "multi-user.target")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stderr + p.stdout
+
+
+@needs_analyze
+@pytest.mark.parametrize("flavour", ["debian", "amazon"])
+def test_boot_with_the_agent_enabled_has_no_ordering_cycle(tmp_path, dropin, flavour):
+    rc, out = boot(tmp_path, dropin.read_text(), flavour)
+    assert rc == 0 and "ordering cycle" not in out and "deleted" not in out, out
+
+
+@needs_analyze
+def test_after_cloud_final_alone_would_drop_the_agent_at_boot_on_debian(tmp_path, dropin):
+    """The check above can fail: without After=multi-user.target, Debian's
+    cloud-final (after multi-user.target, which waits for the enabled agent)
+    closes a cycle and systemd deletes the agent's start job."""
+    text = re.sub(r"^After=.*$", "After=cloud-final.service", dropin.read_text(), flags=re.M)
+    assert "multi-user.target" not in keys(text).__repr__()
+    rc, out = boot(tmp_path, text, "debian")
+    assert "Found ordering cycle" in out, out
+    assert "Job codedeploy-agent.service/start deleted" in out, out
 
 
 def test_make_install_and_uninstall_the_dropin(build, tmp_path):
