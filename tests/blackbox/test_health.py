@@ -290,6 +290,7 @@ def test_health_redirect_followed_when_configured(deploy, service):
     assert_agent_clean(res, "PASS")
     assert res.elapsed < 1.5, res
     assert service.hits("/health") == 1 and service.hits("/moved") == 1
+    assert re.search(r"PASS: health ok, 1 attempt \(\d+\.\ds\)$", res.verdict), res
 
 
 def test_health_redirect_loop_is_capped(deploy, service):
@@ -318,6 +319,7 @@ def test_health_unix_socket(deploy, tmp_path):
     assert_agent_clean(res, "PASS")
     assert res.elapsed < 1.5, res
     assert srv.url == f"unix:{d}/app.sock:/health"
+    assert re.search(r"PASS: health ok, 1 attempt \(\d+\.\ds\)$", res.verdict), res
 
 
 def test_health_unix_socket_absent_fails_at_deadline(deploy, tmp_path):
@@ -327,6 +329,8 @@ def test_health_unix_socket_absent_fails_at_deadline(deploy, tmp_path):
     assert res.returncode == 2
     assert_deadline(res, 2)
     assert f"health '{url}': " in res.verdict and "after" in res.verdict, res
+    # the connection error itself, not just that it failed
+    assert re.search(r"Couldn't connect|Could not connect|No such file", res.verdict), res
 
 
 def test_health_tcp_only(deploy):
@@ -429,6 +433,7 @@ def test_health_needs_url_or_tcp(deploy):
     res = run(deploy, config("body = ok"))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 78
+    assert res.elapsed < 1.5, res     # a configuration error: at once
     assert "[health] needs a url or a tcp" in res.verdict, res
 
 
@@ -582,3 +587,46 @@ def test_before_allow_traffic_health_fails_after_marker_passes(deploy, service, 
     assert_deadline(res, 3)
     assert any("marker: ok" in ln for ln in res.output), res
     assert f"FAIL: health '{service.url}': 500 'migrations pending' after" in res.verdict, res
+
+
+@pytest.mark.parametrize("case", ["tag-mismatch", "failed-marker", "other-instance",
+                                  "terminated"])
+def test_before_allow_traffic_re_verifies_before_the_health_check(deploy, service, imds,
+                                                                  tmp_path, case):
+    """BeforeAllowTraffic re-checks marker, tags and lifecycle (issue 5):
+    each one failing stops the hook before the service is even asked."""
+    marker = write_marker(tmp_path)
+    text = marker.read_text()
+    if case == "failed-marker":
+        marker.write_text(text.replace("status = ok", "status = failed") +
+                          "message = itamae: apt-get failed\n")
+    elif case == "other-instance":
+        marker.write_text(text.replace(INSTANCE_ID, "i-0aaaaaaaaaaaaaaaa"))
+    elif case == "tag-mismatch":
+        imds.state.tags = {"Role": "worker", "Env": "production"}
+    elif case == "terminated":
+        imds.state.lifecycle_state = "Terminated"
+    cfg = config(f"url = {service.url}", timeout=3, event="BeforeAllowTraffic",
+                 checks=None, gate=f"[marker]\npath = {marker}\n[tags]\n"
+                                   "source = imds\nRole = api")
+    res = run(deploy, cfg, program="before-allow-traffic")
+    assert service.count == 0, res
+    if case == "terminated":
+        assert_agent_clean(res, "SKIP")
+        assert res.returncode == 0 and res.elapsed < 2.0, res
+        assert "instance is leaving (target lifecycle state Terminated)" in res.verdict, res
+        return
+    assert_agent_clean(res, "FAIL")
+    if case == "failed-marker":
+        assert res.returncode == 1 and res.elapsed < 2.0, res
+        assert "itamae: apt-get failed" in res.verdict, res
+    elif case == "other-instance":
+        # another instance's marker (an AMI bake) is waited past, to the deadline
+        assert res.returncode == 2, res
+        assert_deadline(res, 3)
+        assert "i-0aaaaaaaaaaaaaaaa" in res.verdict, res
+    else:
+        # tags are waited for (they may lag), then named with the live value
+        assert res.returncode == 1, res
+        assert_deadline(res, 3)
+        assert res.verdict.endswith("1 mismatched): Role is 'worker' (want 'api')"), res
