@@ -190,8 +190,14 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	cc = curl_easy_perform(h->curl);
 	if (sink.over) {
 		resp->oversize = 1;
-		rc = status_set(st, ST_UNAVAIL, "reply larger than %zu bytes",
-		    req->cap);
+		/* the status line came before the body: say it too */
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (resp->status > 0)
+			rc = status_set(st, ST_UNAVAIL, "reply larger than %zu "
+			    "bytes (HTTP %ld)", req->cap, resp->status);
+		else
+			rc = status_set(st, ST_UNAVAIL, "reply larger than %zu "
+			    "bytes", req->cap);
 		goto out;
 	}
 	if (sink.nomem) {
