@@ -142,6 +142,15 @@ text_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* The character after the one at s (a UTF-8 sequence, or one byte). */
+static const char *
+text_next_char(const char *s)
+{
+	for (s++; ((unsigned char)*s & 0xc0) == 0x80; s++)
+		;
+	return s;
+}
+
 int
 text_glob(const char *pat, const char *s)
 {
@@ -151,12 +160,15 @@ text_glob(const char *pat, const char *s)
 		if (*pat == '*') {
 			star = pat++;
 			mark = s;
-		} else if (*pat == '?' || *pat == *s) {
+		} else if (*pat == '?') {
+			pat++;
+			s = text_next_char(s);	/* one character, not a byte */
+		} else if (*pat == *s) {
 			pat++;
 			s++;
 		} else if (star != NULL) {
 			pat = star + 1;
-			s = ++mark;
+			s = mark = text_next_char(mark);
 		} else
 			return 0;
 	}

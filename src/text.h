@@ -32,7 +32,10 @@ size_t text_copy(char *dst, const char *src, size_t dstlen);
  * trailing blanks allowed).  Returns 0 and sets *out, or -1.
  */
 int text_long(const char *s, long min, long max, long *out);
-/* Case-sensitive glob match: '*' any run, '?' one byte, no classes. */
+/*
+ * Case-sensitive glob match: '*' any run, '?' one character (a whole UTF-8
+ * sequence), no classes or escapes.
+ */
 int text_glob(const char *pat, const char *s);
 /* Characters (code points) of the valid UTF-8 string s. */
 size_t text_utf8_chars(const char *s);

@@ -443,9 +443,16 @@ static const struct glob_case glob_cases[] = {
 	{ "[ab]", "a", 0 },		/* no classes: '[' is literal */
 	{ "[ab]", "[ab]", 1 },
 	{ "\\*", "\\xyz", 1 },		/* no escapes: '\' is literal */
-	{ "?", "\xc3\xa9", 0 },		/* '?' is one byte */
-	{ "??", "\xc3\xa9", 1 },
+	{ "?", "\xc3\xa9", 1 },		/* '?' is one character */
+	{ "??", "\xc3\xa9", 0 },
+	{ "caf?", "caf\xc3\xa9", 1 },
 	{ "caf*", "caf\xc3\xa9", 1 },
+	{ "?", "\xf0\x9f\x9a\x80", 1 },	/* a 4-byte character */
+	{ "x?y", "x\xe6\x97\xa5y", 1 },
+	{ "*?", "\xe6\x97\xa5", 1 },
+	{ "*\xc3\xa9", "caf\xc3\xa9", 1 },
+	{ "*?\xc3\xa9", "\xc3\xa9\xc3\xa9", 1 },
+	{ "*?\xc3\xa9", "\xc3\xa9", 0 },
 };
 
 static void
