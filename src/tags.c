@@ -97,6 +97,8 @@ tags_why(struct tags_eval *ev, const char *fmt, ...)
 		part[0] = '\0';
 	va_end(ap);
 	n = strlen(part);
+	if (ev->print)
+		out_info("tags: %s", part);
 	/* whole problems only, with room kept for "; and N more" */
 	if (ev->omitted > 0 || used + 2 + n >= sizeof(ev->why) - TAGS_MORE_ROOM) {
 		ev->omitted++;
@@ -117,8 +119,10 @@ tags_evaluate(const struct config_tag *req, size_t nreq,
 	const struct marker_tag *t;
 	struct tags_clip k, a, b;
 	size_t i;
+	int print = ev->print;
 
 	memset(ev, 0, sizeof(*ev));
+	ev->print = print;
 	for (i = 0; i < nreq; i++) {
 		tags_clip(&k, req[i].key);
 		t = tags_find(live, nlive, req[i].key);
@@ -362,15 +366,16 @@ static int
 tags_give_up(struct tags_run *r, const char *last_error)
 {
 	struct gate *g = r->g;
-	const char *p = r->ev.why, *e;
+	struct tags_eval all;
+	size_t nmk = g->have_marker && g->marker.has_tags ? g->marker.ntags :
+	    0;
 
-	while (*p != '\0') {
-		e = strstr(p, "; ");
-		out_info("tags: %.*s", e ? (int)(e - p) : (int)strlen(p), p);
-		if (e == NULL)
-			break;
-		p = e + 2;
-	}
+	/* every problem on a line of its own, however many: the verdict
+	 * below can only hold what fits */
+	memset(&all, 0, sizeof(all));
+	all.print = 1;
+	(void)tags_evaluate(g->cfg.tags, g->cfg.ntags, g->marker.tags, nmk,
+	    r->live, r->nlive, &all);
 	/* the counts first: a long list is cut at the end of the line */
 	return status_set(&g->st, r->ev.missing ? ST_TIMEOUT : ST_FAIL,
 	    "tags not as required after %.0fs (%s, %zu missing, %zu "

@@ -48,6 +48,8 @@ struct tags_eval {
 	size_t mismatched;	/* keys present with another value */
 	size_t omitted;		/* problems that did not fit in why */
 	char why[CAP_MSG];	/* "Role is 'web' (want 'api'); Env is missing" */
+	int print;		/* set by the caller, kept: also print each
+				 * problem as a "tags: ..." line, all of them */
 };
 
 /*
