@@ -9,8 +9,12 @@ agent (tests/lib/agent.py).  Markers live in the test's own tmp directory
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +84,9 @@ def test_directory_created_mid_wait_by_cdgate_mark(deploy, build, tmp_path, imds
     assert oct(marker.parent.stat().st_mode & 0o777) == "0o755"
     report(f"cdgate-mark start -> before-install exit (dirs created): "
            f"{(r.exit_monotonic - t0) * 1000:.1f} ms")
+    # woken by inotify as the directories appear, not by the heartbeat
+    # (GATE_HEARTBEAT_MS) or the 20 s deadline; generous for a loaded machine
+    assert r.exit_monotonic - t0 < 3.0, r
 
 
 def test_marker_never_written_fails_at_deadline_naming_it(deploy, marker, imds):
@@ -412,3 +419,55 @@ def test_failed_marker_of_another_instance_is_waited_for(deploy, marker, imds):
     write_marker(marker, marker_text())
     t.join()
     assert_agent_clean(box["r"], "PASS")
+
+
+# ---------------------------------------------------------------------------
+# owner "root or the running user": the non-root half (every other test runs
+# as root, where the two are the same uid)
+
+NOBODY = 65534
+
+
+def run_as(uid, argv, env, timeout=30):
+    """Runs argv as uid/gid (agent-like: cwd /, stdin at EOF, one stream)."""
+    def drop():
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    return subprocess.run(argv, cwd="/", env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout, preexec_fn=drop)
+
+
+@pytest.mark.parametrize("owner,want", [(NOBODY, 0), (NOBODY - 1, 1), (0, 0)])
+def test_marker_owned_by_the_running_user_or_root_only(build, imds, owner, want):
+    """Run as uid 65534: a marker it owns passes, root's passes, a third
+    user's fails naming the owner."""
+    top = Path(tempfile.mkdtemp(prefix="cdgate-owner-", dir="/tmp"))
+    try:
+        os.chmod(top, 0o755)
+        hook = top / "before-install"
+        shutil.copy2(build / "hooks" / "before-install", hook)
+        os.chmod(hook, 0o755)
+        state = top / "state"
+        state.mkdir(mode=0o755)
+        marker = state / "provisioned"
+        write_marker(marker, marker_text())
+        os.chown(state, owner, owner)
+        os.chown(marker, owner, owner)
+        os.chmod(marker, 0o644)
+        ini = top / "cdgate.ini"
+        ini.write_text(gate_config(marker, timeout=3).replace(
+            "[gate]\n", "[gate]\nhistory = none\n"))
+        os.chmod(ini, 0o644)
+        env = {"PATH": "/usr/bin:/bin", "LIFECYCLE_EVENT": "BeforeInstall",
+               "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}
+        p = run_as(NOBODY, [str(hook), "-c", str(ini)], env)
+        last = p.stdout.rstrip("\n").splitlines()[-1]
+        assert p.returncode == want, p.stdout
+        if want == 0:
+            assert last.startswith("cdgate: BeforeInstall: PASS"), p.stdout
+        else:
+            assert f"is owned by uid {owner}" in last, p.stdout
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
