@@ -7,7 +7,8 @@
  *
  * This binary replaces libcdgate's http.o with a counting fake (defining
  * every http_* function keeps the archive's member out), so no test here
- * touches the network.
+ * touches the network.  It plays a tiny instance metadata service when
+ * fake_imds is set (the endpoint test), and no server otherwise.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +38,16 @@ struct http {
 	unsigned long count;
 };
 static unsigned long requests;
+static int fake_imds;
+
+/* The fake instance metadata: item (after /latest/) and its body. */
+static const struct {
+	const char *item, *body;
+} imds_items[] = {
+	{ "api/token", "FAKE-TOKEN" },
+	{ "meta-data/placement/region", "eu-west-3" },
+	{ "meta-data/services/domain", "example.test" },
+};
 
 int
 http_global_init(struct status *st)
@@ -75,11 +86,26 @@ int
 http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
     struct status *st)
 {
-	(void)req;
+	const char *item = fake_imds ? strstr(req->url, "/latest/") : NULL;
+	const char *body = "";
+	size_t i;
+
 	memset(resp, 0, sizeof(*resp));
 	h->count++;
 	requests++;
-	return status_set(st, ST_UNAVAIL, "Failed to connect");
+	if (item == NULL)
+		return status_set(st, ST_UNAVAIL, "Failed to connect");
+	item += strlen("/latest/");
+	resp->status = 404;
+	for (i = 0; i < NELEM(imds_items); i++)
+		if (strcmp(item, imds_items[i].item) == 0) {
+			body = imds_items[i].body;
+			resp->status = 200;
+		}
+	if ((resp->body = strdup(body)) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	resp->len = strlen(body);
+	return ST_OK;
 }
 
 /* --- fuzz_marker: a tag key holding a newline broke the marker --- */
@@ -274,6 +300,38 @@ test_ec2_no_request_past_the_deadline(void **state)
 	ec2_close(&e);
 }
 
+/* --- issue 3: with no endpoint variable, ec2.REGION. + services/domain --- */
+
+static void
+test_ec2_endpoint_from_imds_region_and_services_domain(void **state)
+{
+	static struct ec2 e;
+	static struct imds m;
+	struct status st;
+
+	(void)state;
+	unsetenv("AWS_ENDPOINT_URL_EC2");
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9", 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	fake_imds = 1;
+	assert_int_equal(imds_init(&m, &st), ST_OK);
+	if (ec2_open(&e, &m, mono_ms() + 5000, &st) != ST_OK)
+		fail_msg("ec2_open: %s", st.msg);
+	assert_string_equal(e.region, "eu-west-3");
+	assert_string_equal(e.ep.url, "https://ec2.eu-west-3.example.test/");
+	assert_string_equal(e.ep.host, "ec2.eu-west-3.example.test");
+	assert_string_equal(e.ep.source, "region and services/domain");
+	assert_true(e.ep.https && !e.ep.loopback);
+	ec2_close(&e);
+	imds_free(&m);
+	fake_imds = 0;
+}
+
 /* --- fuzz_creds: an Expiration on a day that does not exist --- */
 
 static const struct {
@@ -329,6 +387,7 @@ main(void)
 		cmocka_unit_test(test_marker_digest_is_checked_when_read),
 		cmocka_unit_test(test_imds_endpoint_printable_ascii_only),
 		cmocka_unit_test(test_ec2_no_request_past_the_deadline),
+		cmocka_unit_test(test_ec2_endpoint_from_imds_region_and_services_domain),
 		cmocka_unit_test(test_creds_time_exists),
 		cmocka_unit_test(test_trim_is_linear),
 	};
