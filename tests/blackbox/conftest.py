@@ -207,13 +207,27 @@ VALGRIND_SUBSET = {
     # parser runs under fuzz_drain and the sanitizers instead
     "test_drain.py": ("test_drain_config_errors",),
     "test_history.py": ("test_pass_run_records_deployment_bundle_and_marker",
-                        "test_fail_run_records_reason_and_exit_code"),
-    "test_status.py": ("test_json_is_one_object_with_every_part",),
-    "test_mark.py": ("test_mark_writes_ok_marker",
-                     "test_mark_run_ok_passes_output_through_and_records_ok"),
+                        "test_fail_run_records_reason_and_exit_code",
+                        "test_cdgate_wait_and_mark_record_their_runs",
+                        "test_wrong_event_in_appspec_is_recorded_as_a_failed_run"),
+    "test_status.py": ("test_json_is_one_object_with_every_part",
+                       "test_unreachable_imds_is_reported_quickly"),
     "test_cdgate_tag.py": ("test_cdgate_tag_creates_and_confirms",),
     "test_lifecycle.py": ("test_terminated_skips_at_once_by_default",
                           "test_unknown_state_runs_the_checks_and_says_so"),
+    # the bad-reply matrices (a name with [id] selects one case; the
+    # dripped reply has a sub-second bound valgrind cannot hold)
+    "test_bad_input.py": tuple(
+        f"test_imds_bad_reply_fails_closed_by_the_deadline[{c}]"
+        for c in ("endless-chunked", "garbage-status-line", "header-only-close",
+                  "huge-body", "nul-in-body", "redirect", "status-999",
+                  "truncated-body", "truncated-stalled")) + (
+        "test_imds_huge_lifecycle_state_fails_closed",
+        "test_ec2_bad_reply_fails_closed"),
+    "test_mark.py": ("test_mark_writes_ok_marker",
+                     "test_mark_run_ok_passes_output_through_and_records_ok",
+                     "test_wait_passes_when_marker_appears",
+                     "test_wait_times_out"),
 }
 
 
@@ -224,7 +238,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = VALGRIND_SUBSET.get(Path(str(item.fspath)).name, ())
-        if getattr(item, "originalname", item.name) in names:
+        if getattr(item, "originalname", item.name) in names or item.name in names:
             item.add_marker(pytest.mark.valgrind)
 
 
