@@ -1,5 +1,6 @@
 #include "proc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,31 +39,54 @@ proc_fmt_ulong(char *buf, unsigned long v)
 	return n;
 }
 
+/* Async-signal-safe: reaps what has ended of the group; 1 when it is gone. */
+static int
+group_gone(pid_t pid)
+{
+	int ws;
+
+	/* the program is a subreaper (proc_term_child): orphans of the
+	 * group are its children too, and reaped here; a zombie still
+	 * counts as a member for kill() until it is reaped */
+	while (waitpid(-pid, &ws, WNOHANG) > 0)
+		;
+	/* errno is not restored: the handler ends in _exit */
+	return kill(-pid, 0) == -1 && errno == ESRCH;
+}
+
 /*
- * Async-signal-safe: the child leads its own process group (proc.h); waits
- * up to PROC_CHILD_GRACE_MS for the child and everything it started in
- * that group to end on the SIGTERM sent to the group, then SIGKILLs the
- * group, so that no descendant outlives the program holding its stdout or
- * stderr (the agent would wait on them).
+ * Async-signal-safe: polls every PROC_CHILD_POLL_MS until the group is
+ * gone or the monotonic deadline passes (nanosleep may oversleep on a busy
+ * machine: the clock, not a count of naps, bounds the wait).
+ */
+static int
+group_wait(pid_t pid, int64_t deadline)
+{
+	struct timespec ts = { 0, PROC_CHILD_POLL_MS * 1000000L };
+
+	while (!group_gone(pid)) {
+		if (mono_ms() >= deadline)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return 1;
+}
+
+/*
+ * Async-signal-safe: the child leads its own process group (proc.h) and
+ * got SIGTERM; waits at most PROC_CHILD_GRACE_MS for it and everything it
+ * started in that group to end, then SIGKILLs the group and waits at most
+ * PROC_CHILD_KILL_MS for the kernel to end them, so that no descendant
+ * outlives the program holding its stdout or stderr (the agent would wait
+ * on them), and the program still exits well within 100 ms of SIGTERM.
  */
 static void
 reap_child(pid_t pid)
 {
-	struct timespec ts = { 0, 10 * 1000000L };
-	int i, ws;
-
-	for (i = 0; i < PROC_CHILD_GRACE_MS / 10; i++) {
-		/* the program is a subreaper (proc_term_child): orphans of
-		 * the group are its children too, and reaped here */
-		while (waitpid(-pid, &ws, WNOHANG) > 0)
-			;
-		if (kill(-pid, 0) == -1)
-			return;		/* nothing left in the group */
-		nanosleep(&ts, NULL);
-	}
+	if (group_wait(pid, mono_ms() + PROC_CHILD_GRACE_MS))
+		return;
 	kill(-pid, SIGKILL);
-	while (waitpid(-pid, &ws, WNOHANG) > 0)
-		;
+	(void)group_wait(pid, mono_ms() + PROC_CHILD_KILL_MS);
 }
 
 /*
@@ -75,13 +99,14 @@ on_signal(int sig)
 	char buf[sizeof(term_line) + 64];
 	size_t n = 0;
 	long ms = (long)(mono_ms() - started);
+	pid_t child = term_child;
 	ssize_t w;
 
 	if (term_unlink != NULL)
 		unlink(term_unlink);
-	if (term_child > 0) {
-		kill(-term_child, SIGTERM);
-		reap_child(term_child);
+	if (child > 0) {
+		kill(-child, SIGTERM);
+		reap_child(child);
 	}
 	memcpy(buf, term_line, term_len);
 	n = term_len;

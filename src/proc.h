@@ -10,11 +10,11 @@
  *
  * The handler only uses async-signal-safe calls: it removes a registered
  * temporary file, sends SIGTERM to a registered child's process group (and
- * waits PROC_CHILD_GRACE_MS for it, then SIGKILLs the group: nothing it
- * started outlives the program holding its stdout), writes the prepared
- * verdict line with the elapsed time, runs a registered async-signal-safe
- * hook (history) and _exits with ST_TERM.  So SIGTERM ends any program at
- * once, whatever it is blocked in.
+ * waits at most PROC_CHILD_GRACE_MS for it, then SIGKILLs the group and
+ * reaps it: nothing it started outlives the program holding its stdout),
+ * writes the prepared verdict line with the elapsed time, runs a registered
+ * async-signal-safe hook (history) and _exits with ST_TERM.  So SIGTERM ends any program
+ * within 100 ms, whatever it is blocked in and whatever its child does.
  */
 #ifndef CDGATE_PROC_H
 #define CDGATE_PROC_H
@@ -22,7 +22,15 @@
 #include <sys/types.h>
 
 #define PROC_VERSION "0.1.0"
-#define PROC_CHILD_GRACE_MS 2000	/* a child's time to exit on SIGTERM */
+/*
+ * SIGTERM must end a program within 100 ms (agent.md): a child gets
+ * PROC_CHILD_GRACE_MS to exit on the SIGTERM passed on, then its group is
+ * SIGKILLed and given PROC_CHILD_KILL_MS to be gone, polled every
+ * PROC_CHILD_POLL_MS.
+ */
+#define PROC_CHILD_GRACE_MS 50
+#define PROC_CHILD_KILL_MS  20
+#define PROC_CHILD_POLL_MS  2
 
 void proc_start(const char *label);
 /* The verdict line printed if SIGTERM arrives ("... FAIL: " + this). */
@@ -33,6 +41,7 @@ void proc_term_unlink(const char *path);
  * A child to end with the program (0: none).  It MUST lead its own process
  * group (setpgid in the child and the parent): SIGTERM goes to that whole
  * group, and whatever is left of it after PROC_CHILD_GRACE_MS is killed.
+ * It MUST NOT rely on more time than that to clean up on SIGTERM.
  */
 void proc_term_child(pid_t pid);
 /* An async-signal-safe function called before _exit on SIGTERM. */

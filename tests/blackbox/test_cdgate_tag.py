@@ -216,10 +216,13 @@ def test_cdgate_tag_quiet_prints_only_the_verdict(tag, ec2):
     assert len(r.output) == 1 and r.output[0].startswith("cdgate: cdgate-tag: PASS: tagged"), r
 
 
-def test_cdgate_tag_sigterm_ends_at_once(tag, ec2):
+def test_cdgate_tag_sigterm_ends_at_once(tag, ec2, report):
     ec2.state.hang(match="CreateTags")
     r = tag("Tier=web", timeout=1.5)
     assert r.timed_out, r
-    assert r.returncode == 3, r
+    assert r.returncode == 3 and r.signal is None, r
     assert "terminated by SIGTERM while tagging" in r.verdict, r
-    assert not r.hung and not r.pipes_held, r
+    assert not r.hung and not r.pipes_held and not r.leftover_pids, r
+    ms = (r.exit_monotonic - r.term_monotonic) * 1000
+    report(f"SIGTERM -> exit during cdgate-tag's CreateTags: {ms:.1f} ms")
+    assert ms < 100, r
