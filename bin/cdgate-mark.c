@@ -26,15 +26,17 @@
 
 static const char usage[] =
     "usage: cdgate-mark [-hnqV] [-c config] [--path FILE] [--instance-id ID]\n"
-    "           [--failed MESSAGE] [--digest PATH]... [--tag KEY=VALUE]...\n"
+    "           [--failed MESSAGE] [--digest PATH...] [--tag KEY=VALUE]...\n"
     "           [--run -- COMMAND [ARG...]]\n"
     "  Writes the provisioning marker (default [marker] path of cdgate.ini).\n"
     "  --failed MESSAGE  record that provisioning failed, and why\n"
-    "  --digest PATH     SHA-256 over files or trees (repeatable)\n"
+    "  --digest PATH...  SHA-256 over files or trees (repeatable; the\n"
+    "                    arguments up to the next option are paths too)\n"
     "  --tag KEY=VALUE   record a tag provisioning acted on (repeatable)\n"
     "  --run -- CMD...   run the provisioning command, record ok or failed\n"
     "                    from its exit status, and exit with that status\n"
-    "  -n  print what would be written; -q  quiet; -V  version\n";
+    "  -n  check mode: print the plan and the marker, read no instance\n"
+    "      metadata, run nothing, write nothing;  -q  quiet;  -V  version\n";
 
 struct mark {
 	const char *cfgpath, *path, *iid, *failed;
@@ -78,6 +80,16 @@ mark_tag(struct mark *k, const char *arg)
 }
 
 static int
+mark_digest(struct mark *k, const char *path)
+{
+	if (k->ndigests >= MARK_MAX_DIGEST_PATHS)
+		return status_set(&k->st, ST_USAGE, "more than %d --digest "
+		    "paths", MARK_MAX_DIGEST_PATHS);
+	k->digests[k->ndigests++] = path;
+	return ST_OK;
+}
+
+static int
 mark_options(struct mark *k, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -91,7 +103,7 @@ mark_options(struct mark *k, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c, run = 0;
+	int c, rc, run = 0;
 
 	while (!run && (c = getopt_long(argc, argv, "+c:hnqV", longopts,
 	    NULL)) != -1) {
@@ -104,10 +116,15 @@ mark_options(struct mark *k, int argc, char **argv)
 		case 'q': out_quiet(1); break;
 		case 'r': run = 1; break;
 		case 'd':
-			if (k->ndigests >= MARK_MAX_DIGEST_PATHS)
-				return status_set(&k->st, ST_USAGE, "more than "
-				    "%d --digest paths", MARK_MAX_DIGEST_PATHS);
-			k->digests[k->ndigests++] = optarg;
+			if ((rc = mark_digest(k, optarg)) != ST_OK)
+				return rc;
+			/* --digest PATH...: the arguments that follow, up to
+			 * the next one starting with '-' (getopt stops at the
+			 * first non-option, "+", so nothing was permuted) */
+			while (optind < argc && argv[optind][0] != '-')
+				if ((rc = mark_digest(k, argv[optind++])) !=
+				    ST_OK)
+					return rc;
 			break;
 		case 't':
 			if (mark_tag(k, optarg) != ST_OK)
@@ -137,6 +154,24 @@ mark_options(struct mark *k, int argc, char **argv)
 }
 
 /*
+ * Checks --instance-id and copies it into the marker; without it, instance
+ * metadata must be allowed.  No request is made.
+ */
+static int
+mark_id_given(struct mark *k)
+{
+	if (k->iid == NULL)
+		return k->cfg.imds ? ST_OK : status_set(&k->st, ST_USAGE,
+		    "[gate] imds = no: give --instance-id");
+	if (k->iid[0] == '\0' || strlen(k->iid) >= CAP_INSTANCE_ID ||
+	    strpbrk(k->iid, " \t\n;#=") != NULL)
+		return status_set(&k->st, ST_USAGE, "--instance-id '%s' is "
+		    "not an instance id", k->iid);
+	text_copy(k->m.instance_id, k->iid, sizeof(k->m.instance_id));
+	return ST_OK;
+}
+
+/*
  * Fills the instance id and the boot id: before --run, so that the
  * command's outcome can always be recorded.
  */
@@ -146,16 +181,9 @@ mark_facts(struct mark *k)
 	struct imds imds;
 	int rc;
 
-	if (k->iid != NULL) {
-		if (k->iid[0] == '\0' || strlen(k->iid) >= CAP_INSTANCE_ID ||
-		    strpbrk(k->iid, " \t\n;#=") != NULL)
-			return status_set(&k->st, ST_USAGE, "--instance-id "
-			    "'%s' is not an instance id", k->iid);
-		text_copy(k->m.instance_id, k->iid, sizeof(k->m.instance_id));
-	} else if (!k->cfg.imds) {
-		return status_set(&k->st, ST_USAGE, "[gate] imds = no: give "
-		    "--instance-id");
-	} else {
+	if ((rc = mark_id_given(k)) != ST_OK)
+		return rc;
+	if (k->iid == NULL) {
 		if ((rc = imds_init(&imds, &k->st)) != ST_OK)
 			return rc;
 		rc = imds_instance_id(&imds, mono_ms() + k->cfg.timeout * 1000,
@@ -165,6 +193,61 @@ mark_facts(struct mark *k)
 			return rc;
 	}
 	return marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id), &k->st);
+}
+
+/*
+ * Check mode: the configuration used, the marker, where the instance id
+ * would come from, the deadline, and the marker that would be written.  No
+ * request is made and nothing is run or written; the digest is made (it
+ * only reads local files) unless --run would change what it hashes.
+ */
+static int
+mark_plan(struct mark *k)
+{
+	char text[CAP_MARKER_FILE];
+	struct imds m;
+	int rc;
+
+	out_info("cdgate-mark %s, config %s%s%s", PROC_VERSION,
+	    k->cfg.path[0] ? "'" : "", k->cfg.path[0] ? k->cfg.path :
+	    "built-in defaults (no cdgate.ini found)", k->cfg.path[0] ? "'" :
+	    "");
+	out_info("marker: '%s'", k->path);
+	if ((rc = mark_id_given(k)) != ST_OK)
+		return rc;
+	if (k->iid != NULL)
+		out_info("instance id: '%s' (--instance-id); deadline: none, "
+		    "no instance metadata is read", k->iid);
+	else {
+		if ((rc = imds_init(&m, &k->st)) != ST_OK)
+			return rc;
+		out_info("instance id: would be read from instance metadata "
+		    "at '%s'%s; deadline %lds ([gate] timeout)", m.base,
+		    m.disabled ? " (but AWS_EC2_METADATA_DISABLED=true: it "
+		    "would fail)" : "", k->cfg.timeout);
+		imds_free(&m);
+		text_copy(k->m.instance_id, "<from instance metadata>",
+		    sizeof(k->m.instance_id));
+	}
+	if ((rc = marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id),
+	    &k->st)) != ST_OK)
+		return rc;
+	if (k->run != NULL)
+		out_info("would run '%s' (no time limit), then record ok or "
+		    "failed from its exit status", k->run[0]);
+	if (k->ndigests > 0 && k->run != NULL)
+		out_info("digest: over %zu path%s, made after the command (not "
+		    "made in check mode)", k->ndigests, k->ndigests == 1 ? "" :
+		    "s");
+	else if (k->ndigests > 0 && (rc = digest_paths(k->digests,
+	    k->ndigests, k->m.digest, &k->st)) != ST_OK)
+		return rc;
+	mono_utc(k->m.finished_at);
+	if ((rc = marker_format(&k->m, text, sizeof(text), &k->st)) != ST_OK)
+		return rc;
+	fputs(text, stdout);
+	out_verdict(0, 0, "check mode: would write '%s'", k->path);
+	return ST_OK;
 }
 
 /*
@@ -235,7 +318,7 @@ int
 main(int argc, char **argv)
 {
 	static struct mark k;
-	char text[CAP_MARKER_FILE], msg[CAP_MSG];
+	char msg[CAP_MSG];
 	int rc, ws = 0, cmd_rc = 0;
 
 	proc_start("cdgate-mark");
@@ -260,9 +343,14 @@ main(int argc, char **argv)
 	k.m.ok = k.failed == NULL;
 	if (k.failed != NULL)	/* marker_format cleans it */
 		text_copy(k.m.message, k.failed, sizeof(k.m.message));
+	if (k.check_mode) {
+		if ((rc = mark_plan(&k)) != ST_OK)
+			return mark_exit(&k, rc);
+		return 0;
+	}
 	if ((rc = mark_facts(&k)) != ST_OK)
 		return mark_exit(&k, rc);
-	if (k.run != NULL && !k.check_mode) {
+	if (k.run != NULL) {
 		if ((rc = mark_run(&k, &cmd_rc)) != ST_OK)
 			return mark_exit(&k, rc);
 		ws = 1;
@@ -271,8 +359,6 @@ main(int argc, char **argv)
 	 * that cannot be made is recorded as a failed provisioning */
 	if (k.ndigests > 0 && (rc = digest_paths(k.digests, k.ndigests,
 	    k.m.digest, &k.st)) != ST_OK) {
-		if (k.check_mode)
-			return mark_exit(&k, rc);
 		k.m.ok = 0;
 		k.m.digest[0] = '\0';
 		text_copy(k.m.message, k.st.msg, sizeof(k.m.message));
@@ -280,14 +366,6 @@ main(int argc, char **argv)
 		cmd_rc = rc;
 	}
 	mono_utc(k.m.finished_at);
-	if (k.check_mode) {
-		if ((rc = marker_format(&k.m, text, sizeof(text), &k.st)) !=
-		    ST_OK)
-			return mark_exit(&k, rc);
-		fputs(text, stdout);
-		out_verdict(0, 0, "check mode: would write '%s'", k.path);
-		return 0;
-	}
 	if ((rc = marker_write(k.path, &k.m, &k.st)) != ST_OK)
 		return mark_exit(&k, rc);
 	if (!k.m.ok) {

@@ -374,3 +374,163 @@ def test_mark_sigterm_ends_everything_the_command_started(setup, build, report, 
     assert "SIGTERM" in last_line(r) and r.verdict == last_line(r), r.describe()
     left = alive_in_group(pgid)
     assert not left, f"outlived cdgate-mark: {left}"
+
+
+# ---------------------------------------------------------------------------
+# check mode (-n): no instance metadata, nothing run, nothing waited for
+
+
+def test_mark_check_mode_reads_no_metadata_and_prints_the_plan(setup, build, imds):
+    marker, ini, _, _ = setup
+    for url in (CLOSED, imds.url):
+        r = run_program(build / "bin" / "cdgate-mark", ["-c", str(ini), "-n", "--tag", "Role=api"],
+                        env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": url}, timeout=10)
+        assert r.returncode == 0 and not r.timed_out, r.describe()
+        assert r.elapsed < 2, r.describe()
+        out = r.output
+        assert out[0] == f"cdgate: cdgate-mark: cdgate-mark 0.1.0, config '{ini}'", r.describe()
+        assert f"cdgate: cdgate-mark: marker: '{marker}'" in out, r.describe()
+        assert ("cdgate: cdgate-mark: instance id: would be read from instance metadata at "
+                f"'{url.rstrip('/')}'; deadline 5s ([gate] timeout)") in out, r.describe()
+        assert "instance_id = <from instance metadata>" in out and "Role = api" in out
+        assert last_line(r) == f"cdgate: cdgate-mark: PASS: check mode: would write '{marker}'"
+    assert not imds.log and sum(imds.counts.values()) == 0
+    assert not marker.exists() and not (ini.parent / "history.jsonl").exists()
+
+
+def test_mark_check_mode_runs_nothing(setup, tmp_path):
+    marker, ini, mark, _ = setup
+    flag = tmp_path / "ran"
+    r = mark("-n", "--instance-id", "i-0123456789abcdef0", "--failed", "x")
+    assert r.returncode == 0, r.describe()
+    assert "status = failed" in r.output and "message = x" in r.output
+    # without --run the digest is made in check mode too, and fails as a run would
+    r = mark("-n", "--instance-id", "i-0123456789abcdef0", "--digest", str(tmp_path / "made-later"))
+    assert r.returncode == 64 and "made-later' does not exist" in last_line(r), r.describe()
+    r = mark("-n", "--instance-id", "i-0123456789abcdef0", "--digest", str(tmp_path / "made-later"),
+             "--run", "--", "touch", str(flag))
+    assert r.returncode == 0 and r.elapsed < 2, r.describe()
+    assert ("cdgate: cdgate-mark: instance id: 'i-0123456789abcdef0' (--instance-id); "
+            "deadline: none, no instance metadata is read") in r.output, r.describe()
+    assert any(ln.startswith("cdgate: cdgate-mark: would run 'touch'") for ln in r.output)
+    assert ("cdgate: cdgate-mark: digest: over 1 path, made after the command "
+            "(not made in check mode)") in r.output, r.describe()
+    assert "instance_id = i-0123456789abcdef0" in r.output
+    assert not flag.exists() and not marker.exists()
+
+
+def test_mark_check_mode_with_built_in_defaults(build, tmp_path):
+    (tmp_path / "opt" / "bin").mkdir(parents=True)
+    prog = tmp_path / "opt" / "bin" / "cdgate-mark"
+    shutil.copy(build / "bin" / "cdgate-mark", prog)
+    r = run_program(prog, ["-n"], env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": CLOSED}, timeout=10)
+    assert r.returncode == 0 and r.elapsed < 2, r.describe()
+    etc = Path("/etc/cdgate/cdgate.ini")
+    if etc.exists():
+        assert r.output[0].endswith(f"config '{etc}'"), r.describe()
+    else:
+        assert r.output[0].endswith("config built-in defaults (no cdgate.ini found)"), r.describe()
+        assert "cdgate: cdgate-mark: marker: '/var/lib/cdgate/provisioned'" in r.output
+        assert any(ln.endswith("deadline 300s ([gate] timeout)") for ln in r.output), r.describe()
+
+
+def test_mark_check_mode_checks_like_a_run(setup):
+    """-n validates as a run would: imds = no needs --instance-id."""
+    marker, ini, mark, _ = setup
+    ini.write_text(ini.read_text().replace("[gate]\n", "[gate]\nimds = no\n"))
+    r = mark("-n")
+    assert r.returncode == 64 and "[gate] imds = no: give --instance-id" in last_line(r), r.describe()
+    r = mark("-n", "--instance-id", "i-0123456789abcdef0")
+    assert r.returncode == 0, r.describe()
+    assert not marker.exists()
+
+
+def test_mark_and_wait_version(setup):
+    _, _, mark, wait = setup
+    for run, name in ((mark, "cdgate-mark"), (wait, "cdgate-wait")):
+        for opt in ("-V", "--version") if name == "cdgate-mark" else ("-V",):
+            r = run(opt)
+            assert r.returncode == 0, r.describe()
+            assert re.fullmatch(rf"{name} \d+\.\d+\.\d+\n", r.stdout), r.describe()
+
+
+# ---------------------------------------------------------------------------
+# --digest PATH...
+
+
+def mark_digest(mark, *args):
+    r = mark("-n", "--instance-id", "i-0123456789abcdef0", *args)
+    assert r.returncode == 0, r.describe()
+    (line,) = [ln for ln in r.output if ln.startswith("digest = ")]
+    return line.split(" = ", 1)[1]
+
+
+def test_mark_digest_takes_several_paths(setup, tmp_path):
+    marker, _, mark, _ = setup
+    a, b = tmp_path / "a", tmp_path / "b"
+    (a / "sub").mkdir(parents=True)
+    (a / "sub" / "f").write_text("one\n")
+    b.write_text("two\n")
+    both = mark_digest(mark, "--digest", str(a), str(b))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", both)
+    # stable, and the same as the flag repeated
+    assert mark_digest(mark, "--digest", str(a), str(b)) == both
+    assert mark_digest(mark, "--digest", str(a), "--digest", str(b)) == both
+    assert mark_digest(mark, "--digest", str(a), "--tag", "Role=api", "--digest", str(b)) == both
+    # every path counts, and so does their order (man page: "in the order given")
+    assert mark_digest(mark, "--digest", str(a)) != both
+    assert mark_digest(mark, "--digest", str(b), str(a)) != both
+    # not where the trees live, nor their times or modes
+    c = tmp_path / "elsewhere"
+    shutil.copytree(a, c / "a")
+    shutil.copy(b, c / "b")
+    os.utime(c / "b", (1, 1))
+    os.chmod(c / "b", 0o600)
+    assert mark_digest(mark, "--digest", str(c / "a"), str(c / "b")) == both
+    # a real run records the same digest
+    r = mark("--digest", str(a), str(b))
+    assert r.returncode == 0, r.describe()
+    assert read_marker(marker)["provision"]["digest"] == both
+
+
+def test_mark_digest_paths_end_at_the_next_option(setup, tmp_path):
+    """--digest a b --run -- CMD: the command is not taken for a path."""
+    marker, _, mark, _ = setup
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("1\n")
+    b.write_text("2\n")
+    flag = tmp_path / "ran"
+    r = mark("--digest", str(a), str(b), "--run", "--", "touch", str(flag))
+    assert r.returncode == 0, r.describe()
+    assert flag.exists(), "the command was eaten as a digest path"
+    p = read_marker(marker)["provision"]
+    assert p["status"] == "ok"
+    assert p["digest"] == mark_digest(mark, "--digest", str(a), str(b))
+    # after another option's argument a bare word is no digest path
+    r = mark("--digest", str(a), "--tag", "Role=api", str(b))
+    assert r.returncode == 64 and f"unexpected argument '{b}'" in last_line(r), r.describe()
+    # a path starting with '-' goes right after --digest
+    (tmp_path / "-dash").write_text("3\n")
+    r = mark("-n", "--instance-id", "i-0123456789abcdef0", "--digest", "-dash", cwd=str(tmp_path))
+    assert r.returncode == 0 and any(ln.startswith("digest = sha256:") for ln in r.output), \
+        r.describe()
+
+
+def test_mark_digest_several_paths_one_missing_records_failed(setup, tmp_path):
+    marker, _, mark, _ = setup
+    a = tmp_path / "a"
+    a.write_text("1\n")
+    r = mark("--digest", str(a), str(tmp_path / "nope"))
+    assert r.returncode == 64 and str(tmp_path / "nope") in last_line(r), r.describe()
+    p = read_marker(marker)["provision"]
+    assert p["status"] == "failed" and "digest" not in p
+
+
+def test_mark_digest_more_than_64_paths_is_a_usage_error(setup, tmp_path):
+    marker, _, mark, _ = setup
+    a = tmp_path / "a"
+    a.write_text("1\n")
+    r = mark("--digest", *([str(a)] * 65))
+    assert r.returncode == 64 and "more than 64 --digest paths" in last_line(r), r.describe()
+    assert not marker.exists()
+    assert mark_digest(mark, "--digest", *([str(a)] * 64)).startswith("sha256:")
