@@ -509,8 +509,8 @@ status_plan(const struct config *cfg, long n)
 			    "(AWS_EC2_METADATA_DISABLED=true)");
 		else
 			out_info("instance metadata: would be consulted at '%s' "
-			    "for the instance id and the lifecycle state (%ds "
-			    "in all)", m.base, STATUS_IMDS_MS / 1000);
+			    "for the instance id and the lifecycle state "
+			    "(deadline %ds)", m.base, STATUS_IMDS_MS / 1000);
 		imds_free(&m);
 	}
 	out_verdict(0, 0, "configuration is valid (check mode: nothing read)");

@@ -67,7 +67,11 @@ main(int argc, char **argv)
 	out_info("config %s; waiting up to %lds for '%s'", g.cfg.path[0] ?
 	    g.cfg.path : "built-in defaults", g.timeout, g.cfg.marker_path);
 	if (g.check_mode) {
-		out_verdict(0, 0, "configuration is valid (check mode)");
+		out_info("checks: marker%s; deadline %lds%s", g.cfg.cloud_init ?
+		    ", and cloud-init's result" : "", g.timeout, timeout > 0 ?
+		    " (-t)" : " ([gate] timeout)");
+		out_verdict(0, 0, "configuration is valid (check mode: nothing "
+		    "read or waited for)");
 		return 0;
 	}
 	return gate_finish(&g);

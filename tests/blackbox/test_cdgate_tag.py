@@ -226,3 +226,23 @@ def test_cdgate_tag_sigterm_ends_at_once(tag, ec2, report):
     ms = (r.exit_monotonic - r.term_monotonic) * 1000
     report(f"SIGTERM -> exit during cdgate-tag's CreateTags: {ms:.1f} ms")
     assert ms < 100, r
+
+
+def test_cdgate_tag_check_mode_prints_the_plan_at_once(tag, tmp_path):
+    """-n with nothing listening on instance metadata or EC2: exit 0 at
+    once, with the configuration used, the instance and the deadline."""
+    closed = "http://127.0.0.1:9"
+    r = tag("-n", "Tier=web", env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": closed,
+                                   "AWS_ENDPOINT_URL_EC2": closed}, timeout=10)
+    assert r.returncode == 0 and not r.timed_out, r
+    assert r.elapsed < 2, r
+    cfg = tmp_path / "cdgate.ini"
+    assert (f"cdgate: cdgate-tag: config {cfg}; tagging this instance with Tier=web; "
+            "deadline 20s") in r.output, r
+    r = tag("-n", "-t", "7", "--instance-id", OTHER, "Tier=web",
+            env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": closed, "AWS_ENDPOINT_URL_EC2": closed},
+            timeout=10)
+    assert r.returncode == 0 and r.elapsed < 2, r
+    assert f"cdgate: cdgate-tag: config {cfg}; tagging {OTHER} with Tier=web; deadline 7s" \
+        in r.output, r
+    assert f"would tag {OTHER} with Tier=web" in r.verdict, r

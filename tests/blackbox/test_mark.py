@@ -454,6 +454,21 @@ def test_mark_and_wait_version(setup):
             assert re.fullmatch(rf"{name} \d+\.\d+\.\d+\n", r.stdout), r.describe()
 
 
+def test_wait_check_mode_waits_for_nothing(setup, build, imds):
+    marker, ini, _, _ = setup
+    r = run_program(build / "bin" / "cdgate-wait", ["-c", str(ini), "-n"],
+                    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": CLOSED}, timeout=10)
+    assert r.returncode == 0 and r.elapsed < 2, r.describe()
+    assert f"cdgate: cdgate-wait: config {ini}; waiting up to 5s for '{marker}'" in r.output
+    assert "cdgate: cdgate-wait: checks: marker; deadline 5s ([gate] timeout)" in r.output
+    assert last_line(r).startswith("cdgate: cdgate-wait: PASS: configuration is valid (check mode")
+    r = run_program(build / "bin" / "cdgate-wait", ["-c", str(ini), "-n", "-t", "900"],
+                    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}, timeout=10)
+    assert r.returncode == 0 and r.elapsed < 2, r.describe()
+    assert "cdgate: cdgate-wait: checks: marker; deadline 900s (-t)" in r.output, r.describe()
+    assert not imds.log and not marker.exists()
+
+
 # ---------------------------------------------------------------------------
 # --digest PATH...
 

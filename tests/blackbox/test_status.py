@@ -146,6 +146,21 @@ def test_check_mode_prints_the_plan_without_contacting_imds(build, imds, state, 
     assert not any("last passed" in ln or "instance: " in ln for ln in out)
 
 
+def test_check_mode_returns_at_once_with_metadata_unreachable(build, state, ini):
+    """-n with nothing listening on instance metadata: exit 0 at once, with
+    the configuration used and the deadline a report would have."""
+    cfg = ini()
+    r = run_program(build / "bin" / "cdgate-status", ["-c", cfg, "-n"],
+                    env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"}, timeout=10)
+    assert r.returncode == 0 and not r.timed_out, r.describe()
+    assert r.elapsed < 2, r.describe()
+    assert r.output[0].endswith(f", config '{cfg}'"), r.describe()
+    assert ("cdgate: cdgate-status: instance metadata: would be consulted at "
+            "'http://127.0.0.1:9' for the instance id and the lifecycle state (deadline 2s)"
+            ) in r.output, r.describe()
+    assert r.output[-1].startswith("cdgate: cdgate-status: PASS: configuration is valid")
+
+
 def test_check_mode_shows_what_is_off(build, imds, state, ini, tmp_path):
     cfg = ini(gate="imds = no\n", marker=f"cloud_init = yes\ncloud_init_result = "
               f"{tmp_path}/r.json\ncloud_init_status = {tmp_path}/s.json\n")
