@@ -261,8 +261,9 @@ def _unescape(s: str) -> str:
 
 def source_formats() -> list:
     """Every run of adjacent string literals in src/ and bin/ (comments
-    removed): (regex whose printf conversions match anything, the text with
-    HOLE for each conversion, its longest literal piece, its literal length)."""
+    removed), and every format of a helper that prefixes it (MESSAGE_CALLS):
+    (regex whose printf conversions match anything, the text with HOLE for
+    each conversion, its longest literal piece, its literal length)."""
     out = []
     for f in sorted(SRC.glob("*.c")) + sorted((ROOT / "bin").glob("*.c")):
         text = re.sub(r"/\*.*?\*/", " ", f.read_text(), flags=re.S)
@@ -274,17 +275,27 @@ def source_formats() -> list:
                 end = n.end()
             pos = end
             lits = [_unescape(p).replace("%%", "%") for p in _CONV.split("".join(parts))]
-            flen = sum(len(p) for p in lits)
-            if flen < 4:
-                continue
-            holes = HOLE.join(lits)
-            # the message is what is printed: blanks and newlines at its ends
-            # belong to the lines around it
-            ends = list(lits)
-            ends[0], ends[-1] = ends[0].lstrip(), ends[-1].rstrip()
-            rx = re.compile("(?:.*?)".join(re.escape(p) for p in ends), re.S)
-            out.append((rx, holes, max(lits, key=len), flen))
+            if (entry := _format_entry(lits)) is not None:
+                out.append(entry)
+    # the helpers that put a fixed text in front of their format
+    # (MESSAGE_CALLS): "digest path '%s' " + "does not exist"
+    for _, fn, _, fmt in message_formats():
+        if MESSAGE_CALLS[fn][2] and (entry := _format_entry(format_parts(fmt))) is not None:
+            out.append(entry)
     return out
+
+
+def _format_entry(lits: list):
+    flen = sum(len(p) for p in lits)
+    if flen < 4:
+        return None
+    holes = HOLE.join(lits)
+    # the message is what is printed: blanks and newlines at its ends
+    # belong to the lines around it
+    ends = list(lits)
+    ends[0], ends[-1] = ends[0].lstrip(), ends[-1].rstrip()
+    rx = re.compile("(?:.*?)".join(re.escape(p) for p in ends), re.S)
+    return (rx, holes, max(lits, key=len), flen)
 
 
 def _matches_one(msg: str, formats) -> bool:
@@ -371,3 +382,106 @@ def test_readme_iam_policy_is_the_one_of_docs_iam():
     assert blocks[0] == blocks[1]
     actions = {s["Action"] for s in blocks[0]["Statement"]}
     assert actions == {"ec2:DescribeTags", "ec2:CreateTags"}
+
+
+# ---------------------------------------------------------------------------
+# the failure messages of the sources
+
+# The calls that make or shape a failure message: function -> (index of the
+# format argument, index of the exit code argument or None, the text the
+# function puts in front of the format).  status_set and out_verdict make
+# one; status_wrap puts a context in front of one ("tags: ..."); the others
+# make a message, or the part of one, that ends up in a status:
+# inifile_error (a line of cdgate.ini or of the marker), walk_fail (a
+# --digest path), xp_fail (an EC2 XML reply), health_fail_what (one health
+# attempt), tags_why (one tag problem), proc_on_term (the line printed on
+# SIGTERM), status_fail and mark_verdict (a verdict).  gate_imds's argument
+# is not a format but the subject of "%s needs instance metadata, but
+# [gate] imds = no", which has its row.
+MESSAGE_CALLS = {
+    "status_set": (2, 1, ""), "out_verdict": (2, 0, ""), "status_wrap": (1, None, ""),
+    "inifile_error": (1, None, ""), "walk_fail": (3, 1, "digest path '%s' "),
+    "xp_fail": (2, 1, "reply to %s: line %lu: "), "health_fail_what": (2, None, ""),
+    "tags_why": (1, None, ""), "proc_on_term": (0, None, ""), "status_fail": (1, 0, ""),
+    "mark_verdict": (2, 1, ""),
+}
+
+_CALL = re.compile(r"^([^\n]*?)\b(%s)\(" % "|".join(MESSAGE_CALLS), re.M)
+_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|[(),]|[^"\'(),]+')
+_RUN = re.compile(r'"(?:[^"\\\n]|\\.)*"(?:\s*"(?:[^"\\\n]|\\.)*")*')
+
+
+def _call_args(text: str, pos: int) -> list:
+    """The top-level arguments of the call whose "(" ends just before pos."""
+    depth, args, cur = 0, [], ""
+    for m in _TOKEN.finditer(text, pos):
+        t = m.group(0)
+        if t == "(":
+            depth += 1
+        elif t == ")":
+            if depth == 0:
+                return args + [cur.strip()]
+            depth -= 1
+        elif t == "," and depth == 0:
+            args.append(cur.strip())
+            cur = ""
+            continue
+        cur += t
+    raise AssertionError(f"unclosed call at offset {pos}")
+
+
+def message_formats() -> list:
+    """(file:line, function, exit code argument or None, format) for every
+    MESSAGE_CALLS call in src/*.c and bin/*.c, comments removed.  A format
+    is a run of adjacent string literals (joined, backslash escapes undone,
+    printf conversions kept), after the text the function puts in front of
+    it; a format argument with two runs (a ?: between two formats) gives
+    two.  A format argument that is not a literal (a message made
+    elsewhere) gives none."""
+    out = []
+    for f in sorted(SRC.glob("*.c")) + sorted((ROOT / "bin").glob("*.c")):
+        text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)),
+                      f.read_text(), flags=re.S)
+        for m in _CALL.finditer(text):
+            before = m.group(1)
+            # a definition (name at the start of its line) or a prototype
+            if before == "" or re.search(r"\b(?:int|void|char)\b", before):
+                continue
+            fi, ci, prefix = MESSAGE_CALLS[m.group(2)]
+            args = _call_args(text, m.end())
+            assert len(args) > fi, (f.name, m.group(0), args)
+            line = text.count("\n", 0, m.start()) + 1
+            for run in _RUN.finditer(args[fi]):
+                fmt = prefix + _unescape("".join(re.findall(r'"((?:[^"\\\n]|\\.)*)"',
+                                                            run.group(0))))
+                out.append((f"{f.parent.name}/{f.name}:{line}", m.group(2),
+                            args[ci] if ci is not None else None, fmt))
+    return out
+
+
+def format_parts(fmt: str) -> list:
+    """The literal text of a format, split at its printf conversions."""
+    parts = _CONV.split(fmt.replace("%%", "\x02"))
+    return [p.replace("\x02", "%") for p in parts]
+
+
+def test_message_extraction_finds_every_kind_of_call():
+    found = {(fn, fmt) for _, fn, _, fmt in message_formats()}
+    assert len(found) >= 300, len(found)
+    # split over literals, over lines
+    assert ("status_set", "instance role '%s': the credentials document lacks "
+            "AccessKeyId, SecretAccessKey, Token or Expiration") in found
+    # both sides of a ?:
+    assert ("status_set", "%s '%s' is empty") in found
+    assert ("status_set", "%s '%s' is truncated: the JSON ends early") in found
+    # escapes undone, %% kept
+    assert ("status_set", "digest '%.100s' is not \"sha256:\" followed by %d hex "
+            "digits") in found
+    assert ("inifile_error", "tag key '%s': bad %%XX escape") in found
+    # the helpers, in src/ and bin/
+    assert ("walk_fail", "digest path '%s' does not exist") in found
+    assert ("xp_fail", "reply to %s: line %lu: a DOCTYPE, which is refused") in found
+    assert ("status_fail", "-l: expected a number of entries from 1 to 1000") in found
+    assert ("out_verdict", "-t '%s': expected seconds from 1 to 86400") in found
+    # definitions and prototypes are not calls
+    assert ("tags_why", "fmt") not in found and all(fmt for _, fmt in found)
