@@ -6,7 +6,9 @@
   check and event name is documented in cdgate.ini(5);
 - every option in a program's usage (`-h`) is documented in its man page;
 - every exit code of src/status.h is in cdgate(7)'s table;
-- every message quoted in docs/troubleshooting.md is one the programs print.
+- every message quoted in docs/troubleshooting.md is one the programs print,
+  and every failure message the programs can print has a row there (or a
+  stated reason for having none).
 """
 
 from __future__ import annotations
@@ -344,7 +346,7 @@ def troubleshooting_messages() -> list:
 
 
 def test_troubleshooting_quotes_many_messages():
-    assert len(troubleshooting_messages()) >= 150
+    assert len(troubleshooting_messages()) >= 350
 
 
 def test_troubleshooting_messages_are_printed_by_the_programs():
@@ -385,7 +387,8 @@ def test_readme_iam_policy_is_the_one_of_docs_iam():
 
 
 # ---------------------------------------------------------------------------
-# the failure messages of the sources
+# the sources against docs/troubleshooting.md: every failure message a
+# program can print has a row (or a reason, below, why it has none)
 
 # The calls that make or shape a failure message: function -> (index of the
 # format argument, index of the exit code argument or None, the text the
@@ -404,6 +407,96 @@ MESSAGE_CALLS = {
     "xp_fail": (2, 1, "reply to %s: line %lu: "), "health_fail_what": (2, None, ""),
     "tags_why": (1, None, ""), "proc_on_term": (0, None, ""), "status_fail": (1, 0, ""),
     "mark_verdict": (2, 1, ""),
+}
+
+# Formats with no row of their own, each with the reason.  Only three
+# reasons are allowed.
+#
+# 1. Internal errors: every call raises the format with ST_SOFTWARE (exit
+#    70).  They mean a bug in cdgate, whatever the input; the last row of
+#    docs/troubleshooting.md says what to do with any of them.
+SOFTWARE_ONLY = {
+    "cloud-init status '%s' cannot be reported",
+    "role item too long",
+    "role credentials without instance metadata",
+    "digest: 'SHA-256' update failed",
+    "digest: 'SHA-256' is not available",
+    "digest: 'SHA-256' failed",
+    "EC2 request header too long",
+    "session token header too long",
+    "too many tags",
+    "DescribeTags: bad arguments",
+    "CreateTags: bad arguments",
+    "reply to %s: no buffer",
+    "reply to %s: XML parser cannot be set up",
+    "reply to DescribeTags: no buffer",
+    "tcp '%s': bad address",
+    "history: line longer than %zu bytes",
+    "history: line longer than %d bytes",
+    "sigv4: sha-256 failed",
+    "sigv4: canonical request does not fit",
+    "sigv4: scope does not fit",
+    "sigv4: string to sign does not fit",
+    "sigv4: no request",
+    "sigv4: hmac-sha-256 failed",
+    "sigv4: authorization does not fit",
+}
+
+# 2. Parts of a message that has a row: format -> the message quoted in
+#    docs/troubleshooting.md that prints it inside (checked below).
+_SIGNING = "signing: …"
+WRAPPED = {
+    # inifile.c: the file and line in front of an inifile_error message
+    "%s:%d: %s": "marker is malformed: …:…: …",
+    # health.c: a reply's status and an excerpt of its body ("503 'down'"),
+    # the failure of one attempt
+    "%ld '%s'": "health '…': … after … attempts in …s",
+    # imds.c: the reason of one attempt, kept as "the last" of them
+    "no time left": "instance metadata '…' did not answer … /latest/…: no time left "
+                    "(… attempts in …s)",
+    # sigv4.c: the signer's checks of its input, which ec2.c builds itself
+    # (constants, a region and credentials checked before) and wraps as
+    # "signing: ...".  They return ST_USAGE, so a hook exits with 64, as
+    # that row says.  The one an operator can cause, "sigv4: bad access
+    # key id", has its own row.
+    "sigv4: method '%.20s' is not an uppercase token": _SIGNING,
+    "sigv4: bad region '%.40s'": _SIGNING,
+    "sigv4: bad service '%.40s'": _SIGNING,
+    "sigv4: date '%.40s' is not YYYYMMDDTHHMMSSZ": _SIGNING,
+    "sigv4: bad secret key": _SIGNING,
+    "sigv4: session token is too long or has bad bytes": _SIGNING,
+    "sigv4: bad or oversized body": _SIGNING,
+    "sigv4: path is empty, relative or too long": _SIGNING,
+    "sigv4: path '%s' has a byte that cannot be sent": _SIGNING,
+    "sigv4: path '%s' is not normalised": _SIGNING,
+    "sigv4: query is too long": _SIGNING,
+    "sigv4: query has a byte that cannot be sent": _SIGNING,
+    "sigv4: query has too many parameters": _SIGNING,
+    "sigv4: query has a bad percent escape or is too long": _SIGNING,
+    "sigv4: too many headers": _SIGNING,
+    "sigv4: header name is missing, too long or not a token": _SIGNING,
+    "sigv4: header '%s' is too long or has a control byte": _SIGNING,
+    "sigv4: headers are too long in all": _SIGNING,
+    "sigv4: no header array": _SIGNING,
+    "sigv4: header 'host' given twice": _SIGNING,
+    "sigv4: header 'authorization' cannot be signed": _SIGNING,
+    "sigv4: header 'x-amz-security-token' given with a session token": _SIGNING,
+    "sigv4: header 'x-amz-date' differs from the date to sign": _SIGNING,
+    "sigv4: no 'host' header": _SIGNING,
+}
+
+# 3. Never printed: the only caller replaces the message, or keeps it where
+#    nothing prints it.  format -> where it ends.
+NOT_PRINTED = {
+    # marker.c's only call replaces it with its own line error,
+    # "digest = '%s': expected sha256: and 64 hex digits" (which has a row)
+    'digest \'%.100s\' is not "sha256:" followed by %d hex digits': "marker.c mk_provision",
+    # status.json's problems go to cloudinit_report.status_problem, which no
+    # program prints (docs/troubleshooting.md says so under cloud-init)
+    'cloud-init status \'%s\' has a "v1"."%s"."recoverable_errors" that is not an object':
+        "cloudinit.c read_status",
+    'cloud-init status \'%s\' has a "v1"."%s"."recoverable_errors"."%s" that is not an '
+    'array': "cloudinit.c read_status",
 }
 
 _CALL = re.compile(r"^([^\n]*?)\b(%s)\(" % "|".join(MESSAGE_CALLS), re.M)
@@ -465,6 +558,55 @@ def format_parts(fmt: str) -> list:
     return [p.replace("\x02", "%") for p in parts]
 
 
+def troubleshooting_pieces() -> set:
+    """Every quoted message of the document, and each part of one between
+    ": " separators (a context, a message it wraps, or both), with HOLE for
+    each '…'."""
+    pieces = set()
+    for msg in troubleshooting_messages():
+        msg = msg.replace("…", HOLE)
+        cuts = [m.start() for m in re.finditer(": ", msg)]
+        for a in [0] + [c + 2 for c in cuts]:
+            for b in cuts + [len(msg)]:
+                if b > a:
+                    pieces.add(msg[a:b])
+    return pieces
+
+
+def format_has_row(fmt: str, pieces) -> bool:
+    """Some quoted message (or part of one) is printed by the format: its
+    text fills the format's conversions, or its '…' also stand for single
+    words of the format's fixed text (a program's name, a number: "bad
+    option; see … -h"), never for a phrase (so that "reply to …: line …: …"
+    is not the row of every "reply to %s: line %lu: WHAT")."""
+    parts = format_parts(fmt)
+    ends = list(parts)
+    ends[0], ends[-1] = ends[0].lstrip(), ends[-1].rstrip()
+    rx = re.compile("(?:.*?)".join(re.escape(p) for p in ends), re.S)
+    holes = HOLE.join(parts)
+    for piece in pieces:
+        if rx.fullmatch(piece):
+            return True
+        ps = piece.split(HOLE)
+        if len(ps) < 2 or sum(len(p) for p in ps) < 10:
+            continue
+        m = re.fullmatch("(.*?)".join(re.escape(p) for p in ps), holes, re.S)
+        if m and all(g == HOLE or re.fullmatch(r"[^\s%s]*" % HOLE, g) for g in m.groups()):
+            return True
+    return False
+
+
+def failure_formats() -> list:
+    """message_formats() without the verdicts of a pass (out_verdict with
+    exit code 0: "configuration is valid ...", "tagged ...") and without the
+    formats that are one conversion and nothing else ("%s"): those pass on
+    a text made elsewhere, either a message with its own format (checked
+    where it is made) or a system text (strerror, libcurl's) inside a
+    context that has its row."""
+    return [x for x in message_formats()
+            if x[2] != "0" and "".join(format_parts(x[3])) != ""]
+
+
 def test_message_extraction_finds_every_kind_of_call():
     found = {(fn, fmt) for _, fn, _, fmt in message_formats()}
     assert len(found) >= 300, len(found)
@@ -485,3 +627,50 @@ def test_message_extraction_finds_every_kind_of_call():
     assert ("out_verdict", "-t '%s': expected seconds from 1 to 86400") in found
     # definitions and prototypes are not calls
     assert ("tags_why", "fmt") not in found and all(fmt for _, fmt in found)
+
+
+def test_every_failure_message_has_a_troubleshooting_row():
+    pieces = troubleshooting_pieces()
+    exempt = set(SOFTWARE_ONLY) | set(WRAPPED) | set(NOT_PRINTED)
+    missing = sorted({f"{where}: {fmt}" for where, _, _, fmt in failure_formats()
+                      if fmt not in exempt and not format_has_row(fmt, pieces)})
+    assert not missing, (
+        "failure messages with no row in docs/troubleshooting.md (add a row: the "
+        "message, its exit code, cause and fix; or, for an internal error raised "
+        "only with ST_SOFTWARE, add it to SOFTWARE_ONLY in this file):\n" +
+        "\n".join(missing))
+
+
+def test_troubleshooting_exemptions_are_true():
+    formats = message_formats()
+    by_fmt = {}
+    for where, fn, code, fmt in formats:
+        by_fmt.setdefault(fmt, []).append((where, fn, code))
+    stale = [f for f in list(SOFTWARE_ONLY) + list(WRAPPED) + list(NOT_PRINTED)
+             if f not in by_fmt]
+    assert not stale, "exempted formats the sources no longer hold:\n" + "\n".join(stale)
+    for fmt in SOFTWARE_ONLY:
+        bad = [w for w, _, code in by_fmt[fmt] if code != "ST_SOFTWARE"]
+        assert not bad, f"'{fmt}' is raised with another code than ST_SOFTWARE at {bad}"
+    quoted = troubleshooting_messages()
+    for fmt, wrapper in WRAPPED.items():
+        assert wrapper in quoted, f"'{fmt}': its wrapper `{wrapper}` is not quoted"
+    assert not set(SOFTWARE_ONLY) & set(WRAPPED) and not set(WRAPPED) & set(NOT_PRINTED)
+
+
+def test_troubleshooting_reverse_check_can_fail():
+    pieces = troubleshooting_pieces()
+    assert format_has_row("marker '%s' did not appear within %lds: provisioning has not "
+                          "finished (is User Data still running, or did it stop before "
+                          "cdgate-mark?)", pieces)
+    assert format_has_row("unknown key '%s' in [gate] (known: timeout on_terminating "
+                          "on_standby on_detached on_warmed imds history history_max)",
+                          pieces)
+    assert not format_has_row("marker '%s' is haunted by ghosts of old deployments",
+                              pieces)
+    assert not format_has_row("marker '%s' did not show up within %lds", pieces)
+    assert not format_has_row("cloud-init result '%s' is a haunted file", pieces)
+    # a '…' of the document may stand for a word of the format, not a phrase
+    assert format_has_row("bad option; see cdgate-new -h", {"bad option; see \x01 -h"})
+    assert not format_has_row("reply to %s: line %lu: an odd element",
+                              {"reply to \x01: line \x01: \x01"})
