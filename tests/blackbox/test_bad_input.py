@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -24,6 +25,7 @@ import pytest
 from conftest import EC2_SECRET
 from lib.agent import assert_agent_clean
 from lib.marker import marker_text, write_marker
+from standin import imds as imds_mod
 
 INSTANCE = "i-0123456789abcdef0"
 HUGE = 100 * 1024
@@ -416,10 +418,57 @@ BAD_UTF8 = "caf\udce9\udcff\udcfe"           # bytes e9 ff fe: not UTF-8
 CONTROL = "\x1b[31mred\x07\x01\x7f\ttab\nline"
 KINDS = {"empty": "", "huge": "A" * HUGE, "bad-utf8": BAD_UTF8, "control": CONTROL}
 
+# Secrets must never be printed.  A hostile value of a secret variable
+# carries a distinctive mark, so that a leak of it (whole, cut or cleaned)
+# can be told from chance: "" or "caf" could appear anywhere.
+SECRET_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRET_MARK = "hostileSecret/Q7+zK9wX"
+KNOWN_SECRETS = (EC2_SECRET, imds_mod.DEFAULT_ROLE_SECRET, imds_mod.DEFAULT_ROLE_TOKEN)
+SECRET_WINDOW = 20
+
+
+def env_value(var, kind):
+    """The value of kind `kind` for `var`: KINDS, marked for a secret."""
+    v = KINDS[kind]
+    if var not in SECRET_VARS or not v:
+        return v
+    if kind == "huge":
+        return (SECRET_MARK * (HUGE // len(SECRET_MARK) + 1))[:HUGE]
+    return SECRET_MARK + v
+
+
+def secret_windows(values):
+    """Every distinctive SECRET_WINDOW-character piece of the values (a
+    shorter one can be public: "0123456789abcdef" is in the instance id): runs
+    of printable ASCII cut into windows, keeping those with at least 6
+    different characters (not "AAAA...", not "//////...")."""
+    out = set()
+    for v in values:
+        for run in re.findall("[\x21-\x7e]{%d,}" % SECRET_WINDOW, v):
+            for i in range(min(len(run), 4096) - SECRET_WINDOW + 1):
+                w = run[i:i + SECRET_WINDOW]
+                if len(set(w)) >= 6:
+                    out.add(w)
+    return out
+
+
+KNOWN_SECRET_WINDOWS = frozenset(secret_windows(KNOWN_SECRETS))
+
+
+def assert_no_secret(env, *texts):
+    """No piece of the stand-ins' secrets, nor of a secret the test put in
+    `env`, in any of `texts` (output, history...)."""
+    injected = [v for k, v in env.items() if k in SECRET_VARS and v]
+    windows = KNOWN_SECRET_WINDOWS | secret_windows(injected)
+    assert windows, "nothing to look for"
+    for text in texts:
+        leaked = sorted(w for w in windows if w in text)
+        assert not leaked, f"secret printed: {leaked[:3]}"
+
+
 # variable -> {kind: (exit code, verdict needle)}; "*" is every kind not
 # named.  PASS rows: the value is ignored or harmless, and the run is the
 # normal one (lifecycle, marker and tags through EC2 all pass).
-BAD_CFG = (78, "")
 ENV_MATRIX = {
     "CDGATE_CONFIG": {"empty": (0, "PASS"), "huge": (78, "CDGATE_CONFIG is too long"),
                       "*": (78, "does not exist")},
@@ -437,33 +486,47 @@ ENV_MATRIX = {
                                           "*": (78, "AWS_EC2_METADATA_SERVICE_ENDPOINT")},
     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": {"*": (0, "PASS")},
     "AWS_EC2_METADATA_DISABLED": {"*": (0, "PASS")},
+    # test-only knobs (src/ec2.c): ignored unless 1..60000
     "CDGATE_TEST_BACKOFF_MS": {"*": (0, "PASS")},
+    "CDGATE_TEST_FIXED_RETRY_MS": {"*": (0, "PASS")},
+    # libcurl's (CURL_CA_BUNDLE is the curl tool's, not libcurl's)
     "http_proxy": {"*": (0, "PASS")},
+    "https_proxy": {"*": (0, "PASS")},
     "HTTPS_PROXY": {"*": (0, "PASS")},
+    "all_proxy": {"*": (0, "PASS")},
     "ALL_PROXY": {"*": (0, "PASS")},
+    "no_proxy": {"*": (0, "PASS")},
     "NO_PROXY": {"*": (0, "PASS")},
+    "CURL_SSL_BACKEND": {"*": (0, "PASS")},
+    # OpenSSL's
     "SSL_CERT_FILE": {"*": (0, "PASS")},
+    "SSL_CERT_DIR": {"*": (0, "PASS")},
+    "OPENSSL_CONF": {"*": (0, "PASS")},
+    "OPENSSL_CONF_INCLUDE": {"*": (0, "PASS")},
+    "OPENSSL_MODULES": {"*": (0, "PASS")},
+    "OPENSSL_ENGINES": {"*": (0, "PASS")},
+    "OPENSSL_ia32cap": {"*": (0, "PASS")},
+    # the C library's
     "HOME": {"*": (0, "PASS")},
     "TZ": {"*": (0, "PASS")},
     "LANG": {"*": (0, "PASS")},
     "PATH": {"*": (0, "PASS")},
 }
-HISTORY_ENV_FIELDS = ("deployment_id", "application_name", "deployment_group_name",
-                      "deployment_group_id", "bundle_bucket", "bundle_key",
-                      "bundle_version", "bundle_etag", "bundle_commit")
-for _v in ("DEPLOYMENT_ID", "APPLICATION_NAME", "DEPLOYMENT_GROUP_NAME",
-           "DEPLOYMENT_GROUP_ID", "BUNDLE_BUCKET", "BUNDLE_KEY", "BUNDLE_VERSION",
-           "BUNDLE_ETAG", "BUNDLE_COMMIT"):
+HISTORY_ENV = ("DEPLOYMENT_ID", "APPLICATION_NAME", "DEPLOYMENT_GROUP_NAME",
+               "DEPLOYMENT_GROUP_ID", "BUNDLE_BUCKET", "BUNDLE_KEY", "BUNDLE_VERSION",
+               "BUNDLE_ETAG", "BUNDLE_COMMIT")
+HISTORY_ENV_FIELDS = tuple(v.lower() for v in HISTORY_ENV)
+for _v in HISTORY_ENV:
     ENV_MATRIX[_v] = {"*": (0, "PASS")}
 
 # the variable's neighbours for its row: what must (not) be set around it
 ENV_CONTEXT = {
     "AWS_DEFAULT_REGION": {"AWS_REGION": None},
     "AWS_ENDPOINT_URL": {"AWS_ENDPOINT_URL_EC2": None},
-    "AWS_ACCESS_KEY_ID": {"AWS_SECRET_ACCESS_KEY": "EC2_SECRET"},
+    "AWS_ACCESS_KEY_ID": {"AWS_SECRET_ACCESS_KEY": EC2_SECRET},
     "AWS_SECRET_ACCESS_KEY": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"},
     "AWS_SESSION_TOKEN": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-                          "AWS_SECRET_ACCESS_KEY": "EC2_SECRET"},
+                          "AWS_SECRET_ACCESS_KEY": EC2_SECRET},
 }
 # empty values that fall through to a default endpoint: that default is not
 # on loopback, so the fallback is pointed at the stand-in instead
@@ -474,6 +537,15 @@ ENV_EMPTY_CONTEXT = {
 # rows run in a new network namespace (nothing reachable, not even the
 # stand-ins): an empty endpoint falls back to 169.254.169.254
 ENV_NETNS = {"AWS_EC2_METADATA_SERVICE_ENDPOINT"}
+# rows whose variable acts on TLS: EC2 is reached over HTTPS (the TLS
+# stand-in, trusted through AWS_CA_BUNDLE), so OpenSSL and libcurl's TLS
+# side really run with the hostile value
+ENV_TLS = {"SSL_CERT_FILE", "SSL_CERT_DIR", "OPENSSL_CONF", "OPENSSL_CONF_INCLUDE",
+           "OPENSSL_MODULES", "OPENSSL_ENGINES", "OPENSSL_ia32cap", "CURL_SSL_BACKEND",
+           "https_proxy", "HTTPS_PROXY"}
+# rows whose variable sets the EC2 retry delay: the first DescribeTags is
+# throttled, so the (production) delay is really taken, within the deadline
+ENV_THROTTLED = {"CDGATE_TEST_BACKOFF_MS", "CDGATE_TEST_FIXED_RETRY_MS"}
 
 
 def expected(var, kind):
@@ -481,36 +553,52 @@ def expected(var, kind):
     return row.get(kind, row["*"])
 
 
+def assert_history_clean(hist):
+    """History lines stay valid UTF-8 JSON, short, without control
+    characters, the agent's variables cut to 256 bytes."""
+    for line in hist.read_bytes().splitlines():
+        assert len(line) <= 4096
+        entry = json.loads(line.decode("utf-8"))        # valid UTF-8 JSON
+        for k, v in entry.items():
+            assert not isinstance(v, str) or not any(ord(c) < 0x20 for c in v)
+            if k in HISTORY_ENV_FIELDS:         # values from the environment
+                assert len(v.encode()) <= 256, (k, v)
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("var", sorted(ENV_MATRIX))
-def test_environment_value(deploy, imds, ec2, marker, tmp_path, var, kind):
+def test_environment_value(request, deploy, imds, ec2, marker, tmp_path, var, kind):
     code, needle = expected(var, kind)
     hist = tmp_path / "hist" / "history.jsonl"
     text = gate_cfg(marker, extra="").replace("history = none", f"history = {hist}")
     text = text.replace("checks = lifecycle marker", "checks = lifecycle marker tags")
     text += "[tags]\nsource = ec2\nRole = api\n"
     dep = deploy(text)
-    env = {k: (EC2_SECRET if v == "EC2_SECRET" else v)
-           for k, v in ENV_CONTEXT.get(var, {}).items()}
+    env = dict(ENV_CONTEXT.get(var, {}))
     if kind == "empty" and var in ENV_EMPTY_CONTEXT:
         env[ENV_EMPTY_CONTEXT[var]] = dep.ec2_url
-    env[var] = KINDS[kind]
+    server = ec2
+    if var in ENV_TLS:
+        server = request.getfixturevalue("ec2_tls")
+        env.update(AWS_ENDPOINT_URL_EC2=server.url, AWS_CA_BUNDLE=server.ca_file)
+    if var in ENV_THROTTLED:
+        ec2.state.throttle(count=1, match="DescribeTags")
+    env[var] = env_value(var, kind)
     wrap = ["unshare", "-n", "--"] if var in ENV_NETNS else []
     r = dep.run("before-install", env=env, timeout=30, wrap=wrap)
     assert_agent_clean(r, "PASS" if code == 0 else "FAIL")
     assert r.returncode == code, r.describe()
     assert needle in r.verdict, r.describe()
     assert r.elapsed < 3 + 1, r.describe()     # by the 3 s deadline, plus slack
-    for secret in ("roleSecretKeyEXAMPLE", "IQoJb3JpZ2luX2Vj"):
-        assert secret not in r.stdout
+    if code == 0:                   # the run went where the row says
+        assert server.actions("DescribeTags", verified=True), r.describe()
+    if var in ENV_THROTTLED:
+        assert len(ec2.actions("DescribeTags")) == 2, r.describe()
+    texts = [r.stdout, r.stderr, dep.archive.scripts_log.read_text(errors="replace")]
     if hist.exists():
-        for line in hist.read_bytes().splitlines():
-            assert len(line) <= 4096
-            entry = json.loads(line.decode("utf-8"))        # valid UTF-8 JSON
-            for k, v in entry.items():
-                assert not isinstance(v, str) or not any(ord(c) < 0x20 for c in v)
-                if k in HISTORY_ENV_FIELDS:         # values from the environment
-                    assert len(v.encode()) <= 256, (k, v)
+        assert_history_clean(hist)
+        texts.append(hist.read_text(errors="replace"))
+    assert_no_secret(env, *texts)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
