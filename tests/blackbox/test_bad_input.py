@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EC2_SECRET
-from lib.agent import assert_agent_clean
+from lib.agent import assert_agent_clean, run_program
 from lib.marker import marker_text, write_marker
 from standin import imds as imds_mod
 
@@ -595,6 +596,133 @@ def test_environment_value(request, deploy, imds, ec2, marker, tmp_path, var, ki
     if var in ENV_THROTTLED:
         assert len(ec2.actions("DescribeTags")) == 2, r.describe()
     texts = [r.stdout, r.stderr, dep.archive.scripts_log.read_text(errors="replace")]
+    if hist.exists():
+        assert_history_clean(hist)
+        texts.append(hist.read_text(errors="replace"))
+    assert_no_secret(env, *texts)
+
+
+# ---------------------------------------------------------------------------
+# the environment of cdgate-mark, cdgate-wait, cdgate-status and cdgate-tag:
+# the same four kinds of value for every variable each of them reads
+
+IMDS_ENV = ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+            "AWS_EC2_METADATA_DISABLED")
+EC2_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL",
+           "AWS_CA_BUNDLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+           "CDGATE_TEST_BACKOFF_MS", "CDGATE_TEST_FIXED_RETRY_MS")
+# what each reads (getenv in src/ and bin/ reached from its main): the
+# config search, instance metadata (the instance id; status: the lifecycle
+# state too), the agent's variables for the history line (mark, wait), EC2
+# (tag); cdgate-status only reads the history
+PROGRAM_ENV = {
+    "cdgate-mark": ("CDGATE_CONFIG",) + IMDS_ENV + HISTORY_ENV,
+    "cdgate-wait": ("CDGATE_CONFIG",) + IMDS_ENV + HISTORY_ENV,
+    "cdgate-status": ("CDGATE_CONFIG",) + IMDS_ENV,
+    "cdgate-tag": ("CDGATE_CONFIG",) + IMDS_ENV + EC2_ENV,
+}
+# the exit codes each documents (its -h, within the README's table)
+README_EXITS = {0, 1, 2, 3, 64, 69, 70, 71, 77, 78}
+PROGRAM_EXITS = {
+    "cdgate-mark": README_EXITS,            # its -h names no subset
+    "cdgate-wait": {0, 1, 2, 3, 64, 69, 78},
+    "cdgate-status": {0, 64, 70, 71, 78},
+    "cdgate-tag": {0, 2, 3, 64, 69, 70, 71, 77, 78},
+}
+PROGRAM_ARGS = {"cdgate-tag": ["Tier=web"]}
+# "short lines": 400 bytes, as for the hooks (assert_agent_clean), but
+# cdgate-status, which the agent never runs, prints a whole status message
+# (at most 512 bytes) after its label: "instance: unknown: AWS_EC2_META..."
+PROGRAM_MAX_LINE = {"cdgate-status": 600}
+PROGRAM_TIMEOUT = 2                         # [gate] timeout; cdgate-status: 2 s of IMDS
+PROGRAM_CASES = [(p, v, k) for p in sorted(PROGRAM_ENV) for v in PROGRAM_ENV[p]
+                 for k in sorted(KINDS)]
+
+
+def program_expected(prog, var, kind):
+    """(exit code, needle): the hooks' row, but cdgate-status reports an
+    instance-metadata failure inside its report (exit 0, on the instance
+    line) and needs no EC2."""
+    code, needle = expected(var, kind)
+    if code == 0:
+        return 0, "PASS" if prog != "cdgate-status" else f"instance: {INSTANCE}"
+    if prog == "cdgate-status" and var in IMDS_ENV:
+        return 0, "instance: unknown: " + ("instance metadata 'http://169.254.169.254'"
+                                           if kind == "empty" else var)
+    return code, needle
+
+
+def assert_program_clean(r, prog):
+    """What design.md asks of every program, for one that is not a hook:
+    ended by exit() with a documented code, by its deadline, one stream of
+    short lines ending in a newline, valid UTF-8, no control character but
+    the newline, no crash report."""
+    ctx = "\n" + r.describe()
+    assert not r.hung and not r.timed_out and not r.pipes_held, ctx
+    assert r.signal is None and r.returncode in PROGRAM_EXITS[prog], ctx
+    assert r.elapsed < PROGRAM_TIMEOUT + 1, "past its deadline" + ctx
+    assert r.stdout_bytes and not r.stderr_bytes, "one stream: stdout" + ctx
+    data = r.stdout_bytes
+    assert data.endswith(b"\n"), ctx
+    text = data.decode("utf-8")             # strict: valid UTF-8
+    bad = sorted({c for c in text if c != "\n" and (ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0)})
+    assert not bad, f"control characters {bad!r}" + ctx
+    limit = PROGRAM_MAX_LINE.get(prog, 400)
+    assert all(len(ln) <= limit for ln in data.split(b"\n")), \
+        f"a line over {limit} bytes" + ctx
+    for crash in ("Traceback", "Segmentation fault", "Aborted", "core dumped",
+                  "AddressSanitizer", "runtime error:"):
+        assert crash not in text, ctx
+
+
+@pytest.mark.parametrize("prog,var,kind", PROGRAM_CASES)
+def test_program_environment_value(build, imds, ec2, marker, tmp_path, prog, var, kind):
+    """A copy of the program with its cdgate.ini beside it (so an empty
+    CDGATE_CONFIG falls back to that one, never to /etc), the normal run
+    passing: cdgate-mark writes the marker, cdgate-wait finds it,
+    cdgate-status reports it, cdgate-tag tags through the EC2 stand-in."""
+    code, needle = program_expected(prog, var, kind)
+    assert code in PROGRAM_EXITS[prog]
+    hist = tmp_path / "hist" / "history.jsonl"
+    bindir = tmp_path / "opt" / "bin"
+    bindir.mkdir(parents=True)
+    (bindir / "cdgate.ini").write_text(f"[gate]\ntimeout = {PROGRAM_TIMEOUT}\n"
+                                       f"history = {hist}\n[marker]\npath = {marker}\n")
+    shutil.copy(build / "bin" / prog, bindir / prog)
+    if prog == "cdgate-mark":
+        marker.unlink()
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL_EC2": ec2.url, "CDGATE_TEST_BACKOFF_MS": "20"}
+    env.update(ENV_CONTEXT.get(var, {}))
+    if kind == "empty" and var in ENV_EMPTY_CONTEXT:
+        env[ENV_EMPTY_CONTEXT[var]] = ec2.url
+    if prog == "cdgate-tag" and var in ENV_THROTTLED:
+        ec2.state.throttle(count=1, match="CreateTags")
+    env[var] = env_value(var, kind)
+    wrap = ["unshare", "-n", "--"] if var in ENV_NETNS else []
+    r = run_program(bindir / prog, PROGRAM_ARGS.get(prog, []), env=env, timeout=30,
+                    wrap=wrap)
+    assert_program_clean(r, prog)
+    assert r.returncode == code, r.describe()
+    if prog != "cdgate-status" or code != 0:
+        assert_agent_clean(r, "PASS" if code == 0 else "FAIL")
+        assert needle in r.verdict, r.describe()
+    else:
+        assert any(ln.startswith(needle) for ln in r.output), r.describe()
+    # what the run did, or did not do
+    if prog == "cdgate-mark":
+        assert marker.exists() == (code == 0), r.describe()
+        if code == 0:
+            assert f"instance_id = {INSTANCE}" in marker.read_text()
+    if prog == "cdgate-tag":
+        tagged = ec2.state.latest_tags(INSTANCE).get("Tier") == "web"
+        assert tagged == (code == 0), r.describe()
+        if var in ENV_THROTTLED:
+            assert len(ec2.actions("CreateTags")) == 2, r.describe()
+    texts = [r.stdout, r.stderr]
+    if prog in ("cdgate-mark", "cdgate-wait") and code != 78:
+        entries = [json.loads(ln) for ln in hist.read_text().splitlines()]
+        assert entries and entries[-1]["program"] == prog, entries
     if hist.exists():
         assert_history_clean(hist)
         texts.append(hist.read_text(errors="replace"))
