@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 
 import pytest
 
-from lib.agent import HOOKS, assert_agent_clean, run_program
+from lib.agent import AGENT_PATH, HOOKS, assert_agent_clean, run_program
 from lib.marker import marker_text, write_marker
 
 
@@ -217,12 +219,40 @@ def test_hostile_environment_values_are_sanitized(deploy, marker):
     assert "\x1b" not in r.stdout
 
 
-def test_closed_stdin_stdout_fds_are_handled(build, marker, tmp_path):
-    """Started with fds 0-2 closed, a program still runs and exits by code."""
-    import subprocess
+# Starts argv with fds 0, 1 and 2 closed (a shell closes them, then execs:
+# no preexec_fn in a process that runs stand-in threads).
+CLOSE_0_1_2 = ["/bin/sh", "-c", 'exec "$@" <&- >&- 2>&-', "sh"]
+
+# What fds 0-2 of the process are, written to the file argv[1].
+FD_PROBE = ("import os, sys\n"
+            "def link(fd):\n"
+            "    try:\n"
+            "        return os.readlink(f'/proc/self/fd/{fd}')\n"
+            "    except OSError:\n"
+            "        return 'closed'\n"
+            "links = [link(fd) for fd in (0, 1, 2)]\n"
+            "with open(sys.argv[1], 'w') as f:\n"
+            "    f.write(' '.join(links))\n")
+
+
+def test_closed_stdin_stdout_fds_are_handled(build, tmp_path):
+    """Started with fds 0-2 closed, cdgate-mark opens /dev/null on each
+    (proc_start) before anything else can land there: the command it runs
+    inherits /dev/null as stdin, stdout and stderr, and the marker and the
+    history are written whole."""
+    marker = tmp_path / "state" / "provisioned"
+    hist = tmp_path / "history.jsonl"
+    report = tmp_path / "fds"
     ini = tmp_path / "c.ini"
-    ini.write_text(ok_config(marker))
-    p = subprocess.run([str(build / "hooks" / "before-install"), "-n", "-c", str(ini)],
-                       stdin=subprocess.DEVNULL, stdout=None, stderr=None,
-                       close_fds=True, preexec_fn=lambda: [os.close(fd) for fd in (0, 1, 2)])
+    ini.write_text(f"[gate]\nhistory = {hist}\n[marker]\npath = {marker}\n")
+    p = subprocess.run(CLOSE_0_1_2 + [str(build / "bin" / "cdgate-mark"), "-c", str(ini),
+                                      "--instance-id", "i-0123456789abcdef0", "--run", "--",
+                                      "/usr/bin/python3", "-c", FD_PROBE, str(report)],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env={"PATH": AGENT_PATH}, timeout=30)
     assert p.returncode == 0
+    assert report.read_text() == "/dev/null /dev/null /dev/null"
+    assert "status = ok" in marker.read_text()
+    entries = [json.loads(ln) for ln in hist.read_text().splitlines()]
+    assert [(e["program"], e["exit"]) for e in entries] == [("cdgate-mark", 0)]
+
