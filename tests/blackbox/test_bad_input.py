@@ -183,7 +183,20 @@ def test_marker_unreadable_is_refused(deploy, imds):
     # (EIO), which root cannot get from permissions
     r = deploy(gate_cfg("/proc/self/mem")).run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 1 and "cannot read marker" in r.verdict, r.describe()
+    assert r.returncode == 1, r.describe()
+    assert "cannot read marker '/proc/self/mem': Input/output error" in r.verdict, r.describe()
+
+
+def test_marker_directory_writable_by_others_is_refused(deploy, tmp_path, imds):
+    d = tmp_path / "open"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    write_marker(d / "provisioned", marker_text())
+    r = deploy(gate_cfg(d / "provisioned")).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 1, r.describe()
+    assert f"marker directory '{d}' is writable by everyone; chmod go-w '{d}'" in r.verdict, \
+        r.describe()
 
 
 @pytest.mark.valgrind
@@ -205,8 +218,12 @@ def test_mark_tag_value_with_newline_is_refused(build, tmp_path, imds):
     the marker: cdgate-mark refuses it before running anything."""
     m = tmp_path / "state" / "provisioned"
     r = cdgate_mark(build, m, ["--tag", "Role=api\n[provision]\nmessage = injected"])
+    assert_agent_clean(r, "FAIL")
     assert r.returncode == 64, r.describe()
-    assert "--tag" in r.stdout and not m.exists()
+    assert r.verdict.startswith("cdgate: cdgate-mark: FAIL: --tag 'Role=api"), r.describe()
+    assert ("the value holds a control character, a leading or trailing blank, or ' ;'"
+            in r.verdict), r.describe()
+    assert not m.exists()
 
 
 @pytest.mark.valgrind
@@ -240,6 +257,28 @@ def test_config_device_or_unreadable_is_refused(deploy, marker, path, expect):
     assert r.returncode == 78 and expect in r.verdict, r.describe()
 
 
+def test_config_missing_everywhere_means_built_in_defaults(build, imds, tmp_path):
+    """No CDGATE_CONFIG and no cdgate.ini beside the hook, in its parent or
+    in /etc/cdgate: the built-in defaults, which check mode prints (a real
+    run would wait for /var/lib/cdgate/provisioned)."""
+    from lib.agent import run_program
+    (tmp_path / "opt" / "hooks").mkdir(parents=True)
+    hook = tmp_path / "opt" / "hooks" / "before-install"
+    shutil.copy(build / "hooks" / "before-install", hook)
+    r = run_program(hook, ["-n"], env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
+                                       "CDGATE_CONFIG": None})
+    assert_agent_clean(r, "PASS")
+    assert r.returncode == 0, r.describe()
+    etc = Path("/etc/cdgate/cdgate.ini")
+    if etc.exists():
+        assert f"config '{etc}'" in r.stdout, r.describe()
+    else:
+        assert "config built-in defaults (no cdgate.ini found)" in r.stdout, r.describe()
+        assert "checks: lifecycle marker tags; deadline 300s" in r.stdout, r.describe()
+        assert "marker: '/var/lib/cdgate/provisioned'" in r.stdout, r.describe()
+    assert sum(imds.counts.values()) == 0, "check mode asks nothing"
+
+
 def test_config_empty_file_means_defaults(deploy):
     """An empty cdgate.ini is valid: every setting is the default (check
     mode shows them; a real run would wait for /var/lib/cdgate/provisioned)."""
@@ -270,23 +309,33 @@ def test_config_same_key_in_two_sections_is_fine(deploy, marker):
 # HTTP replies from instance metadata
 
 
+GET_ID = "GET /latest/meta-data/instance-id"
+NOT_TEXT = "instance metadata item 'meta-data/instance-id' is not valid text"
 IMDS_FAULTS = {
     # name: (instance-id reply, expected verdict text)
-    "garbage-status-line": (b"XYZZY garbage\r\n\r\n", "did not answer"),
-    "truncated-body": ([(0, reply(body="i-0123", length=400))], "did not answer"),
-    "truncated-stalled": (reply(body="i-0123", length=400), "did not answer"),
+    "garbage-status-line": (b"XYZZY garbage\r\n\r\n",
+                            f"did not answer {GET_ID}: Received HTTP/0.9 when not allowed"),
+    "truncated-body": ([(0, reply(body="i-0123", length=400))],
+                       f"did not answer {GET_ID}: transfer closed with 394 bytes remaining"),
+    "truncated-stalled": (reply(body="i-0123", length=400),
+                          f"did not answer {GET_ID}: Operation timed out after"),
     "huge-body": ([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n")] +
-                  [(0, b"A" * 65536)] * 160, "reply larger than 65536 bytes"),
+                  [(0, b"A" * 65536)] * 160, f"{GET_ID}: reply larger than 65536 bytes"),
     "endless-chunked": ([(0, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")] +
                         [(0.01, b"10000\r\n" + b"B" * 65536 + b"\r\n")] * 200,
-                        "reply larger than 65536 bytes"),
+                        f"{GET_ID}: reply larger than 65536 bytes"),
     "dripped-reply": ([(0, b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n")] +
-                      [(0.4, b"i")] * 19, "did not answer"),
-    "header-only-close": (b"HTTP/1.1 200 OK\r\n", "did not answer"),
-    "nul-in-body": (reply(body=b"i-0123\x00456789abcdef0"), "not valid text"),
+                      [(0.4, b"i")] * 19, f"did not answer {GET_ID}: Operation timed out"),
+    "header-only-close": (b"HTTP/1.1 200 OK\r\n", f"did not answer {GET_ID}"),
+    "hang-after-accept": ([(30, b"")], f"did not answer {GET_ID}"),
+    "garbage-body": (reply(body="<html>captive portal</html>"),
+                     "instance metadata sent a malformed instance id "
+                     "'<html>captive portal</html>'"),
+    "invalid-utf8": (reply(body=b"i-0123\xff\xfe456789abcdef0"), NOT_TEXT),
+    "nul-in-body": (reply(body=b"i-0123\x00456789abcdef0"), NOT_TEXT),
     "redirect": (reply("302 Found", headers=["Location: http://127.0.0.1:9/x"]),
-                 "answered HTTP 302"),
-    "status-999": (reply("999 Odd"), "answered HTTP 999"),
+                 "answered HTTP 302 for 'meta-data/instance-id'"),
+    "status-999": (reply("999 Odd"), "answered HTTP 999 for 'meta-data/instance-id'"),
 }
 
 
@@ -319,7 +368,8 @@ def test_imds_redirect_is_not_followed(deploy, marker, raw):
     r = deploy(gate_cfg(marker, timeout=2)).run(
         "before-install", timeout=30, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.url})
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 69 and "HTTP 301" in r.verdict
+    assert r.returncode == 69, r.describe()
+    assert "answered HTTP 301 for 'meta-data/instance-id'" in r.verdict, r.describe()
     assert target.connections == 0
 
 
@@ -338,6 +388,9 @@ def test_imds_huge_lifecycle_state_fails_closed(deploy, marker, raw):
         "before-install", timeout=30, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.url})
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69, r.describe()
+    assert (f"lifecycle: instance metadata '{srv.url}' GET /latest/meta-data/autoscaling/"
+            "target-lifecycle-state: reply larger than 65536 bytes") in r.verdict, r.describe()
+    assert r.elapsed < 1, "at once, not retried to the deadline"
 
 
 # ---------------------------------------------------------------------------
@@ -349,19 +402,29 @@ def tags_cfg(timeout=3):
             "Role = api\n[BeforeInstall]\nchecks = lifecycle tags\n")
 
 
+REPLY_TO = "reply to DescribeTags: "
 EC2_FAULTS = {
     "html-content-type": (reply(body="<html><body>Service Unavailable</body></html>",
-                                headers=["Content-Type: text/html"]), "EC2"),
+                                headers=["Content-Type: text/html"]),
+                          REPLY_TO + "line 1: unexpected root element 'html', "
+                          "not 'DescribeTagsResponse'"),
     "json-reply": (reply(body='{"Tags": []}', headers=["Content-Type: application/json"]),
-                   "EC2"),
+                   REPLY_TO + "XML parse error at line 1, column 0: "
+                   "not well-formed (invalid token)"),
+    "garbage": (reply(body=b"\x00\x01\x02 not a reply \xff"),
+                REPLY_TO + "XML parse error at line 1, column 0: "
+                "not well-formed (invalid token)"),
     "redirect": (reply("307 Temporary Redirect",
-                       headers=["Location: http://127.0.0.1:9/"]), "HTTP 307"),
+                       headers=["Location: http://127.0.0.1:9/"]),
+                 "tags: EC2 DescribeTags failed: HTTP 307 (no EC2 error code)"),
     "invalid-utf8-xml": (reply(body=b"<DescribeTagsResponse><tagSet><item><key>Role</key>"
                                     b"<value>\xff\xfe</value></item></tagSet>"
-                                    b"</DescribeTagsResponse>"), "EC2"),
+                                    b"</DescribeTagsResponse>"),
+                         REPLY_TO + "XML parse error at line 1, column 58: "
+                         "not well-formed (invalid token)"),
     "doctype-entities": (reply(body='<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">'
                                     ']><DescribeTagsResponse>&a;</DescribeTagsResponse>'),
-                         "EC2"),
+                         REPLY_TO + "line 1: a DOCTYPE, which is refused"),
 }
 
 
@@ -375,6 +438,8 @@ def test_ec2_bad_reply_fails_closed(deploy, imds, raw, case):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69, r.describe()
     assert expect in r.verdict, r.describe()
+    if case != "redirect":
+        assert f"tags: EC2 DescribeTags at {srv.url}/: " in r.verdict, r.describe()
     assert r.elapsed < 3 + 1.5
 
 
@@ -395,7 +460,28 @@ def test_ec2_redirect_is_not_followed(deploy, imds, raw):
     r = deploy(tags_cfg()).run("before-install", timeout=30,
                                env={"AWS_ENDPOINT_URL_EC2": srv.url})
     assert_agent_clean(r, "FAIL")
-    assert target.connections == 0
+    assert r.returncode == 69, r.describe()
+    assert "tags: EC2 DescribeTags failed: HTTP 301 (no EC2 error code)" in r.verdict, \
+        r.describe()
+    assert len(srv.requests) == 1 and target.connections == 0
+
+
+# ---------------------------------------------------------------------------
+# HTTP replies from the service's health endpoint
+
+
+def test_health_invalid_utf8_body_excerpt_is_cleaned(deploy, raw):
+    """The verdict quotes the start of an unhealthy reply's body: invalid
+    UTF-8 is cleaned to '?', and the excerpt is cut."""
+    srv = raw(lambda *a: reply("500 Internal Server Error",
+                               body=b"\xff\xfe" + "é".encode() * 300))
+    r = deploy("[gate]\ntimeout = 1\nhistory = none\n"
+               f"[health]\nurl = {srv.url}/health\n"
+               "[ValidateService]\nchecks = health\n").run("validate-service", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 2, r.describe()
+    assert f"health '{srv.url}/health': 500 '??éé" in r.verdict, r.describe()
+    assert "éééé...' after " in r.verdict, r.describe()
 
 
 # ---------------------------------------------------------------------------

@@ -105,16 +105,17 @@ def bad_config_files():
         os.symlink("/nonexistent/target", p)
 
     return {
-        "world-writable": (world_writable, "world-writable"),
-        "group-writable": (group_writable, "group-writable"),
-        "wrong-owner": (wrong_owner, "owned by uid 65534"),
-        "symlink": (symlink, "symbolic link"),
-        "dangling-symlink": (unreadable_dir_entry, "symbolic link"),
-        "directory": (directory, "directory"),
-        "fifo": (fifo, "FIFO"),
-        "huge": (huge, "too large"),
-        "nul": (nul, "NUL"),
-        "invalid-utf8": (invalid_utf8, "UTF-8"),
+        "world-writable": (world_writable, "' is world-writable; chmod go-w '"),
+        "group-writable": (group_writable, "' is group-writable; chmod go-w '"),
+        "wrong-owner": (wrong_owner, "' is owned by uid 65534"),
+        "symlink": (symlink, "' is a symbolic link; links are refused, use the real path"),
+        "dangling-symlink": (unreadable_dir_entry,
+                             "' is a symbolic link; links are refused, use the real path"),
+        "directory": (directory, "' is a directory"),
+        "fifo": (fifo, "' is a FIFO"),
+        "huge": (huge, "' is too large (100000 bytes, at most 65536)"),
+        "nul": (nul, "' holds NUL bytes (binary data, not text)"),
+        "invalid-utf8": (invalid_utf8, "' is not valid UTF-8 text"),
     }
 
 
@@ -126,7 +127,7 @@ def test_unsafe_config_file_is_refused(deploy, marker, case):
     r = dep.run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 78
-    assert expect in r.verdict, r.describe()
+    assert f"config '{dep.path / 'cdgate' / 'cdgate.ini'}{expect}" in r.verdict, r.describe()
 
 
 def test_config_found_beside_program_and_path_printed(deploy, marker):
@@ -157,7 +158,8 @@ def test_cdgate_config_missing_is_an_error(deploy, tmp_path):
     r = deploy(None).run("before-install", timeout=30,
                          env={"CDGATE_CONFIG": str(tmp_path / "nope.ini")})
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 78 and "does not exist" in r.verdict
+    assert r.returncode == 78, r.describe()
+    assert f"config '{tmp_path / 'nope.ini'}' (from CDGATE_CONFIG) does not exist" in r.verdict
 
 
 def test_event_section_overrides_checks_and_timeout(deploy, marker):
@@ -211,12 +213,14 @@ def test_bad_option_and_argument_are_usage_errors(build):
 
 def test_hostile_environment_values_are_sanitized(deploy, marker):
     evil = "\x1b[31mred\udcff" + "A" * 5000
-    r = deploy(ok_config(marker)).run(
-        "before-install", event="Before\x01Install" + "x" * 3000, timeout=30,
-        env={"DEPLOYMENT_ID": evil, "APPLICATION_NAME": evil})
+    dep = deploy(ok_config(marker))
+    r = dep.run("before-install", event="Before\x01Install" + "x" * 3000, timeout=30,
+                env={"DEPLOYMENT_ID": evil, "APPLICATION_NAME": evil})
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 64
-    assert "\x1b" not in r.stdout
+    assert "LIFECYCLE_EVENT is 'Before?Installxxx" in r.verdict, r.describe()
+    assert b"\x1b" not in r.stdout_bytes + r.stderr_bytes
+    assert b"\x1b" not in dep.archive.scripts_log.read_bytes()
 
 
 # Starts argv with fds 0, 1 and 2 closed (a shell closes them, then execs:
