@@ -26,6 +26,12 @@ http_global_init(struct status *st)
 
 	if (done)
 		return ST_OK;
+	/*
+	 * libcurl would append every TLS session's secrets to the file this
+	 * names (read once, here): whoever reads it could decrypt the signed
+	 * EC2 requests and their session token.  Never honoured.
+	 */
+	unsetenv("SSLKEYLOGFILE");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return status_set(st, ST_OSERR, "cannot initialise libcurl");
 	done = 1;

@@ -412,6 +412,18 @@ def test_tags_ec2_over_tls_with_ca_bundle(deploy, imds, ec2_tls):
     assert ec2_tls.actions("DescribeTags")[0]["verified"]
 
 
+def test_tags_ec2_over_tls_writes_no_ssl_key_log(deploy, imds, ec2_tls, tmp_path):
+    """SSLKEYLOGFILE would make libcurl write the TLS secrets of the EC2
+    connection (and so the session token's) to a file: it is ignored."""
+    keylog = tmp_path / "keys.log"
+    r = run(deploy, {"Role": "api"}, source="ec2",
+            env={"AWS_ENDPOINT_URL_EC2": ec2_tls.url, "AWS_CA_BUNDLE": ec2_tls.ca_file,
+                 "SSLKEYLOGFILE": str(keylog)})
+    assert_agent_clean(r, "PASS")
+    assert ec2_tls.actions("DescribeTags")[0]["verified"]
+    assert not keylog.exists(), keylog.read_text()[:200]
+
+
 def test_tags_ec2_tls_verified(deploy, imds, ec2_tls):
     r = run(deploy, {"Role": "api"}, source="ec2", timeout=2,
             env={"AWS_ENDPOINT_URL_EC2": ec2_tls.url})
