@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "ec2.h"
+#include "history.h"
 #include "imds.h"
 #include "mono.h"
 #include "out.h"
@@ -45,6 +46,7 @@ struct tagger {
 	struct ec2 ec2;
 	int ec2_ready;
 	int64_t start, deadline;
+	struct history hist;	/* off until the configuration is loaded */
 	struct status st;
 };
 
@@ -265,20 +267,27 @@ tag_run(struct tagger *t)
 static int
 tag_exit(struct tagger *t, int rc)
 {
-	char list[CAP_LINE];
+	char list[CAP_LINE], msg[CAP_MSG];
+	struct status hst;
 
 	if (t->ec2_ready)
 		ec2_close(&t->ec2);
 	if (t->imds_ready)
 		imds_free(&t->imds);
-	if (rc != ST_OK) {
-		out_verdict(rc, 0, "%s", t->st.msg);
-		return rc;
-	}
-	tag_list(t, list, sizeof(list));
-	out_verdict(0, 0, "tagged %s: %s (%.1fs)", t->instance_id, list,
-	    (double)(mono_ms() - t->start) / 1000.0);
-	return ST_OK;
+	if (rc == ST_OK) {
+		tag_list(t, list, sizeof(list));
+		snprintf(msg, sizeof(msg), "tagged %s: %s (%.1fs)",
+		    t->instance_id, list, (double)(mono_ms() - t->start) /
+		    1000.0);
+	} else
+		text_copy(msg, t->st.msg, sizeof(msg));
+	/* the history line never changes the outcome */
+	history_facts(&t->hist, t->instance_id, NULL, NULL, NULL);
+	if (history_record(&t->hist, rc, 0, msg, proc_elapsed_ms(), &hst) !=
+	    ST_OK)
+		out_info("history not recorded: %s", hst.msg);
+	out_verdict(rc, 0, "%s", msg);
+	return rc;
 }
 
 int
@@ -312,5 +321,9 @@ main(int argc, char **argv)
 	}
 	proc_on_term("terminated by SIGTERM while tagging; the tags may or "
 	    "may not be set");
+	history_begin(&t.hist, t.cfg.history, t.cfg.history_max, "cdgate-tag",
+	    NULL);
+	history_arm(&t.hist, "terminated by SIGTERM while tagging; the tags "
+	    "may or may not be set");
 	return tag_exit(&t, tag_run(&t));
 }

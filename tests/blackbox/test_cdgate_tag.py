@@ -4,6 +4,8 @@ then DescribeTags until EC2 shows the tags, against the loopback stand-ins
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lib.agent import assert_agent_clean, run_program
@@ -246,3 +248,24 @@ def test_cdgate_tag_check_mode_prints_the_plan_at_once(tag, tmp_path):
     assert f"cdgate: cdgate-tag: config {cfg}; tagging {OTHER} with Tier=web; deadline 7s" \
         in r.output, r
     assert f"would tag {OTHER} with Tier=web" in r.verdict, r
+
+
+def test_cdgate_tag_records_its_runs_in_the_history(tag, ec2, tmp_path):
+    """Like every program, cdgate-tag appends one JSON line per run; -n
+    records nothing."""
+    hist = tmp_path / "state" / "history.jsonl"
+    hist.parent.mkdir(mode=0o755)
+    cfg = f"[gate]\ntimeout = 20\nhistory = {hist}\n"
+    assert tag("-n", "Tier=web", config=cfg).returncode == 0
+    assert not hist.exists()
+    r = tag("Tier=web", config=cfg)
+    assert r.returncode == 0, r
+    ec2.state.error("UnauthorizedOperation", match="CreateTags")
+    r = tag("Tier=db", config=cfg)
+    assert r.returncode == 77, r
+    got = [json.loads(ln) for ln in hist.read_text().splitlines()]
+    assert [(e["program"], e["verdict"], e["exit"]) for e in got] == [
+        ("cdgate-tag", "pass", 0), ("cdgate-tag", "fail", 77)], got
+    assert all("event" not in e and e["instance_id"] == INSTANCE for e in got), got
+    assert got[0]["reason"].startswith(f"tagged {INSTANCE}: Tier=web"), got
+    assert "ec2:CreateTags" in got[1]["reason"], got
