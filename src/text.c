@@ -142,13 +142,17 @@ text_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* The character after the one at s (a UTF-8 sequence, or one byte). */
+/*
+ * The character after the one at s: a whole valid UTF-8 sequence, else one
+ * byte (so a pattern still matches itself byte for byte when it holds
+ * stray continuation bytes: '?' then consumes the '?' and nothing more).
+ */
 static const char *
 text_next_char(const char *s)
 {
-	for (s++; ((unsigned char)*s & 0xc0) == 0x80; s++)
-		;
-	return s;
+	size_t k = text_utf8_seq((const unsigned char *)s, strnlen(s, 4));
+
+	return s + (k > 0 ? k : 1);
 }
 
 int

@@ -453,6 +453,13 @@ static const struct glob_case glob_cases[] = {
 	{ "*\xc3\xa9", "caf\xc3\xa9", 1 },
 	{ "*?\xc3\xa9", "\xc3\xa9\xc3\xa9", 1 },
 	{ "*?\xc3\xa9", "\xc3\xa9", 0 },
+	/* invalid UTF-8 steps byte by byte: a string still matches itself
+	 * (fuzz_text, text/crash-glob-question-mark-stray-continuation) */
+	{ "?\x80", "?\x80", 1 },
+	{ "?*\xa0\x80", "?*\xa0\x80", 1 },
+	{ "\xc0\xaf?*\xa0\x80", "\xc0\xaf?*\xa0\x80", 1 },
+	{ "?", "\xc3", 1 },		/* a lone lead byte is one "character" */
+	{ "?", "\xc3\x28", 0 },	/* not a sequence: two bytes, two '?' */
 };
 
 static void
