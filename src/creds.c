@@ -65,6 +65,13 @@ creds_from_env(struct creds *c, const char *key, const char *secret,
 		    "AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN is too long or "
 		    "has blanks or control characters");
 	}
+	if (key[strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789")] != '\0') {	/* the signer's rule, said here */
+		creds_free(c);
+		return status_set(st, ST_CONFIG, "AWS_ACCESS_KEY_ID '%.24s' is "
+		    "not an access key id (letters and digits only, like "
+		    "AKIAIOSFODNN7EXAMPLE)", key);
+	}
 	c->from = CREDS_ENV;
 	return ST_OK;
 }

@@ -41,6 +41,11 @@ static const struct env_case env_cases[] = {
 	  "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not" },
 	{ NULL, NULL, "token", ST_CONFIG, CREDS_NONE,
 	  "AWS_SESSION_TOKEN is set but" },
+	/* refused here, naming the variable, not later by the signer */
+	{ "AKID-EXAMPLE", "secret", NULL, ST_CONFIG, CREDS_NONE,
+	  "AWS_ACCESS_KEY_ID 'AKID-EXAMPLE' is not an access key id" },
+	{ "AKID:EXAMPLE", "secret", NULL, ST_CONFIG, CREDS_NONE,
+	  "is not an access key id" },
 	{ "AK ID", "secret", NULL, ST_CONFIG, CREDS_NONE, "blanks" },
 	{ "AKID", "sec\nret", NULL, ST_CONFIG, CREDS_NONE, "control" },
 	{ "AKID", "secret", "to\r\nX-Evil: 1", ST_CONFIG, CREDS_NONE,
