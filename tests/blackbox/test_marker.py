@@ -206,16 +206,6 @@ def test_bad_marker_fails_at_once_with_reason(deploy, marker, imds, case):
     assert r.elapsed < 3, "a bad marker fails at once"
 
 
-def test_marker_directory_writable_by_others_fails(deploy, tmp_path, imds):
-    d = tmp_path / "open"
-    d.mkdir()
-    os.chmod(d, 0o777)
-    write_marker(d / "provisioned", marker_text())
-    r = deploy(gate_config(d / "provisioned")).run("before-install", timeout=30)
-    assert_agent_clean(r, "FAIL")
-    assert "writable by everyone" in r.verdict
-
-
 def test_digest_mismatch_fails(deploy, marker, imds):
     want = "sha256:" + "a" * 64
     write_marker(marker, marker_text(digest="sha256:" + "b" * 64))
