@@ -552,9 +552,11 @@ main(int argc, char **argv)
 			    "cdgate-status -h");
 		}
 	}
-	if (optind != argc)
-		return status_fail(ST_USAGE, "unexpected argument; see "
-		    "cdgate-status -h");
+	if (optind != argc) {
+		out_verdict(ST_USAGE, 0, "unexpected argument '%.40s'; see "
+		    "cdgate-status -h", argv[optind]);
+		return ST_USAGE;
+	}
 	rc = config_load_for(&r.cfg, cfgpath, argv[0], &r.st);
 	if (rc != ST_OK)
 		return status_fail(rc, r.st.msg);

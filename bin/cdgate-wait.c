@@ -52,8 +52,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		out_verdict(ST_USAGE, 0, "unexpected argument '%s'",
-		    argv[optind]);
+		out_verdict(ST_USAGE, 0, "unexpected argument '%s'; see "
+		    "cdgate-wait -h", argv[optind]);
 		return ST_USAGE;
 	}
 	rc = config_load_for(&g.cfg, cfgpath, argv[0], &g.st);

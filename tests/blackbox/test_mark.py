@@ -337,7 +337,9 @@ def test_wait_usage(setup):
     _, _, _, wait = setup
     assert wait("-t", "0").returncode == 64
     assert wait("-t", "abc").returncode == 64
-    assert wait("x").returncode == 64
+    r = wait("x")
+    assert r.returncode == 64 and last_line(r).endswith(
+        "unexpected argument 'x'; see cdgate-wait -h"), r.describe()
     r = wait("-n")
     assert r.returncode == 0 and "check mode" in last_line(r)
 

@@ -370,6 +370,8 @@ def test_usage_errors(build, imds, state, ini, args, code):
     r = status(build, imds, ini(), *args)
     assert r.returncode == code, r.describe()
     assert r.output[-1].startswith("cdgate: cdgate-status: FAIL: ")
+    if args == ["extra"]:
+        assert r.output[-1].endswith("unexpected argument 'extra'; see cdgate-status -h")
 
 
 def test_bad_config_is_exit_78(build, imds, state, tmp_path):
