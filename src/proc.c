@@ -19,6 +19,10 @@
 
 static char term_line[CAP_LINE * 2];
 static size_t term_len;
+/* SIGINT and SIGHUP (a hand-run interrupted): the SIGTERM line would blame
+ * the agent's timeout */
+static char int_line[CAP_LINE];
+static size_t int_len;
 static const char *volatile term_unlink;
 static volatile pid_t term_child;
 static void (*volatile term_hook)(int);
@@ -108,8 +112,13 @@ on_signal(int sig)
 		kill(-child, SIGTERM);
 		reap_child(child);
 	}
-	memcpy(buf, term_line, term_len);
-	n = term_len;
+	if (sig == SIGTERM || int_len == 0) {
+		memcpy(buf, term_line, term_len);
+		n = term_len;
+	} else {
+		memcpy(buf, int_line, int_len);
+		n = int_len;
+	}
 	memcpy(buf + n, " (signal ", 9);
 	n += 9;
 	n += proc_fmt_ulong(buf + n, (unsigned long)sig);
@@ -183,6 +192,11 @@ proc_start(const char *label)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umask(022);
 	out_label(label);
+	if (snprintf(int_line, sizeof(int_line), "cdgate: %s: FAIL: "
+	    "interrupted", label) >= (int)sizeof(int_line))
+		text_copy(int_line, "cdgate: FAIL: interrupted",
+		    sizeof(int_line));
+	int_len = strlen(int_line);
 	proc_on_term("terminated by SIGTERM: the agent's timeout for this "
 	    "script ran out first; keep [gate] timeout below the appspec "
 	    "timeout");

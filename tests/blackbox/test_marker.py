@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -461,3 +462,33 @@ def test_marker_owned_by_the_running_user_or_root_only(build, imds, owner, want)
             assert f"is owned by uid {owner}" in last, p.stdout
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marker, imds, sig):
+    """SIGINT (Ctrl-C) and SIGHUP end a wait like SIGTERM (exit 3, a last
+    line, at once), but do not blame the agent's timeout."""
+    dep = deploy(gate_config(marker, timeout=20))
+    env = {"PATH": "/usr/bin:/bin", "LIFECYCLE_EVENT": "BeforeInstall", **dep.env()}
+    p = subprocess.Popen([str(dep.hook("before-install"))], cwd="/", env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        seen = ""
+        while "marker: waiting" not in seen:
+            line = p.stdout.readline()
+            assert line, seen
+            seen += line
+        t0 = time.monotonic()
+        p.send_signal(sig)
+        rest = p.stdout.read()
+        rc = p.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    last = rest.rstrip("\n").splitlines()[-1]
+    assert rc == 3, rest
+    assert took < 1.0, took
+    assert last.startswith(f"cdgate: BeforeInstall: FAIL: interrupted (signal {int(sig)} after "), last
+    assert "timeout" not in last, last
