@@ -28,7 +28,7 @@
  * SIGKILLed and given PROC_CHILD_KILL_MS to be gone, polled every
  * PROC_CHILD_POLL_MS.
  */
-#define PROC_CHILD_GRACE_MS 50
+#define PROC_CHILD_GRACE_MS 30
 #define PROC_CHILD_KILL_MS  20
 #define PROC_CHILD_POLL_MS  2
 
