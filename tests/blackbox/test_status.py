@@ -380,3 +380,12 @@ def test_bad_config_is_exit_78(build, imds, state, tmp_path):
     os.chmod(p, 0o644)
     r = status(build, imds, p, "--json")
     assert r.returncode == 78 and "bad.ini:2" in r.output[-1]
+
+
+def test_version_and_help(build):
+    r = run_program(build / "bin" / "cdgate-status", ["-V"])
+    assert r.returncode == 0, r.describe()
+    assert r.stdout.startswith("cdgate-status ") and r.stdout.count("\n") == 1, r.stdout
+    assert r.stdout.split()[1][0].isdigit(), r.stdout
+    r = run_program(build / "bin" / "cdgate-status", ["-h"])
+    assert r.returncode == 0 and r.stdout.startswith("usage: cdgate-status"), r.describe()
