@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -143,6 +144,35 @@ def test_config_found_in_parent_directory(deploy, marker):
     r = dep.run("before-install", timeout=30)
     assert_agent_clean(r, "PASS")
     assert any(str(dep.path / "cdgate.ini") in ln for ln in r.output), r.describe()
+
+
+def test_config_search_order_ends_at_etc(build, tmp_path):
+    """Without CDGATE_CONFIG: beside the program, its parent directory, then
+    /etc/cdgate/cdgate.ini, then built-in defaults.  The files looked at are
+    read from strace (the /etc step cannot be staged without writing to the
+    machine's /etc, which parallel tests rely on being empty of cdgate)."""
+    app = tmp_path / "revision" / "cdgate"
+    app.mkdir(parents=True)
+    hook = app / "before-install"
+    hook.write_bytes((build / "hooks" / "before-install").read_bytes())
+    os.chmod(hook, 0o755)
+    trace = tmp_path / "trace"
+    env = {"PATH": AGENT_PATH, "LIFECYCLE_EVENT": "BeforeInstall",
+           "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"}
+    p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=%file", "-o", str(trace),
+                        str(hook), "-n"], cwd="/", env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    looked = []
+    for path in re.findall(r'"([^"]*/cdgate\.ini)"', trace.read_text()):
+        if path not in looked:
+            looked.append(path)
+    etc = "/etc/cdgate/cdgate.ini"
+    assert looked[:3] == [str(app / "cdgate.ini"), str(app.parent / "cdgate.ini"), etc], looked
+    if os.path.exists(etc):     # a machine with cdgate installed: it is used
+        assert f"config '{etc}'" in p.stdout, p.stdout
+    else:
+        assert "config built-in defaults (no cdgate.ini found)" in p.stdout, p.stdout
 
 
 def test_cdgate_config_variable_wins(deploy, marker, tmp_path):
