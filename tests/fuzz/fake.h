@@ -20,12 +20,8 @@
 
 #include "fuzz.h"
 
-#include "http.h"
+#include "fake_http.h"
 #include "mono.h"
-
-struct http {
-	unsigned long count;
-};
 
 static const uint8_t *fake_p;
 static size_t fake_n;
@@ -72,43 +68,6 @@ void
 mono_utc(char out[21])
 {
 	memcpy(out, "2026-01-01T00:00:00Z", 21);
-}
-
-int
-http_global_init(struct status *st)
-{
-	(void)st;
-	return ST_OK;
-}
-
-struct http *
-http_new(struct status *st)
-{
-	struct http *h = calloc(1, sizeof(*h));
-
-	if (h == NULL)
-		status_set(st, ST_OSERR, "out of memory");
-	return h;
-}
-
-void
-http_free(struct http *h)
-{
-	free(h);
-}
-
-unsigned long
-http_count(const struct http *h)
-{
-	return h->count;
-}
-
-void
-http_resp_free(struct http_resp *resp)
-{
-	free(resp->body);
-	resp->body = NULL;
-	resp->len = 0;
 }
 
 int

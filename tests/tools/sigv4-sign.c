@@ -64,18 +64,6 @@ set(char *dst, size_t cap, const char *v)
 	return text_copy(dst, v, cap) < cap ? 0 : -1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes hex s[0..n) into dst (cap bytes); returns the length or -1. */
 static long
 unhex(unsigned char *dst, size_t cap, const char *s, size_t n)
@@ -86,7 +74,8 @@ unhex(unsigned char *dst, size_t cap, const char *s, size_t n)
 	if (n % 2 != 0 || n / 2 > cap)
 		return -1;
 	for (i = 0; i < n; i += 2) {
-		if ((hi = hexval(s[i])) < 0 || (lo = hexval(s[i + 1])) < 0)
+		if ((hi = text_hexval(s[i])) < 0 ||
+		    (lo = text_hexval(s[i + 1])) < 0)
 			return -1;
 		dst[i / 2] = (unsigned char)(hi << 4 | lo);
 	}

@@ -5,8 +5,9 @@
  * rules that are easiest to hold in a unit test: no deadline on the wall
  * clock, no request past a deadline.
  *
- * This binary replaces libcdgate's http.o with a counting fake (defining
- * every http_* function keeps the archive's member out), so no test here
+ * This binary replaces libcdgate's http.o with a counting fake
+ * (tests/fuzz/fake_http.h and the http_do below: defining every http_*
+ * function keeps the archive's member out), so no test here
  * touches the network.  It plays a tiny instance metadata service when
  * fake_imds is set (the endpoint test), and no server otherwise.
  */
@@ -32,11 +33,10 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* --- the fake transport --- */
+/* --- the fake transport: fake_http.h and this http_do --- */
 
-struct http {
-	unsigned long count;
-};
+#include "../fuzz/fake_http.h"
+
 static unsigned long requests;
 static int fake_imds;
 
@@ -48,39 +48,6 @@ static const struct {
 	{ "meta-data/placement/region", "eu-west-3" },
 	{ "meta-data/services/domain", "example.test" },
 };
-
-int
-http_global_init(struct status *st)
-{
-	(void)st;
-	return ST_OK;
-}
-
-struct http *
-http_new(struct status *st)
-{
-	(void)st;
-	return calloc(1, sizeof(struct http));
-}
-
-void
-http_free(struct http *h)
-{
-	free(h);
-}
-
-unsigned long
-http_count(const struct http *h)
-{
-	return h->count;
-}
-
-void
-http_resp_free(struct http_resp *resp)
-{
-	free(resp->body);
-	resp->body = NULL;
-}
 
 int
 http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
