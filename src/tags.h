@@ -3,7 +3,7 @@
  *
  * Rules:
  * - every key of [tags] MUST exist on the instance with a value matching
- *   its glob (text_glob: '*' any run, '?' one byte);
+ *   its glob (text_glob: '*' any run, '?' one character);
  * - when a marker passed earlier in the run and recorded [tags], each
  *   recorded tag MUST exist on the instance with exactly that value:
  *   provisioning must have acted on the instance's real tags;

@@ -33,8 +33,8 @@ size_t text_copy(char *dst, const char *src, size_t dstlen);
  */
 int text_long(const char *s, long min, long max, long *out);
 /*
- * Case-sensitive glob match: '*' any run, '?' one character (a whole UTF-8
- * sequence), no classes or escapes.
+ * Case-sensitive glob match: '*' any run, '?' one character (a whole valid
+ * UTF-8 sequence, else one byte), no classes or escapes.
  */
 int text_glob(const char *pat, const char *s);
 /* Characters (code points) of the valid UTF-8 string s. */
