@@ -1,10 +1,17 @@
 #include "drain.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gate.h"
@@ -228,21 +235,345 @@ out:
 	return rc;
 }
 
+int
+drain_count_proc(const char *path, int absent_ok, const uint16_t *ports,
+    size_t nports, unsigned long *count, struct status *st)
+{
+	unsigned long prev = 0, cur, most = 0;
+	int i, rc;
+
+	for (i = 0; i < DRAIN_PROC_READS; i++) {
+		if ((rc = drain_count_file(path, absent_ok, ports, nports, &cur,
+		    st)) != ST_OK)
+			return rc;
+		if (i > 0 && cur == prev) {
+			*count = cur;
+			return ST_OK;
+		}
+		most = cur > most ? cur : most;
+		prev = cur;
+	}
+	*count = most;
+	return ST_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* sock_diag */
+
+/*
+ * Per port p, 20 bytes, on the kernel's rules (inet_diag_bc_audit): every
+ * jump target lies on the chain of `yes` jumps from the start, and a run
+ * ends accepted at exactly the end, refused 4 bytes past it.
+ *   S_GE p (yes: next op; no: next port)   sport >= p
+ *   S_LE p (yes: next op; no: next port)   sport <= p
+ *   JMP    (yes: next port; no: the end)   accept
+ * The last port's "next port" is the refusal.
+ */
+size_t
+drain_diag_bytecode(const uint16_t *ports, size_t nports, uint8_t *bc)
+{
+	struct inet_diag_bc_op op[5];
+	size_t i, len = nports * DRAIN_BC_PORT, at, left;
+
+	for (i = 0; i < nports; i++) {
+		at = i * DRAIN_BC_PORT;
+		left = len - at;	/* bytes from this port's first op */
+		memset(op, 0, sizeof(op));
+		op[0].code = INET_DIAG_BC_S_GE;
+		op[0].yes = 8;
+		op[0].no = (unsigned short)(i + 1 < nports ? DRAIN_BC_PORT :
+		    left + 4);
+		op[1].no = ports[i];
+		op[2].code = INET_DIAG_BC_S_LE;
+		op[2].yes = 8;
+		op[2].no = (unsigned short)(op[0].no - 8);
+		op[3].no = ports[i];
+		op[4].code = INET_DIAG_BC_JMP;
+		op[4].yes = 4;
+		op[4].no = (unsigned short)(left - 16);
+		memcpy(bc + at, op, sizeof(op));
+	}
+	return len;
+}
+
+static int
+drain_diag_keep(struct drain_diag *d, uint64_t cookie, struct status *st)
+{
+	uint64_t *p;
+	size_t cap;
+
+	if (d->ncookies == d->cap) {
+		cap = d->cap ? d->cap * 2 : 64;
+		if ((p = realloc(d->cookies, cap * sizeof(*p))) == NULL)
+			return status_set(st, ST_OSERR, "out of memory");
+		d->cookies = p;
+		d->cap = cap;
+	}
+	d->cookies[d->ncookies++] = cookie;
+	return ST_OK;
+}
+
+static int
+drain_diag_socket(struct drain_diag *d, const struct nlmsghdr *h,
+    struct status *st)
+{
+	struct inet_diag_msg m;
+	unsigned port;
+	size_t i;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(m)))
+		return status_set(st, ST_OSERR, "a socket message of %u bytes "
+		    "is too short", (unsigned)h->nlmsg_len);
+	if (++d->msgs > DRAIN_MAX_LINES)
+		return status_set(st, ST_OSERR, "more than %d sockets",
+		    DRAIN_MAX_LINES);
+	memcpy(&m, NLMSG_DATA(h), sizeof(m));
+	if (m.idiag_state != DRAIN_ESTABLISHED)
+		return ST_OK;
+	port = ntohs(m.id.idiag_sport);
+	for (i = 0; i < d->nports; i++)
+		if (d->ports[i] == port)
+			return drain_diag_keep(d, (uint64_t)m.id.idiag_cookie[1]
+			    << 32 | m.id.idiag_cookie[0], st);
+	return ST_OK;
+}
+
+int
+drain_diag_feed(struct drain_diag *d, const void *buf, size_t len,
+    struct status *st)
+{
+	const struct nlmsghdr *h = buf;
+	struct nlmsgerr e;
+	int rem = len > DRAIN_DIAG_BUF ? -1 : (int)len, rc;
+
+	if (rem < 0)
+		return status_set(st, ST_OSERR, "a reply of %zu bytes is too "
+		    "large", len);
+	if (d->done)
+		return status_set(st, ST_OSERR, "a reply after the end of the "
+		    "dump");
+	if ((size_t)rem < sizeof(*h))
+		return status_set(st, ST_OSERR, "a reply of %d bytes is too "
+		    "short", rem);
+	for (; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem)) {
+		if (h->nlmsg_seq != d->seq)
+			return status_set(st, ST_OSERR, "a reply to another "
+			    "request (sequence %u, not %u)",
+			    (unsigned)h->nlmsg_seq, (unsigned)d->seq);
+		if (d->done)
+			return status_set(st, ST_OSERR, "a message after the "
+			    "end of the dump");
+		switch (h->nlmsg_type) {
+		case NLMSG_DONE:	/* an int: 0, or a dump cut short */
+			d->done = 1;
+			if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+				memcpy(&rc, NLMSG_DATA(h), sizeof(rc));
+				d->error = rc >= 0 ? 0 : rc > -4096 ? -rc :
+				    EPROTO;
+			}
+			break;
+		case NLMSG_ERROR:
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(e)))
+				return status_set(st, ST_OSERR, "an error "
+				    "message of %u bytes is too short",
+				    (unsigned)h->nlmsg_len);
+			memcpy(&e, NLMSG_DATA(h), sizeof(e));
+			d->done = 1;
+			d->error = e.error < 0 && e.error > -4096 ? -e.error :
+			    EPROTO;
+			break;
+		case SOCK_DIAG_BY_FAMILY:
+			if ((rc = drain_diag_socket(d, h, st)) != ST_OK)
+				return rc;
+			break;
+		default:
+			return status_set(st, ST_OSERR, "a message of unknown "
+			    "type %u", (unsigned)h->nlmsg_type);
+		}
+	}
+	if (rem != 0)
+		return status_set(st, ST_OSERR, "%d bytes left over after the "
+		    "last whole message", rem);
+	return ST_OK;
+}
+
+static int
+drain_cookie_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+unsigned long
+drain_diag_distinct(struct drain_diag *d)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	if (d->ncookies > 1)
+		qsort(d->cookies, d->ncookies, sizeof(*d->cookies),
+		    drain_cookie_cmp);
+	for (i = 0; i < d->ncookies; i++)
+		if (i == 0 || d->cookies[i] != d->cookies[i - 1])
+			n++;
+	return n;
+}
+
+static int
+drain_diag_request(int fd, int family, const uint16_t *ports, size_t nports,
+    uint32_t seq, int *err)
+{
+	uint8_t msg[NLMSG_LENGTH(sizeof(struct inet_diag_req_v2)) +
+	    NLA_HDRLEN + DRAIN_BC_MAX];
+	struct nlmsghdr h;
+	struct inet_diag_req_v2 r;
+	struct nlattr a;
+	struct sockaddr_nl to;
+	size_t bclen, at = NLMSG_LENGTH(sizeof(r));
+
+	memset(msg, 0, sizeof(msg));
+	bclen = drain_diag_bytecode(ports, nports, msg + at + NLA_HDRLEN);
+	memset(&h, 0, sizeof(h));
+	h.nlmsg_len = (uint32_t)(at + NLA_HDRLEN + bclen);
+	h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	h.nlmsg_seq = seq;
+	memset(&r, 0, sizeof(r));
+	r.sdiag_family = (uint8_t)family;
+	r.sdiag_protocol = IPPROTO_TCP;
+	r.idiag_states = 1u << DRAIN_ESTABLISHED;
+	memset(&a, 0, sizeof(a));
+	a.nla_type = INET_DIAG_REQ_BYTECODE;
+	a.nla_len = (uint16_t)(NLA_HDRLEN + bclen);
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + NLMSG_HDRLEN, &r, sizeof(r));
+	memcpy(msg + at, &a, sizeof(a));
+	memset(&to, 0, sizeof(to));
+	to.nl_family = AF_NETLINK;
+	while (sendto(fd, msg, h.nlmsg_len, 0, (struct sockaddr *)&to,
+	    sizeof(to)) == -1) {
+		if (errno != EINTR) {
+			*err = errno;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One datagram into buf: its length, or -1 with *err. */
+static ssize_t
+drain_diag_recv(int fd, uint8_t *buf, int *err)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		r = poll(&p, 1, DRAIN_DIAG_WAIT_MS);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			*err = r == 0 ? ETIMEDOUT : errno;
+			return -1;
+		}
+		n = recv(fd, buf, DRAIN_DIAG_BUF, MSG_TRUNC | MSG_DONTWAIT);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1)
+			*err = errno;
+		return n;
+	}
+}
+
+int
+drain_count_diag(int family, const uint16_t *ports, size_t nports,
+    unsigned long *count, int *unavailable, struct status *st)
+{
+	static uint32_t seq;
+	struct drain_diag d;
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int fd, err = 0, rc = ST_OK;
+
+	*count = 0;
+	*unavailable = 0;
+	memset(&d, 0, sizeof(d));
+	d.ports = ports;
+	d.nports = nports;
+	d.seq = ++seq;
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ENOBUFS)
+			return status_set(st, ST_OSERR, "drain: cannot open a "
+			    "sock_diag socket: %s", strerror(errno));
+		*unavailable = errno;
+		return ST_OK;
+	}
+	if ((buf = malloc(DRAIN_DIAG_BUF)) == NULL) {
+		rc = status_set(st, ST_OSERR, "drain: out of memory");
+		goto out;
+	}
+	if (drain_diag_request(fd, family, ports, nports, d.seq, &err) != 0) {
+		rc = status_set(st, ST_OSERR, "drain: cannot send the sock_diag "
+		    "request: %s", strerror(err));
+		goto out;
+	}
+	while (!d.done) {
+		if ((n = drain_diag_recv(fd, buf, &err)) == -1) {
+			rc = status_set(st, ST_OSERR, "drain: no sock_diag "
+			    "reply: %s", strerror(err));
+			goto out;
+		}
+		if ((rc = drain_diag_feed(&d, buf, (size_t)n, st)) != ST_OK) {
+			status_wrap(st, "drain: sock_diag");
+			goto out;
+		}
+	}
+	if (d.error != 0)
+		*unavailable = d.error;
+	else
+		*count = drain_diag_distinct(&d);
+out:
+	free(d.cookies);
+	free(buf);
+	close(fd);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* the check */
 
 static int
+drain_count_family(struct gate *g, int family, unsigned long *n)
+{
+	static int told[2];
+	const struct config *c = &g->cfg;
+	const char *path = family == AF_INET ? DRAIN_PROC_TCP :
+	    DRAIN_PROC_TCP6;
+	int rc, why;
+
+	if ((rc = drain_count_diag(family, c->drain_ports, c->ndrain_ports, n,
+	    &why, &g->st)) != ST_OK || why == 0)
+		return rc;
+	if (!told[family == AF_INET6]) {
+		out_info("drain: counting from %s (no sock_diag dump: %s)",
+		    path, strerror(why));
+		told[family == AF_INET6] = 1;
+	}
+	return drain_count_proc(path, family == AF_INET6, c->drain_ports,
+	    c->ndrain_ports, n, &g->st);
+}
+
+static int
 drain_count(struct gate *g, unsigned long *n)
 {
-	const struct config *c = &g->cfg;
 	unsigned long v4, v6;
 	int rc;
 
-	if ((rc = drain_count_file(DRAIN_PROC_TCP, 0, c->drain_ports,
-	    c->ndrain_ports, &v4, &g->st)) != ST_OK)
-		return rc;
-	if ((rc = drain_count_file(DRAIN_PROC_TCP6, 1, c->drain_ports,
-	    c->ndrain_ports, &v6, &g->st)) != ST_OK)
+	if ((rc = drain_count_family(g, AF_INET, &v4)) != ST_OK ||
+	    (rc = drain_count_family(g, AF_INET6, &v6)) != ST_OK)
 		return rc;
 	*n = v4 + v6;
 	return ST_OK;

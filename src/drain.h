@@ -4,8 +4,18 @@
  *
  * Rules:
  * - a connection counts when its state is ESTABLISHED and its LOCAL port is
- *   one of [drain] ports, in /proc/net/tcp or /proc/net/tcp6 (this network
- *   namespace); the remote port never counts;
+ *   one of [drain] ports, over IPv4 and IPv6 (this network namespace); the
+ *   remote port never counts;
+ * - the count comes from the kernel's sock_diag netlink dump (what ss(8)
+ *   uses), one per address family, with a bytecode filter on the local
+ *   ports so that only matching sockets are sent; each socket is counted
+ *   once by its cookie.  /proc/net/tcp is no snapshot: it is read 4 KiB at
+ *   a time and a socket added meanwhile can show twice or hide another;
+ * - a malformed dump fails the check (fail closed); when the kernel has no
+ *   sock_diag for a family (no module, an old kernel, a sandbox) that
+ *   family is counted from /proc/net/tcp or tcp6 instead, said once, and
+ *   read again until two reads in a row agree (at most DRAIN_PROC_READS,
+ *   then the highest count);
  * - the files are read in bounded chunks; a line longer than
  *   DRAIN_LINE_CAP, more than DRAIN_MAX_LINES lines, a malformed line or an
  *   unreadable file fails the check (fail closed); only a missing
@@ -32,6 +42,11 @@
 #define DRAIN_PROC_TCP   "/proc/net/tcp"
 #define DRAIN_PROC_TCP6  "/proc/net/tcp6"
 #define DRAIN_ESTABLISHED 0x01
+#define DRAIN_PROC_READS 5		/* /proc reads to agree */
+#define DRAIN_DIAG_BUF   32768		/* one netlink datagram, at most */
+#define DRAIN_DIAG_WAIT_MS 2000		/* for each datagram of a dump */
+#define DRAIN_BC_PORT    20		/* filter bytes per port */
+#define DRAIN_BC_MAX     (DRAIN_MAX_PORTS * DRAIN_BC_PORT)
 
 enum drain_on_timeout { DRAIN_PASS, DRAIN_FAIL };
 
@@ -47,6 +62,18 @@ struct drain_scan {
 	size_t nports;
 	unsigned long lines;	/* lines seen, the header included */
 	unsigned long count;	/* matching sockets */
+};
+
+/* A sock_diag dump in progress. */
+struct drain_diag {
+	const uint16_t *ports;
+	size_t nports;
+	uint32_t seq;		/* of the request */
+	unsigned long msgs;	/* socket messages seen */
+	uint64_t *cookies;	/* of the matching ones (duplicates kept) */
+	size_t ncookies, cap;
+	int done;		/* NLMSG_DONE or NLMSG_ERROR seen */
+	int error;		/* the kernel's errno, or 0 */
 };
 
 struct gate;
@@ -71,6 +98,37 @@ int drain_scan_lines(struct drain_scan *s, const char *buf, size_t len,
  * counts none.  ST_OK or ST_OSERR.
  */
 int drain_count_file(const char *path, int absent_ok, const uint16_t *ports,
+    size_t nports, unsigned long *count, struct status *st);
+
+/*
+ * The inet_diag bytecode accepting a socket whose local port is one of
+ * ports (1..DRAIN_MAX_PORTS of them) into bc (DRAIN_BC_MAX bytes); returns
+ * its length, DRAIN_BC_PORT per port.
+ */
+size_t drain_diag_bytecode(const uint16_t *ports, size_t nports,
+    uint8_t *bc);
+/*
+ * Feeds one datagram of a SOCK_DIAG_BY_FAMILY dump to d: ESTABLISHED
+ * sockets on one of d->ports are kept; NLMSG_DONE or NLMSG_ERROR ends the
+ * dump (d->done, d->error).  ST_OK, or ST_OSERR when it is malformed,
+ * another request's, or too large.
+ */
+int drain_diag_feed(struct drain_diag *d, const void *buf, size_t len,
+    struct status *st);
+/* Distinct sockets in d (sorts d->cookies). */
+unsigned long drain_diag_distinct(struct drain_diag *d);
+/*
+ * Counts over sock_diag (AF_INET or AF_INET6).  ST_OK with *count, or with
+ * *unavailable = an errno when the kernel offers no such dump (then count
+ * from /proc); ST_OSERR on a failure.
+ */
+int drain_count_diag(int family, const uint16_t *ports, size_t nports,
+    unsigned long *count, int *unavailable, struct status *st);
+/*
+ * drain_count_file until two reads in a row agree, at most
+ * DRAIN_PROC_READS, else the highest count.
+ */
+int drain_count_proc(const char *path, int absent_ok, const uint16_t *ports,
     size_t nports, unsigned long *count, struct status *st);
 
 #endif

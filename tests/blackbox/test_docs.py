@@ -30,7 +30,7 @@ PAGES = ["cdgate.7", "cdgate.ini.5", "cdgate-hooks.8", "cdgate-mark.8", "cdgate-
 PROGRAM_PAGE = {"cdgate-mark": "cdgate-mark.8", "cdgate-tag": "cdgate-tag.8",
                 "cdgate-wait": "cdgate-wait.8", "cdgate-status": "cdgate-status.8"}
 # manuals outside cdgate that the pages may name
-SYSTEM_XR = {("fsync", "2"), ("rename", "2")}
+SYSTEM_XR = {("fsync", "2"), ("rename", "2"), ("ss", "8")}
 # lint lines that only say a referenced page is not installed here (style
 # level, kept out of -W warning anyway)
 LINT_IGNORED = ("referenced manual not found", "mandoc.db")

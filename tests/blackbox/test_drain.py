@@ -13,8 +13,10 @@ blackbox/test_drain.py
 
 from __future__ import annotations
 
+import random
 import re
 import socket
+import subprocess
 import threading
 import time
 
@@ -23,13 +25,31 @@ import pytest
 from lib.agent import assert_agent_clean
 
 
+def bind_outside_ephemeral(sock, host: str) -> None:
+    """Bind below the kernel's ephemeral port range, as a real service port
+    is. bind(host, 0) takes a port from that range, which a client socket of
+    another test (to ::1, say) may hold as its local port too: the hook
+    would rightly count that connection."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low, high = (int(x) for x in f.read().split())
+    ports = list(range(10000, low)) if low > 11000 else list(range(high + 1, 64000))
+    random.shuffle(ports)
+    for port in ports[:200]:
+        try:
+            sock.bind((host, port))
+            return
+        except OSError:
+            continue
+    raise RuntimeError("no free port outside the ephemeral range")
+
+
 class Listener:
     """A listening socket on loopback and client connections to it."""
 
     def __init__(self, family=socket.AF_INET, host="127.0.0.1"):
         self.family, self.host = family, host
         self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((host, 0))
+        bind_outside_ephemeral(self.sock, host)
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.clients: list = []
@@ -58,16 +78,13 @@ def listener():
 
 
 def established(port: int) -> int:
-    """ESTABLISHED sockets with this local port, counted here in Python."""
-    n = 0
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path) as f:
-            next(f)
-            for line in f:
-                parts = line.split()
-                if parts[3] == "01" and int(parts[1].split(":")[1], 16) == port:
-                    n += 1
-    return n
+    """ESTABLISHED sockets with this local port, counted by ss(8) (iproute2,
+    over sock_diag). Not from /proc/net/tcp: that is read 4 KiB at a time,
+    and a socket another test opens meanwhile can show a line twice."""
+    out = subprocess.run(["ss", "-Htn", "state", "established",
+                          f"( sport = :{port} )"], capture_output=True,
+                         text=True, check=True, timeout=10).stdout
+    return len(out.splitlines())
 
 
 def config(ports, timeout: int = 10, extra: str = "", event: str = "AfterBlockTraffic",
@@ -183,6 +200,47 @@ def test_drain_counts_ipv6_connections(deploy):
     assert any(ln.endswith(f"drain: 2 established connections on local port "
                            f"{lst.port}") for ln in res.output), res
     assert "drained" in res.verdict, res
+
+
+def test_drain_counts_exactly_over_sixteen_ports_and_both_families(deploy):
+    # 16 listed ports (the most the kernel filter is built for), two of them
+    # in use over IPv4 and IPv6; a busy port that is not listed never counts
+    v4, v6, other = Listener(), Listener(socket.AF_INET6, "::1"), Listener()
+    try:
+        v4.connect(3)
+        v6.connect(2)
+        other.connect(4)
+        unused = [p for p in range(64001, 64100)
+                  if p not in (v4.port, v6.port, other.port)][:14]
+        ports = unused[:7] + [v4.port] + unused[7:] + [v6.port]
+        assert established(v4.port) + established(v6.port) == 5
+        res = run(deploy, config(ports, timeout=2, extra="on_timeout = fail"))
+    finally:
+        for lst in (v4, v6, other):
+            lst.close()
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 2
+    assert any(ln.endswith("drain: 5 established connections on local ports "
+                           + " ".join(map(str, ports))) for ln in res.output), res
+    assert "FAIL: drain: 5 connections still established" in res.verdict, res
+
+
+def test_drain_counts_a_dump_of_many_datagrams(deploy):
+    # 300 sockets do not fit the kernel's first reply datagram: the count
+    # spans several, each socket once
+    lst = Listener()
+    lst.sock.listen(512)
+    try:
+        lst.connect(300)
+        assert established(lst.port) == 300
+        res = run(deploy, config([lst.port], timeout=10), release=(1.5, lst.release))
+    finally:
+        lst.close()
+    assert_agent_clean(res, "PASS")
+    assert after_release(res), res
+    assert any(ln.endswith(f"drain: 300 established connections on local port "
+                           f"{lst.port}") for ln in res.output), res
+    assert not any("counting from /proc" in ln for ln in res.output), res
 
 
 def test_drain_is_not_a_default_of_before_block_traffic(deploy, listener):

@@ -117,6 +117,29 @@ def z(*fields):
     return b"\0".join(f.encode() if isinstance(f, str) else f for f in fields)
 
 
+def nlmsg(kind, seq, payload):
+    """One netlink message: nlmsghdr (flags NLM_F_MULTI), payload, padding."""
+    n = 16 + len(payload)
+    return struct.pack("=IHHII", n, kind, 2, seq, 4242) + payload + b"\0" * (-n % 4)
+
+
+def diag_dump(seq, socks):
+    """A SOCK_DIAG_BY_FAMILY dump: (state, local port, cookie) per socket,
+    as struct inet_diag_msg, then NLMSG_DONE."""
+    out = b""
+    for state, port, cookie in socks:
+        msg = struct.pack("=BBBB", 2, state, 0, 0) + struct.pack(">HH", port, 50000)
+        msg += struct.pack(">4I4I", 0x7F000001, 0, 0, 0, 0x7F000001, 0, 0, 0)
+        msg += struct.pack("=III", 0, cookie, 0) + struct.pack("=5I", 0, 0, 0, 0, 0)
+        out += nlmsg(20, seq, msg)
+    return out + nlmsg(3, seq, struct.pack("=i", 0))
+
+
+def diag_error(seq, errno):
+    """NLMSG_ERROR: -errno, then the request's header."""
+    return nlmsg(2, seq, struct.pack("=i", -errno) + struct.pack("=IHHII", 16, 20, 0x301, seq, 0))
+
+
 def seeds():
     s = {}
     s["inifile"] = {"readme": b"\0" + README_INI.encode(), "marker": b"\3" + MARKER.encode(),
@@ -175,6 +198,9 @@ def seeds():
     s["creds"] = {"role": z("web-role", "2099-11-26T08:00:00Z", "AKID", "secret", "", CREDS),
                   "fail": z("r", "2026-02-30T25:61:61Z", "", "secret-only", "tok", '{"Code":"Expired"}')}
     s["drain"] = {"tcp": b"\x40" + z("80 443", PROC_TCP), "tcp6": b"\x07" + z("443,40000", PROC_TCP6)}
+    s["drain"]["diag"] = b"\x40" + z("80 443", diag_dump(7, [(1, 80, 1), (1, 443, 2), (6, 80, 3),
+                                                          (1, 8080, 4), (1, 80, 1)]))
+    s["drain"]["diag-error"] = b"\x40" + z("80", diag_error(9, 2))
     s["history"] = {"lines": z("d-ABCDEFGHI", "app", "0123abc", IID, "InService", "marker: ok", HISTORY),
                     "hostile": z("d-\x1b[31m", "\xff\xfe", "x" * 300, "i-\n", "", "r" * 5000, "")}
     return s
