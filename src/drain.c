@@ -313,21 +313,22 @@ drain_diag_keep(struct drain_diag *d, uint64_t cookie, struct status *st)
 	return ST_OK;
 }
 
+/* One SOCK_DIAG_BY_FAMILY message: its payload, plen bytes. */
 static int
-drain_diag_socket(struct drain_diag *d, const struct nlmsghdr *h,
+drain_diag_socket(struct drain_diag *d, const uint8_t *payload, size_t plen,
     struct status *st)
 {
 	struct inet_diag_msg m;
 	unsigned port;
 	size_t i;
 
-	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(m)))
-		return status_set(st, ST_OSERR, "a socket message of %u bytes "
-		    "is too short", (unsigned)h->nlmsg_len);
+	if (plen < sizeof(m))
+		return status_set(st, ST_OSERR, "a socket message of %zu bytes "
+		    "is too short", plen + NLMSG_HDRLEN);
 	if (++d->msgs > DRAIN_MAX_LINES)
 		return status_set(st, ST_OSERR, "more than %d sockets",
 		    DRAIN_MAX_LINES);
-	memcpy(&m, NLMSG_DATA(h), sizeof(m));
+	memcpy(&m, payload, sizeof(m));
 	if (m.idiag_state != DRAIN_ESTABLISHED)
 		return ST_OK;
 	port = ntohs(m.id.idiag_sport);
@@ -338,62 +339,84 @@ drain_diag_socket(struct drain_diag *d, const struct nlmsghdr *h,
 	return ST_OK;
 }
 
+/* NLMSG_DONE (an int: 0, or a dump cut short) or NLMSG_ERROR. */
+static int
+drain_diag_end(struct drain_diag *d, int type, const uint8_t *payload,
+    size_t plen, struct status *st)
+{
+	struct nlmsgerr e;
+	int code = 0;
+
+	if (type == NLMSG_ERROR) {
+		if (plen < sizeof(e))
+			return status_set(st, ST_OSERR, "an error message of "
+			    "%zu bytes is too short", plen + NLMSG_HDRLEN);
+		memcpy(&e, payload, sizeof(e));
+		code = e.error < 0 ? e.error : -EPROTO;
+	} else if (plen >= sizeof(code)) {
+		memcpy(&code, payload, sizeof(code));
+	}
+	d->done = 1;
+	d->error = code >= 0 ? 0 : code > -4096 ? -code : EPROTO;
+	return ST_OK;
+}
+
+/*
+ * Walked by offset, each header copied out: the datagram may sit at any
+ * alignment, and the last message may lack its padding.
+ */
 int
 drain_diag_feed(struct drain_diag *d, const void *buf, size_t len,
     struct status *st)
 {
-	const struct nlmsghdr *h = buf;
-	struct nlmsgerr e;
-	int rem = len > DRAIN_DIAG_BUF ? -1 : (int)len, rc;
+	const uint8_t *p = buf;
+	struct nlmsghdr h;
+	size_t off = 0, plen;
+	int rc;
 
-	if (rem < 0)
+	if (len > DRAIN_DIAG_BUF)
 		return status_set(st, ST_OSERR, "a reply of %zu bytes is too "
 		    "large", len);
 	if (d->done)
 		return status_set(st, ST_OSERR, "a reply after the end of the "
 		    "dump");
-	if ((size_t)rem < sizeof(*h))
-		return status_set(st, ST_OSERR, "a reply of %d bytes is too "
-		    "short", rem);
-	for (; NLMSG_OK(h, rem); h = NLMSG_NEXT(h, rem)) {
-		if (h->nlmsg_seq != d->seq)
+	if (len < sizeof(h))
+		return status_set(st, ST_OSERR, "a reply of %zu bytes is too "
+		    "short", len);
+	while (len - off >= sizeof(h)) {
+		memcpy(&h, p + off, sizeof(h));
+		if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len - off)
+			break;
+		if (h.nlmsg_seq != d->seq)
 			return status_set(st, ST_OSERR, "a reply to another "
 			    "request (sequence %u, not %u)",
-			    (unsigned)h->nlmsg_seq, (unsigned)d->seq);
+			    (unsigned)h.nlmsg_seq, (unsigned)d->seq);
 		if (d->done)
 			return status_set(st, ST_OSERR, "a message after the "
 			    "end of the dump");
-		switch (h->nlmsg_type) {
-		case NLMSG_DONE:	/* an int: 0, or a dump cut short */
-			d->done = 1;
-			if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
-				memcpy(&rc, NLMSG_DATA(h), sizeof(rc));
-				d->error = rc >= 0 ? 0 : rc > -4096 ? -rc :
-				    EPROTO;
-			}
-			break;
+		plen = h.nlmsg_len - NLMSG_HDRLEN;
+		switch (h.nlmsg_type) {
+		case NLMSG_DONE:
 		case NLMSG_ERROR:
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(e)))
-				return status_set(st, ST_OSERR, "an error "
-				    "message of %u bytes is too short",
-				    (unsigned)h->nlmsg_len);
-			memcpy(&e, NLMSG_DATA(h), sizeof(e));
-			d->done = 1;
-			d->error = e.error < 0 && e.error > -4096 ? -e.error :
-			    EPROTO;
+			rc = drain_diag_end(d, h.nlmsg_type, p + off +
+			    NLMSG_HDRLEN, plen, st);
 			break;
 		case SOCK_DIAG_BY_FAMILY:
-			if ((rc = drain_diag_socket(d, h, st)) != ST_OK)
-				return rc;
+			rc = drain_diag_socket(d, p + off + NLMSG_HDRLEN, plen,
+			    st);
 			break;
 		default:
-			return status_set(st, ST_OSERR, "a message of unknown "
-			    "type %u", (unsigned)h->nlmsg_type);
+			rc = status_set(st, ST_OSERR, "a message of unknown "
+			    "type %u", (unsigned)h.nlmsg_type);
 		}
+		if (rc != ST_OK)
+			return rc;
+		off += NLMSG_ALIGN(h.nlmsg_len);
+		off = off < len ? off : len;
 	}
-	if (rem != 0)
-		return status_set(st, ST_OSERR, "%d bytes left over after the "
-		    "last whole message", rem);
+	if (off != len)
+		return status_set(st, ST_OSERR, "%zu bytes left over after the "
+		    "last whole message", len - off);
 	return ST_OK;
 }
 
