@@ -13,6 +13,7 @@ blackbox/test_drain.py
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import socket
@@ -22,7 +23,7 @@ import time
 
 import pytest
 
-from lib.agent import assert_agent_clean
+from lib.agent import AGENT_PATH, assert_agent_clean
 
 
 def bind_outside_ephemeral(sock, host: str) -> None:
@@ -241,6 +242,37 @@ def test_drain_counts_a_dump_of_many_datagrams(deploy):
     assert any(ln.endswith(f"drain: 300 established connections on local port "
                            f"{lst.port}") for ln in res.output), res
     assert not any("counting from /proc" in ln for ln in res.output), res
+
+
+def test_drain_without_sock_diag_counts_from_proc(build, tmp_path, listener):
+    """A kernel without sock_diag: strace makes socket() fail with
+    EAFNOSUPPORT (with imds = no the hook opens no other socket). The count
+    comes from /proc/net/tcp and tcp6, said once for each, and is exact."""
+    listener.connect(3)
+    cfg = tmp_path / "cdgate.ini"
+    cfg.write_text(config([listener.port], timeout=2, extra="on_timeout = fail")
+                   .replace("[gate]\n", "[gate]\nimds = no\n"))
+    env = {"PATH": AGENT_PATH, "LIFECYCLE_EVENT": "AfterBlockTraffic",
+           "CDGATE_CONFIG": str(cfg),
+           # the ASan build: LeakSanitizer cannot run under ptrace
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}
+    p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=socket",
+                        "-e", "inject=socket:error=EAFNOSUPPORT",
+                        str(build / "hooks" / "after-block-traffic")],
+                       cwd="/", env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    out = p.stdout.splitlines()
+    assert p.returncode == 2, p.stdout + p.stderr
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        said = [ln for ln in out if ln.endswith(
+            f"drain: counting from {path} (no sock_diag dump: Address family not "
+            f"supported by protocol)")]
+        assert len(said) == 1, out
+    assert any(ln.endswith(f"drain: 3 established connections on local port "
+                           f"{listener.port}") for ln in out), out
+    assert out[-1].endswith(f"FAIL: drain: 3 connections still established on local "
+                            f"port {listener.port} after 2s; stop the clients, raise "
+                            f"timeout, or set [drain] on_timeout = pass"), out
 
 
 def test_drain_is_not_a_default_of_before_block_traffic(deploy, listener):
