@@ -43,8 +43,10 @@ enum hist_err { HE_OK, HE_OPEN, HE_STAT, HE_TYPE, HE_OWNER, HE_MODE,
     HE_WRITE, HE_BUSY };
 
 /* The SIGTERM line: the text up to the closing brace, and where. */
-static char term_line[HISTORY_CAP_LINE];
+static char term_line[HISTORY_CAP_LINE];	/* SIGTERM */
 static size_t term_len;
+static char int_line[HISTORY_CAP_LINE];		/* SIGINT, SIGHUP */
+static size_t int_len;
 static char term_path[CAP_PATH];
 static volatile sig_atomic_t term_armed;
 
@@ -338,17 +340,17 @@ history_append(const char *path, const char *rotated, long max,
 
 /* The SIGTERM hook: only async-signal-safe calls. */
 static void
-hist_term(int elapsed_ms)
+hist_term(int sig, int elapsed_ms)
 {
 	static const char key[] = ",\"duration_ms\":";
 	char buf[HISTORY_CAP_LINE];
-	size_t n = term_len;
+	size_t n = sig == SIGTERM ? term_len : int_len;
 	int err_no;
 
 	if (!term_armed)
 		return;
 	term_armed = 0;
-	memcpy(buf, term_line, n);
+	memcpy(buf, sig == SIGTERM ? term_line : int_line, n);
 	memcpy(buf + n, key, sizeof(key) - 1);
 	n += sizeof(key) - 1;
 	n += proc_fmt_ulong(buf + n, (unsigned long)(elapsed_ms < 0 ? 0 :
@@ -359,23 +361,32 @@ hist_term(int elapsed_ms)
 	    n, &err_no);
 }
 
-void
-history_arm(struct history *h, const char *reason)
+/* The line for ST_TERM with reason, without its closing "}\n". */
+static int
+hist_prepare(struct history *h, const char *reason, char *line, size_t *len)
 {
 	/* room for ,"duration_ms":N}\n after the prepared text */
 	char buf[HISTORY_CAP_LINE - 40];
 	struct status st;
-	size_t len;
+
+	if (history_format(h, ST_TERM, 0, reason, -1, buf, sizeof(buf), len,
+	    &st) != ST_OK)
+		return -1;
+	*len -= 2;
+	memcpy(line, buf, *len);
+	return 0;
+}
+
+void
+history_arm(struct history *h, const char *reason)
+{
+	struct status st;
 
 	term_armed = 0;
 	if (!h->on || hist_dir(h->path, &st) != ST_OK ||
-	    history_format(h, ST_TERM, 0, reason, -1, buf, sizeof(buf), &len,
-	    &st) != ST_OK)
+	    hist_prepare(h, reason, term_line, &term_len) != 0 ||
+	    hist_prepare(h, HISTORY_INT_REASON, int_line, &int_len) != 0)
 		return;
-	/* "{...}\n" without "}\n": the hook closes it */
-	len -= 2;
-	memcpy(term_line, buf, len);
-	term_len = len;
 	text_copy(term_path, h->path, sizeof(term_path));
 	proc_term_hook(hist_term);
 	term_armed = 1;

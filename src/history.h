@@ -81,9 +81,13 @@ void history_facts(struct history *h, const char *instance_id,
     const char *lifecycle, const char *digest, const char *finished_at);
 /*
  * Prepares the line written if SIGTERM ends the run (verdict fail, exit
- * ST_TERM, duration_ms from the signal handler) and registers it with
- * proc_term_hook.  Call again after history_facts to refresh it.
+ * ST_TERM, duration_ms from the signal handler), and the one for SIGINT or
+ * SIGHUP (reason HISTORY_INT_REASON: a run stopped by hand, not the
+ * agent's timeout), and registers them with proc_term_hook.  Call again
+ * after history_facts to refresh them.
  */
+#define HISTORY_INT_REASON "interrupted by SIGINT or SIGHUP (stopped by " \
+    "hand, not by the agent's timeout)"
 void history_arm(struct history *h, const char *reason);
 /*
  * Writes the line of this run (code 0 with skip: verdict skip) and disarms

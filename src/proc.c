@@ -25,7 +25,7 @@ static char int_line[CAP_LINE];
 static size_t int_len;
 static const char *volatile term_unlink;
 static volatile pid_t term_child;
-static void (*volatile term_hook)(int);
+static void (*volatile term_hook)(int, int);
 static int64_t started;
 
 size_t
@@ -132,7 +132,7 @@ on_signal(int sig)
 	w = write(STDOUT_FILENO, buf, n);
 	(void)w;
 	if (term_hook != NULL)
-		term_hook((int)ms);
+		term_hook(sig, (int)ms);
 	_exit(ST_TERM);
 }
 
@@ -165,7 +165,7 @@ proc_term_child(pid_t pid)
 }
 
 void
-proc_term_hook(void (*fn)(int))
+proc_term_hook(void (*fn)(int, int))
 {
 	term_hook = fn;
 }

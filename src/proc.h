@@ -44,8 +44,11 @@ void proc_term_unlink(const char *path);
  * It MUST NOT rely on more time than that to clean up on SIGTERM.
  */
 void proc_term_child(pid_t pid);
-/* An async-signal-safe function called before _exit on SIGTERM. */
-void proc_term_hook(void (*fn)(int elapsed_ms));
+/*
+ * An async-signal-safe function called before _exit on SIGTERM (and on
+ * SIGINT or SIGHUP), with the signal.
+ */
+void proc_term_hook(void (*fn)(int sig, int elapsed_ms));
 /*
  * Writes v in decimal to buf (no NUL; room for 20 digits); returns the
  * length.  Async-signal-safe, for SIGTERM hooks.

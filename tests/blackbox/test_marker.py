@@ -8,6 +8,7 @@ agent (tests/lib/agent.py).  Markers live in the test's own tmp directory
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -465,9 +466,11 @@ def test_marker_owned_by_the_running_user_or_root_only(build, imds, owner, want)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
-def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marker, imds, sig):
+def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marker, imds, sig,
+                                                                  tmp_path):
     """SIGINT (Ctrl-C) and SIGHUP end a wait like SIGTERM (exit 3, a last
-    line, at once), but do not blame the agent's timeout."""
+    line, at once), but do not blame the agent's timeout, on screen or in
+    the history line."""
     dep = deploy(gate_config(marker, timeout=20))
     env = {"PATH": "/usr/bin:/bin", "LIFECYCLE_EVENT": "BeforeInstall", **dep.env()}
     p = subprocess.Popen([str(dep.hook("before-install"))], cwd="/", env=env,
@@ -492,3 +495,9 @@ def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marke
     assert took < 1.0, took
     assert last.startswith(f"cdgate: BeforeInstall: FAIL: interrupted (signal {int(sig)} after "), last
     assert "timeout" not in last, last
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 1, lines
+    rec = json.loads(lines[0])
+    assert (rec["verdict"], rec["exit"]) == ("fail", 3), rec
+    assert rec["reason"] == ("interrupted by SIGINT or SIGHUP (stopped by hand, not by "
+                             "the agent's timeout)"), rec

@@ -542,33 +542,49 @@ term_and_one_line(pid_t pid)
 	return parse_line(buf, (size_t)(nl - buf));
 }
 
+/* SIGTERM blames the agent's timeout; SIGINT and SIGHUP say "by hand". */
 static void
-test_sigterm_writes_the_prepared_line(void **state)
+test_signal_writes_the_prepared_line(void **state)
 {
+	static const struct {
+		int sig;
+		const char *reason;
+	} cases[] = {
+		{ SIGTERM, "terminated by SIGTERM" },
+		{ SIGINT, HISTORY_INT_REASON },
+		{ SIGHUP, HISTORY_INT_REASON },
+	};
 	struct json_object *j;
 	struct history h;
+	size_t i;
 	pid_t pid;
 
 	(void)state;
-	if ((pid = fork_program()) == 0) {
-		setenv("DEPLOYMENT_ID", "d-TERM00001", 1);
-		history_begin(&h, path, 0, "before-install", "BeforeInstall");
-		history_facts(&h, "i-0123456789abcdef0", "InService", NULL,
-		    NULL);
-		history_arm(&h, "terminated by SIGTERM");
-		usleep(120 * 1000);
-		kill(getpid(), SIGTERM);
-		pause();
-		_exit(99);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unlink(path);
+		if ((pid = fork_program()) == 0) {
+			setenv("DEPLOYMENT_ID", "d-TERM00001", 1);
+			history_begin(&h, path, 0, "before-install",
+			    "BeforeInstall");
+			history_facts(&h, "i-0123456789abcdef0", "InService",
+			    NULL, NULL);
+			history_arm(&h, "terminated by SIGTERM");
+			usleep(120 * 1000);
+			kill(getpid(), cases[i].sig);
+			pause();
+			_exit(99);
+		}
+		j = term_and_one_line(pid);
+		assert_string_equal(get_str(j, "verdict"), "fail");
+		assert_int_equal(get_int(j, "exit"), ST_TERM);
+		assert_string_equal(get_str(j, "reason"), cases[i].reason);
+		assert_string_equal(get_str(j, "deployment_id"), "d-TERM00001");
+		assert_string_equal(get_str(j, "instance_id"),
+		    "i-0123456789abcdef0");
+		assert_true(get_int(j, "duration_ms") >= 100);
+		assert_true(get_int(j, "duration_ms") < 10000);
+		json_object_put(j);
 	}
-	j = term_and_one_line(pid);
-	assert_string_equal(get_str(j, "verdict"), "fail");
-	assert_int_equal(get_int(j, "exit"), ST_TERM);
-	assert_string_equal(get_str(j, "deployment_id"), "d-TERM00001");
-	assert_string_equal(get_str(j, "instance_id"), "i-0123456789abcdef0");
-	assert_true(get_int(j, "duration_ms") >= 100);
-	assert_true(get_int(j, "duration_ms") < 10000);
-	json_object_put(j);
 }
 
 static void
@@ -718,7 +734,7 @@ main(void)
 		T(test_unsafe_files_are_refused),
 		T(test_rotation_keeps_newest_lines),
 		T(test_concurrent_writers_lose_no_line),
-		T(test_sigterm_writes_the_prepared_line),
+		T(test_signal_writes_the_prepared_line),
 		T(test_sigterm_after_record_adds_no_line),
 		T(test_load_skips_garbage_and_torn_lines),
 		T(test_load_last_n_across_rotation),
