@@ -175,6 +175,8 @@ report_cloudinit(struct report *r, struct json_object *ci)
 	    json_object_new_int64((int64_t)rep.nerrors));
 	json_object_object_add(ci, "recoverable_errors",
 	    json_object_new_int64((int64_t)rep.nrecoverable));
+	js_str(ci, "status_problem", rep.status_problem[0] != '\0' ?
+	    rep.status_problem : NULL);
 }
 
 static void
@@ -463,6 +465,9 @@ print_text(struct report *r)
 		line("cloud-init: %s%s%s", js_get(ci, "state"),
 		    js_get(ci, "reason") ? ": " : "",
 		    js_get(ci, "reason") ? js_get(ci, "reason") : "");
+	if (js_get(ci, "status_problem") != NULL)
+		line("cloud-init: recoverable errors not read: %s",
+		    js_get(ci, "status_problem"));
 	text_lifecycle(js_obj(root, "lifecycle"));
 	text_history(js_obj(root, "history"), lp);
 }

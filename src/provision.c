@@ -114,6 +114,9 @@ provision_cloudinit(struct gate *g, struct watch *w)
 	if (rep.nrecoverable > 0)
 		out_info("cloud-init: warning: %zu recoverable errors, first: "
 		    "%s", rep.nrecoverable, rep.first_recoverable);
+	if (rep.status_problem[0] != '\0')
+		out_info("cloud-init: recoverable errors not read (passing on "
+		    "result.json alone): %s", rep.status_problem);
 	out_info("cloud-init: finished without errors");
 	gate_note(g, "cloud-init ok");
 	return ST_OK;

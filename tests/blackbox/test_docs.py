@@ -491,12 +491,6 @@ NOT_PRINTED = {
     # marker.c's only call replaces it with its own line error,
     # "digest = '%s': expected sha256: and 64 hex digits" (which has a row)
     'digest \'%.100s\' is not "sha256:" followed by %d hex digits': "marker.c mk_provision",
-    # status.json's problems go to cloudinit_report.status_problem, which no
-    # program prints (docs/troubleshooting.md says so under cloud-init)
-    'cloud-init status \'%s\' has a "v1"."%s"."recoverable_errors" that is not an object':
-        "cloudinit.c read_status",
-    'cloud-init status \'%s\' has a "v1"."%s"."recoverable_errors"."%s" that is not an '
-    'array': "cloudinit.c read_status",
 }
 
 _CALL = re.compile(r"^([^\n]*?)\b(%s)\(" % "|".join(MESSAGE_CALLS), re.M)

@@ -390,6 +390,30 @@ def test_cloud_init_recoverable_errors_warn_but_pass(deploy, marker, imds, tmp_p
     assert any("warning: 1 recoverable" in ln for ln in r.output), r.describe()
 
 
+@pytest.mark.parametrize("status_json,problem", [
+    (None, "cloud-init status '{ci}/status.json' does not exist"),
+    ({"v1": {"init": {"errors": [], "recoverable_errors": ["not", "an", "object"]}}},
+     "cloud-init status '{ci}/status.json' has a \"v1\".\"init\".\"recoverable_errors\" "
+     "that is not an object"),
+    ({"v1": {"init": {"errors": [], "recoverable_errors": {"WARNING": "x"}}}},
+     "cloud-init status '{ci}/status.json' has a \"v1\".\"init\".\"recoverable_errors\"."
+     "\"WARNING\" that is not an array"),
+], ids=["missing", "not-an-object", "not-an-array"])
+def test_cloud_init_status_problem_is_said_and_passes(deploy, marker, imds, tmp_path,
+                                                      status_json, problem):
+    write_marker(marker, marker_text())
+    ci, cfg = cloud_init_config(marker, tmp_path)
+    write_json(ci / "result.json", {"v1": {"datasource": "DataSourceEc2", "errors": []}})
+    if status_json is not None:
+        write_json(ci / "status.json", status_json)
+    r = deploy(cfg).run("before-install", timeout=30)
+    assert_agent_clean(r, "PASS")
+    note = ("cloud-init: recoverable errors not read (passing on result.json alone): "
+            + problem.format(ci=ci))
+    assert any(ln.endswith(note) for ln in r.output), r.describe()
+    assert not any("recoverable errors, first" in ln for ln in r.output), r.describe()
+
+
 def test_malformed_cloud_init_result_fails(deploy, marker, imds, tmp_path):
     write_marker(marker, marker_text())
     ci, cfg = cloud_init_config(marker, tmp_path)

@@ -360,7 +360,16 @@ def test_cloud_init_reported_when_configured(build, imds, state, ini, tmp_path):
     (ci / "result.json").write_text(json.dumps({"v1": {"datasource": "Ec2", "errors": []}}))
     j = as_json(status(build, imds, cfg, "--json"))["cloud_init"]
     assert j["state"] == "done" and j["reason"] is None
-    assert "cloud-init: done" in status(build, imds, cfg).stdout
+    assert j["status_problem"] == f"cloud-init status '{ci}/status.json' does not exist"
+    text = status(build, imds, cfg).stdout
+    assert "cloud-init: done" in text
+    assert (f"cloud-init: recoverable errors not read: cloud-init status "
+            f"'{ci}/status.json' does not exist") in text, text
+    (ci / "status.json").write_text(json.dumps({"v1": {"init": {
+        "errors": [], "recoverable_errors": {"WARNING": ["a", "b"]}}}}))
+    os.chmod(ci / "status.json", 0o644)
+    j = as_json(status(build, imds, cfg, "--json"))["cloud_init"]
+    assert (j["state"], j["recoverable_errors"], j["status_problem"]) == ("done", 2, None), j
 
 
 @pytest.mark.parametrize("args,code", [(["-x"], 64), (["-l", "0"], 64), (["-l", "abc"], 64),
