@@ -170,21 +170,23 @@ gate_watch_run(void *arg)
 	struct gate *g = wt->g;
 	char state[sizeof(g->lifecycle)];
 	struct status st;
-	int64_t until;
+	int64_t until, every = GATE_LIFECYCLE_EVERY_MS;
 	int code, ended;
 
 	for (;;) {
 		pthread_mutex_lock(&gate_end_lock);
-		ended = gate_watch_sleep(GATE_LIFECYCLE_EVERY_MS);
+		ended = gate_watch_sleep(every);
 		pthread_mutex_unlock(&gate_end_lock);
 		if (ended || mono_left(wt->deadline) == 0)
 			return NULL;	/* the run ends on its own now */
 		until = mono_ms() + GATE_LIFECYCLE_BUDGET_MS;
 		if (until > wt->deadline)
 			until = wt->deadline;
+		every = GATE_LIFECYCLE_RETRY_MS;
 		if (lifecycle_read(&wt->imds, until, state, sizeof(state),
 		    &st) != ST_OK)
 			continue;	/* the checks themselves fail closed */
+		every = GATE_LIFECYCLE_EVERY_MS;
 		pthread_mutex_lock(&gate_end_lock);
 		if (gate_ended) {
 			pthread_mutex_unlock(&gate_end_lock);

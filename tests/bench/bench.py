@@ -2,7 +2,7 @@
 """make bench: cdgate next to the hand-written gate (docs/bench.md).
 
     bench.py --build BUILD [--runs N] [--wait S] [--fleet 200,1000]
-             [--items 1,2,3,4] [--out FILE] [--smoke] [--keep]
+             [--items 1,2,3,4,6] [--out FILE] [--smoke] [--keep]
              [--variant NAME=PATH]... [--no-scripts]
 
 Everything runs on 127.0.0.1 against the loopback stand-ins of
@@ -26,6 +26,10 @@ Items (the numbering of docs/bench.md):
     interval (CDGATE_TEST_FIXED_RETRY_MS, test-only: the policy alone
     differs; no lifecycle watch, so the one shared IMDS stand-in is not
     the bottleneck).
+ 6. SIGTERM to exit: the agent's timeout (SIGTERM to the process group)
+    during before-install's marker wait, and during cdgate-mark --run of a
+    command that ignores SIGTERM (30 ms grace, then SIGKILL); from the
+    kill to the exit, N rounds, alternated (issue 2's target: 100 ms).
 
 --smoke: one iteration of each, short waits, a fleet of 10; it checks that
 every command behaves (exit status, request economy) and nothing about
@@ -40,6 +44,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -374,6 +379,69 @@ class Bench:
             return None
         return (t1 - t0) * 1000.0
 
+    # -- item 6 --
+    def sigterm_exit(self) -> None:
+        marker = self.tmp / "term" / "provisioned"
+        cfg = self.config("term", marker, 60)
+        mark_env = {"PATH": BASE_PATH, "LANG": "C.UTF-8", "CDGATE_CONFIG": str(cfg)}
+        cmds = [("before-install, waiting for the marker", [self.hook],
+                 self.hook_env(cfg), "marker: waiting"),
+                ("cdgate-mark --run of a command that ignores SIGTERM",
+                 [self.build / "bin" / "cdgate-mark", "--instance-id", INSTANCE_ID,
+                  "--path", self.tmp / "term-mark" / "provisioned", "--run", "--",
+                  "/bin/sh", "-c", "trap '' TERM; echo started; exec sleep 60"],
+                 mark_env, "started")]
+        rnd = random.Random(6)
+        n = self.args.runs
+        took: dict = {c[0]: [] for c in cmds}
+        for r in range(n):
+            k = r % len(cmds)
+            for name, argv, env, ready in cmds[k:] + cmds[:k]:
+                ms = self.term_once(argv, env, ready, rnd.uniform(0.05, 0.3), name)
+                if ms is not None:
+                    took[name].append(ms)
+        self.emit(f"### 6. SIGTERM to exit ({n} rounds, commands alternated; SIGTERM to "
+                  f"the process group 0.05 to 0.3 s into the wait, as the agent's timeout "
+                  f"sends it; target 100 ms)\n")
+        self.emit("| command | median ms | p95 ms | max ms | under 100 ms |")
+        self.emit("|---|---:|---:|---:|---:|")
+        for name, *_ in cmds:
+            v = sorted(took[name])
+            if v:
+                self.emit(f"| {name} | {statistics.median(v):.1f} | {pct(v, 95):.1f} | "
+                          f"{v[-1]:.1f} | {sum(x < 100 for x in v)}/{len(v)} |")
+        self.emit()
+
+    def term_once(self, argv, env, ready: str, delay: float, name: str):
+        """Starts argv as the leader of its own process group, waits for
+        `ready` in its output, then SIGTERM to the group; ms to the exit
+        (which must be 3, the exit code of a SIGTERM), or None."""
+        p = subprocess.Popen([str(a) for a in argv], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             start_new_session=True, cwd="/")
+        seen = b""
+        while ready.encode() not in seen:
+            line = p.stdout.readline()
+            if not line:
+                break
+            seen += line
+        if ready.encode() not in seen:
+            p.wait()
+            self.fail(f"SIGTERM: {name} never waited: {seen[-300:]!r}")
+            return None
+        time.sleep(delay)
+        t0 = time.monotonic()
+        os.killpg(p.pid, signal.SIGTERM)
+        _, status, _ = os.wait4(p.pid, 0)
+        t1 = time.monotonic()
+        p.returncode = status >> 8
+        rest = p.stdout.read()
+        p.stdout.close()
+        if status >> 8 != 3 or b"FAIL: terminated by SIGTERM" not in rest:
+            self.fail(f"SIGTERM: {name} exit status {status}: {rest[-300:]!r}")
+            return None
+        return (t1 - t0) * 1000.0
+
     # -- item 4 --
     def fleet(self) -> None:
         sizes = [int(x) for x in self.args.fleet.split(",") if x]
@@ -487,7 +555,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--wait", type=int, default=60)
     ap.add_argument("--fleet", default="200,1000")
-    ap.add_argument("--items", default="1,2,3,4")
+    ap.add_argument("--items", default="1,2,3,4,6")
     ap.add_argument("--aws", default="/usr/bin/aws")
     ap.add_argument("--out")
     ap.add_argument("--smoke", action="store_true")
@@ -518,6 +586,8 @@ def main(argv=None) -> int:
             b.marker_latency()
         if "4" in items:
             b.fleet()
+        if "6" in items:
+            b.sigterm_exit()
     except BenchError as e:
         b.fail(str(e))
     finally:

@@ -23,7 +23,9 @@ Run: ``cd tests && CDGATE_BUILD=/abs/build python3 -m pytest -q -p no:cacheprovi
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -148,12 +150,36 @@ class Deployment:
         env.update(extra or {})
         return env
 
+    def wait_output(self, needle: str, timeout: float = 20.0) -> None:
+        """Waits until a hook running now (in another thread) has printed a
+        line with needle: the agent's scripts.log gets each line as it comes."""
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            try:
+                if needle.encode() in self.archive.scripts_log.read_bytes():
+                    return
+            except FileNotFoundError:
+                pass
+            time.sleep(0.01)
+        raise AssertionError(f"no line with {needle!r} within {timeout}s")
+
     def run(self, program: str, event=None, env=None, timeout: float = 60, **kw):
         """Run hook `program` (e.g. 'before-install') like the agent."""
         path = self.hook(program)
         return run_hook(path, event or HOOK_EVENTS[Path(program).name],
                         env=self.env(env), timeout=timeout,
                         deployment=self.archive, **kw)
+
+
+@pytest.fixture
+def refused_port():
+    """A loopback port that refuses connections for the whole test: bound
+    and not listening, so that no other test's bind(0) takes it meanwhile
+    (a port closed again at once could be anyone's by the time it is used)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    yield s.getsockname()[1]
+    s.close()
 
 
 @pytest.fixture
@@ -248,7 +274,10 @@ def pytest_collection_modifyitems(config, items):
 # appended to one file in the build directory, which the controller prints.
 
 def _reports_file() -> Path:
-    return _build_dir() / "results" / "measurements.txt"
+    """measurements.txt; the valgrind run (same build) keeps its own."""
+    wrap = os.environ.get("CDGATE_WRAP")
+    return _build_dir() / "results" / (f"measurements-{wrap}.txt" if wrap
+                                       else "measurements.txt")
 
 
 def pytest_sessionstart(session):

@@ -32,6 +32,6 @@ def test_bench_smoke_runs_every_item_and_keeps_request_economy(build, tmp_path):
         assert f"| `GET /latest/{item}` | 1 |" in table, (item, table)
     # each item produced its table, and the whole fleet passed
     for heading in ("### 1. Happy path", "### 2. Waiting cost",
-                    "### 3. Marker latency", "### 4. Fleet"):
+                    "### 3. Marker latency", "### 4. Fleet", "### 6. SIGTERM to exit"):
         assert heading in table, (heading, table)
     assert table.count("| 10/10 |") == 2, table

@@ -122,7 +122,7 @@ def run(deploy, cfg: str, program: str = "after-block-traffic", release=None):
     return res
 
 
-def after_release(res, within: float = 1.5) -> bool:
+def after_release(res, within: float = 2.5) -> bool:
     """The hook exited after the connections closed, and soon after."""
     return (res.released is not None
             and res.released <= res.exit_monotonic < res.released + within)
@@ -149,7 +149,7 @@ def test_drain_never_drains_passes_with_warning_at_deadline(deploy, listener):
     res = run(deploy, config([listener.port], timeout=3))
     assert_agent_clean(res, "PASS")
     assert res.returncode == 0
-    assert 3.0 <= res.elapsed < 4.0, res
+    assert 3.0 <= res.elapsed < 5.0, res
     assert any(f"drain: WARNING: 2 connections still established on port "
                f"{listener.port} at the deadline (3s); going on (on_timeout = pass)"
                in ln for ln in res.output), res
@@ -163,7 +163,7 @@ def test_drain_on_timeout_fail_fails_at_deadline(deploy, listener):
     res = run(deploy, config([listener.port], timeout=3, extra="on_timeout = fail"))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 2
-    assert 3.0 <= res.elapsed < 4.0, res
+    assert 3.0 <= res.elapsed < 5.0, res
     assert res.verdict.endswith(
         f"FAIL: drain: 1 connection still established on local port "
         f"{listener.port} after 3s; stop the clients, raise timeout, or set "
@@ -186,7 +186,7 @@ def test_drain_counts_only_the_local_port(deploy, listener):
     res = run(deploy, config([listener.port], timeout=2, extra="on_timeout = fail"))
     assert_agent_clean(res, "FAIL")
     assert "FAIL: drain: 2 connections still established" in res.verdict, res
-    assert 2.0 <= res.elapsed < 3.0, res
+    assert 2.0 <= res.elapsed < 4.0, res
 
 
 def test_drain_counts_ipv6_connections(deploy):
@@ -244,23 +244,43 @@ def test_drain_counts_a_dump_of_many_datagrams(deploy):
     assert not any("counting from /proc" in ln for ln in res.output), res
 
 
-def test_drain_without_sock_diag_counts_from_proc(build, tmp_path, listener):
+# Run in a network namespace of its own (unshare -n): loopback up, a
+# listener on 8080 with 3 connections, then the command of argv.
+NETNS_SCRIPT = """
+import socket, subprocess, sys
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+lst = socket.socket()
+lst.bind(("127.0.0.1", 8080))
+lst.listen(16)
+clients = [socket.create_connection(("127.0.0.1", 8080)) for _ in range(3)]
+p = subprocess.run(sys.argv[1:], cwd="/", stdin=subprocess.DEVNULL,
+                   capture_output=True, text=True, timeout=60)
+sys.stdout.write(p.stdout)
+sys.stderr.write(p.stderr)
+sys.exit(p.returncode)
+"""
+
+
+def test_drain_without_sock_diag_counts_from_proc(build, tmp_path):
     """A kernel without sock_diag: strace makes socket() fail with
     EAFNOSUPPORT (with imds = no the hook opens no other socket). The count
-    comes from /proc/net/tcp and tcp6, said once for each, and is exact."""
-    listener.connect(3)
+    comes from /proc/net/tcp and tcp6, said once for each, and is exact. In
+    a network namespace of its own, where no other test's sockets come and
+    go while the file is read (it is no snapshot: that is why sock_diag)."""
     cfg = tmp_path / "cdgate.ini"
-    cfg.write_text(config([listener.port], timeout=2, extra="on_timeout = fail")
+    cfg.write_text(config([8080], timeout=2, extra="on_timeout = fail")
                    .replace("[gate]\n", "[gate]\nimds = no\n"))
+    os.chmod(cfg, 0o644)
     env = {"PATH": AGENT_PATH, "LIFECYCLE_EVENT": "AfterBlockTraffic",
            "CDGATE_CONFIG": str(cfg),
            # the ASan build: LeakSanitizer cannot run under ptrace
            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}
-    p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=socket",
+    p = subprocess.run(["unshare", "-n", "/usr/bin/python3", "-c", NETNS_SCRIPT,
+                        "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=socket",
                         "-e", "inject=socket:error=EAFNOSUPPORT",
                         str(build / "hooks" / "after-block-traffic")],
                        cwd="/", env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=90)
     out = p.stdout.splitlines()
     assert p.returncode == 2, p.stdout + p.stderr
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -268,11 +288,11 @@ def test_drain_without_sock_diag_counts_from_proc(build, tmp_path, listener):
             f"drain: counting from {path} (no sock_diag dump: Address family not "
             f"supported by protocol)")]
         assert len(said) == 1, out
-    assert any(ln.endswith(f"drain: 3 established connections on local port "
-                           f"{listener.port}") for ln in out), out
-    assert out[-1].endswith(f"FAIL: drain: 3 connections still established on local "
-                            f"port {listener.port} after 2s; stop the clients, raise "
-                            f"timeout, or set [drain] on_timeout = pass"), out
+    assert any(ln.endswith("drain: 3 established connections on local port 8080")
+               for ln in out), out
+    assert out[-1].endswith("FAIL: drain: 3 connections still established on local "
+                            "port 8080 after 2s; stop the clients, raise timeout, or "
+                            "set [drain] on_timeout = pass"), out
 
 
 def test_drain_is_not_a_default_of_before_block_traffic(deploy, listener):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import assert_agent_clean
+from lib.agent import TERM_PROMPT_MS, assert_agent_clean
 from standin.common import make_certificate
 from standin.service import Service
 
@@ -66,7 +66,7 @@ def attempts(res) -> int:
 def assert_deadline(res, timeout: float) -> None:
     """A failure at the deadline: the last attempt starts HEALTH_FINAL_MS
     (0.5 s) before it, and no attempt runs past it."""
-    assert timeout - 0.6 <= res.elapsed < timeout + 1.0, res
+    assert timeout - 0.6 <= res.elapsed < timeout + 2.0, res
 
 
 def progress(res, needle: str) -> list:
@@ -97,14 +97,17 @@ def test_health_late_service_passes_once_healthy(deploy, service):
 def test_health_last_attempt_just_before_deadline(deploy, service):
     # the first backoff (5-10 s) is cut so that one more attempt starts
     # 0.5 s before the deadline, after the service came up
-    service.set("late", after=1.0)
-    res = run(deploy, config(f"url = {service.url}\ninterval = 10\n"
-                             "interval_max = 30", timeout=3))
+    dep = deploy(config=config(f"url = {service.url}\ninterval = 10\n"
+                               "interval_max = 30", timeout=3))
+    service.set("late", after=1.0)      # once the revision is in place
+    res = dep.run("validate-service", timeout=60)
     assert_agent_clean(res, "PASS")
-    # the last attempt at 2.5 s, before the deadline (3 s from the hook's start)
-    assert 2.4 <= res.elapsed < 3.0, res
     assert service.count == 2
-    assert "health ok, 2 attempts" in res.verdict, res
+    # the last attempt at 2.5 s and its answer before the deadline (3 s),
+    # on the hook's own clock; the harness's adds process start and exit
+    m = re.search(r"PASS: health ok, 2 attempts \((\d+\.\d)s\)$", res.verdict)
+    assert m and 2.4 <= float(m.group(1)) < 3.0, res
+    assert 2.4 <= res.elapsed < 4.0, res
 
 
 def test_health_never_healthy_fails_at_deadline_with_last_status(deploy, service):
@@ -256,12 +259,8 @@ def test_health_10mb_body_is_refused_not_cut(deploy, service):
     assert service.count >= 2
 
 
-def test_health_connection_refused(deploy):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()                       # nothing listens there now
-    url = f"http://127.0.0.1:{port}/health"
+def test_health_connection_refused(deploy, refused_port):
+    url = f"http://127.0.0.1:{refused_port}/health"
     res = run(deploy, config(f"url = {url}\ninterval = 200ms", timeout=2))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 2
@@ -347,11 +346,8 @@ def test_health_tcp_only(deploy):
     assert "health ok, 1 attempt" in res.verdict, res
 
 
-def test_health_tcp_refused_fails_at_deadline(deploy):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+def test_health_tcp_refused_fails_at_deadline(deploy, refused_port):
+    port = refused_port
     res = run(deploy, config(f"tcp = 127.0.0.1:{port}\ninterval = 200ms", timeout=2))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 2
@@ -539,7 +535,7 @@ def test_health_sigterm_during_wait_exits_3_within_100ms(deploy, service, report
     ms = (res.exit_monotonic - res.term_monotonic) * 1000
     report(f"SIGTERM -> exit during the health wait ({'hanging' if hang else '503'}): "
            f"{ms:.1f} ms")
-    assert ms < 100, res
+    assert ms < TERM_PROMPT_MS, res
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,6 @@ end by the deadline (issue 2)."""
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
@@ -23,17 +22,9 @@ def marker(tmp_path):
     return m
 
 
-def closed_port_url():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}"
-
-
-def test_imds_down_fails_unavailable_by_the_deadline(deploy, marker):
-    r = deploy(cfg(marker)).run("before-install", timeout=30,
-                                env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": closed_port_url()})
+def test_imds_down_fails_unavailable_by_the_deadline(deploy, marker, refused_port):
+    r = deploy(cfg(marker)).run("before-install", timeout=30, env={
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{refused_port}"})
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69
     assert "instance metadata" in r.verdict and "did not answer" in r.verdict
@@ -129,13 +120,13 @@ def test_bad_endpoint_variable_is_a_config_error(deploy, marker):
     assert "AWS_EC2_METADATA_SERVICE_ENDPOINT" in r.verdict
 
 
-def test_imds_no_skips_metadata(deploy, tmp_path):
+def test_imds_no_skips_metadata(deploy, tmp_path, refused_port):
     m = tmp_path / "state" / "provisioned"
     write_marker(m, marker_text(instance_id="mi-0123456789abcdef0"))
     r = deploy(f"[gate]\ntimeout = 4\nimds = no\n[marker]\npath = {m}\n"
                "[BeforeInstall]\nchecks = lifecycle marker\n"
-               ).run("before-install", timeout=30,
-                     env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": closed_port_url()})
+               ).run("before-install", timeout=30, env={
+                   "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{refused_port}"})
     assert_agent_clean(r, "PASS")
 
 

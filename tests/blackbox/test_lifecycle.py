@@ -42,10 +42,14 @@ def run_async(dep, program="before-install", **kw):
 
 
 def flip_during(dep, imds, delay=1.7, to="Terminated"):
-    """Run before-install, change the state after `delay` seconds; returns
-    the result and the seconds from the change to the hook's exit."""
+    """Run before-install, change the state `delay` seconds after the start,
+    and not before the hook has read the first state (a flip before that is
+    the state at the start, another test); returns the result and the
+    seconds from the change to the hook's exit."""
+    start = time.monotonic()
     t, box = run_async(dep, timeout=60)
-    time.sleep(delay)
+    dep.wait_output("lifecycle: target state InService")
+    time.sleep(max(0.0, start + delay - time.monotonic()))
     imds.state.lifecycle_state = to
     flipped = time.monotonic()
     t.join()
@@ -215,12 +219,37 @@ def test_flip_to_standby_with_skip_policy_ends_the_wait(deploy, imds, tmp_path):
     assert "on_standby = skip" in r.verdict
 
 
+def test_flip_after_failed_re_reads_ends_within_3s(deploy, imds, tmp_path, report):
+    """The watch's re-reads fail for a while (IMDS answers 500), then IMDS
+    answers again, with Terminated: a failed read is tried again soon, so
+    the run still ends within 3 s of the answer."""
+    dep = deploy(config(tmp_path, timeout=30))
+    t, box = run_async(dep, timeout=60)
+    dep.wait_output("lifecycle: target state InService")
+    fault = imds.state.add_fault("status", match="*target-lifecycle-state", status=500)
+    time.sleep(2.5)                     # the read at 1.5 s fails
+    imds.state.lifecycle_state = "Terminated"
+    imds.state.clear_faults()
+    answered = time.monotonic()
+    t.join()
+    r = box["r"]
+    after = r.exit_monotonic - answered
+    assert_agent_clean(r, "SKIP")
+    assert fault.hits >= 1, "no re-read failed"
+    report(f"Terminated flip after failed re-reads -> before-install exit: "
+           f"{after * 1000:.0f} ms")
+    assert 0 < after < FLIP_LIMIT, r.describe()
+    assert "leaving" in r.verdict, r.describe()
+
+
 def test_flip_to_standby_by_default_keeps_waiting(deploy, imds, tmp_path):
     dep = deploy(config(tmp_path, timeout=6))
     t, box = run_async(dep, timeout=60)
     time.sleep(1.0)
     imds.state.lifecycle_state = "Standby"
-    time.sleep(2.0)
+    # half-way between the watch's reads (every 1.5 s: at 1.5, 3.0, ...):
+    # the exit does not wait for one in flight
+    time.sleep(1.25)
     written = write_marker(tmp_path / "state" / "provisioned", marker_text())
     t.join()
     r = box["r"]
