@@ -351,12 +351,11 @@ class Bench:
                           f"{max(v):.1f} |")
         self.emit()
 
-    def latency_once(self, marker: Path, argv, env, ready: str, delay: float, name: str):
-        if marker.exists():
-            marker.unlink()
-        marker.parent.mkdir(parents=True, exist_ok=True)
+    def start_waiting(self, argv, env, ready: str, what: str, **popen):
+        """Starts argv (stdout and stderr on one pipe) and reads its output
+        until a line holds `ready`; the process, or None (a failure)."""
         p = subprocess.Popen([str(a) for a in argv], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
         seen = b""
         while ready.encode() not in seen:
             line = p.stdout.readline()
@@ -365,7 +364,16 @@ class Bench:
             seen += line
         if ready.encode() not in seen:
             p.wait()
-            self.fail(f"marker latency: {name} never waited: {seen[-300:]!r}")
+            self.fail(f"{what} never waited: {seen[-300:]!r}")
+            return None
+        return p
+
+    def latency_once(self, marker: Path, argv, env, ready: str, delay: float, name: str):
+        if marker.exists():
+            marker.unlink()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        p = self.start_waiting(argv, env, ready, f"marker latency: {name}")
+        if p is None:
             return None
         time.sleep(delay)
         t0 = self.write_marker(marker)
@@ -416,18 +424,9 @@ class Bench:
         """Starts argv as the leader of its own process group, waits for
         `ready` in its output, then SIGTERM to the group; ms to the exit
         (which must be 3, the exit code of a SIGTERM), or None."""
-        p = subprocess.Popen([str(a) for a in argv], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             start_new_session=True, cwd="/")
-        seen = b""
-        while ready.encode() not in seen:
-            line = p.stdout.readline()
-            if not line:
-                break
-            seen += line
-        if ready.encode() not in seen:
-            p.wait()
-            self.fail(f"SIGTERM: {name} never waited: {seen[-300:]!r}")
+        p = self.start_waiting(argv, env, ready, f"SIGTERM: {name}",
+                               start_new_session=True, cwd="/")
+        if p is None:
             return None
         time.sleep(delay)
         t0 = time.monotonic()
