@@ -42,7 +42,8 @@ const char *const HISTORY_ENV[HISTORY_NENV][2] = {
 enum hist_err { HE_OK, HE_OPEN, HE_STAT, HE_TYPE, HE_OWNER, HE_MODE,
     HE_WRITE, HE_BUSY };
 
-/* The SIGTERM line: the text up to the closing brace, and where. */
+/* The lines for a run a signal ends: the text up to the closing brace, and
+ * where. */
 static char term_line[HISTORY_CAP_LINE];	/* SIGTERM */
 static size_t term_len;
 static char int_line[HISTORY_CAP_LINE];		/* SIGINT, SIGHUP */
@@ -338,7 +339,7 @@ history_append(const char *path, const char *rotated, long max,
 	return hist_err_status(e, err_no, path, st);
 }
 
-/* The SIGTERM hook: only async-signal-safe calls. */
+/* The signal hook (proc.h): only async-signal-safe calls. */
 static void
 hist_term(int sig, int elapsed_ms)
 {
