@@ -42,13 +42,19 @@ const char *const HISTORY_ENV[HISTORY_NENV][2] = {
 enum hist_err { HE_OK, HE_OPEN, HE_STAT, HE_TYPE, HE_OWNER, HE_MODE,
     HE_WRITE, HE_BUSY };
 
-/* The lines for a run a signal ends: the text up to the closing brace, and
- * where. */
-static char term_line[HISTORY_CAP_LINE];	/* SIGTERM */
-static size_t term_len;
-static char int_line[HISTORY_CAP_LINE];		/* SIGINT, SIGHUP */
-static size_t int_len;
-static char term_path[CAP_PATH];
+/*
+ * The lines for a run a signal ends (the text up to the closing brace) and
+ * where, twice: history_arm fills the pair not in use and then switches,
+ * so a signal that lands while it re-arms still finds whole lines.
+ */
+static struct hist_armed {
+	char term_line[HISTORY_CAP_LINE];	/* SIGTERM */
+	size_t term_len;
+	char int_line[HISTORY_CAP_LINE];	/* SIGINT, SIGHUP */
+	size_t int_len;
+	char path[CAP_PATH];
+} armed[2];
+static volatile sig_atomic_t armed_cur;		/* the pair in use */
 static volatile sig_atomic_t term_armed;
 
 static void
@@ -344,22 +350,23 @@ static void
 hist_term(int sig, int elapsed_ms)
 {
 	static const char key[] = ",\"duration_ms\":";
+	const struct hist_armed *a = &armed[armed_cur];
 	char buf[HISTORY_CAP_LINE];
-	size_t n = sig == SIGTERM ? term_len : int_len;
+	size_t n = sig == SIGTERM ? a->term_len : a->int_len;
 	int err_no;
 
 	if (!term_armed)
 		return;
 	term_armed = 0;
-	memcpy(buf, sig == SIGTERM ? term_line : int_line, n);
+	memcpy(buf, sig == SIGTERM ? a->term_line : a->int_line, n);
 	memcpy(buf + n, key, sizeof(key) - 1);
 	n += sizeof(key) - 1;
 	n += proc_fmt_ulong(buf + n, (unsigned long)(elapsed_ms < 0 ? 0 :
 	    elapsed_ms));
 	buf[n++] = '}';
 	buf[n++] = '\n';
-	(void)hist_append_raw(term_path, "", 0, 0, HISTORY_TERM_LOCK_MS, buf,
-	    n, &err_no);
+	(void)hist_append_raw(a->path, "", 0, 0, HISTORY_TERM_LOCK_MS, buf, n,
+	    &err_no);
 }
 
 /* The line for ST_TERM with reason, without its closing "}\n". */
@@ -381,15 +388,21 @@ hist_prepare(struct history *h, const char *reason, char *line, size_t *len)
 void
 history_arm(struct history *h, const char *reason)
 {
+	struct hist_armed *a = &armed[!armed_cur];
 	struct status st;
 
-	term_armed = 0;
-	if (!h->on || hist_dir(h->path, &st) != ST_OK ||
-	    hist_prepare(h, reason, term_line, &term_len) != 0 ||
-	    hist_prepare(h, HISTORY_INT_REASON, int_line, &int_len) != 0)
+	if (!h->on) {
+		term_armed = 0;
 		return;
-	text_copy(term_path, h->path, sizeof(term_path));
+	}
+	/* a failure keeps what is armed (earlier facts), if anything */
+	if (hist_dir(h->path, &st) != ST_OK ||
+	    hist_prepare(h, reason, a->term_line, &a->term_len) != 0 ||
+	    hist_prepare(h, HISTORY_INT_REASON, a->int_line, &a->int_len) != 0)
+		return;
+	text_copy(a->path, h->path, sizeof(a->path));
 	proc_term_hook(hist_term);
+	armed_cur = !armed_cur;
 	term_armed = 1;
 }
 

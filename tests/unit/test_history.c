@@ -587,6 +587,38 @@ test_signal_writes_the_prepared_line(void **state)
 	}
 }
 
+/* A signal while history_arm re-arms (a wait starting) still finds a
+ * whole line: the child re-arms without a pause until the signal. */
+static void
+test_signal_while_re_arming_writes_the_line(void **state)
+{
+	struct json_object *j;
+	struct history h;
+	int round;
+	pid_t pid;
+
+	(void)state;
+	for (round = 0; round < 5; round++) {
+		unlink(path);
+		if ((pid = fork_program()) == 0) {
+			history_begin(&h, path, 0, "before-install",
+			    "BeforeInstall");
+			history_facts(&h, "i-0123456789abcdef0", "InService",
+			    NULL, NULL);
+			for (;;)
+				history_arm(&h, "terminated by SIGTERM");
+		}
+		usleep((useconds_t)(30000 + round * 7000));
+		kill(pid, round % 2 ? SIGINT : SIGTERM);
+		j = term_and_one_line(pid);
+		assert_string_equal(get_str(j, "reason"), round % 2 ?
+		    HISTORY_INT_REASON : "terminated by SIGTERM");
+		assert_string_equal(get_str(j, "instance_id"),
+		    "i-0123456789abcdef0");
+		json_object_put(j);
+	}
+}
+
 static void
 test_sigterm_after_record_adds_no_line(void **state)
 {
@@ -735,6 +767,7 @@ main(void)
 		T(test_rotation_keeps_newest_lines),
 		T(test_concurrent_writers_lose_no_line),
 		T(test_signal_writes_the_prepared_line),
+		T(test_signal_while_re_arming_writes_the_line),
 		T(test_sigterm_after_record_adds_no_line),
 		T(test_load_skips_garbage_and_torn_lines),
 		T(test_load_last_n_across_rotation),
