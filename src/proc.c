@@ -139,14 +139,22 @@ on_signal(int sig)
 void
 proc_on_term(const char *reason)
 {
+	sigset_t block, old;
 	int n;
 
+	/* the handler must never see half a line */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	n = snprintf(term_line, sizeof(term_line), "cdgate: %s: FAIL: %s",
 	    out_get_label(), reason);
 	if (n < 0 || (size_t)n >= sizeof(term_line))
 		n = (int)text_copy(term_line, "cdgate: FAIL: terminated",
 		    sizeof(term_line));
 	term_len = strlen(term_line);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 void
