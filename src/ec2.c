@@ -616,7 +616,8 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 	char code[EC2XML_CAP_CODE], msg[CAP_MSG], last[96] = "";
 	enum ec2_class cls;
 	int64_t t0 = mono_ms(), d;
-	int attempt, rc;
+	int attempt, rc, cut;
+	unsigned long sent;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return status_set(st, ST_OSERR, "out of memory");
@@ -629,6 +630,8 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 		if ((rc = creds_fresh(&e->creds, e->imds, deadline, st)) !=
 		    ST_OK)
 			goto out;
+		cut = mono_left(deadline) < EC2_ATTEMPT_MS;
+		sent = e->requests;
 		rc = ec2_send(e, body, bodylen, deadline, l, resp, st);
 		OPENSSL_cleanse(l, sizeof(*l));
 		if (rc != ST_OK && resp->oversize) {
@@ -638,7 +641,12 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 		if (rc != ST_OK && rc != ST_UNAVAIL)
 			goto out;
 		if (rc != ST_OK) {
-			snprintf(last, sizeof(last), "%.80s", st->msg);
+			/* an attempt the deadline cut short (or left no time
+			 * for) keeps the earlier, more telling reason (HTTP
+			 * 503 RequestLimitExceeded) */
+			if (!(cut && last[0] != '\0' && (resp->timed_out ||
+			    e->requests == sent)))
+				snprintf(last, sizeof(last), "%.80s", st->msg);
 		} else {
 			if (ec2xml_error(resp->body, resp->len, code,
 			    sizeof(code), msg, sizeof(msg), NULL, 0) != 0)

@@ -119,12 +119,16 @@ static int
 imds_request(struct imds *m, const char *method, const char *item,
     int64_t deadline, struct http_resp *resp, struct status *st)
 {
-	int attempt = 0, rc;
+	int attempt = 0, rc, cut, last_timed_out = 0;
 	int64_t t0 = mono_ms();
+	unsigned long sent;
 	char last[CAP_MSG] = "";
 
 	for (;;) {
 		memset(resp, 0, sizeof(*resp));
+		/* an attempt the deadline cuts short */
+		cut = mono_left(deadline) < IMDS_ATTEMPT_MS;
+		sent = imds_requests(m);
 		rc = imds_once(m, method, item, deadline, resp, st);
 		if (!imds_retryable(resp, rc)) {
 			if (rc != ST_OK)
@@ -134,9 +138,15 @@ imds_request(struct imds *m, const char *method, const char *item,
 		}
 		if (rc == ST_OK) {
 			snprintf(last, sizeof(last), "HTTP %ld", resp->status);
+			last_timed_out = 0;
 			http_resp_free(resp);
-		} else
+		} else if (!(cut && last[0] != '\0' && (resp->timed_out ||
+		    imds_requests(m) == sent))) {
 			text_copy(last, st->msg, sizeof(last));
+			last_timed_out = resp->timed_out;
+		}
+		/* else the deadline cut it short, or left no time for it: keep
+		 * the earlier, more telling reason (HTTP 500) */
 		attempt++;
 		/* full jitter, cut to leave one more attempt */
 		if (backoff_sleep(mono_jitter(backoff_ceiling(attempt,
@@ -144,6 +154,7 @@ imds_request(struct imds *m, const char *method, const char *item,
 		    IMDS_MIN_ATTEMPT_MS) != 0)
 			break;
 	}
+	resp->timed_out = last_timed_out;	/* of the reason given */
 	return status_set(st, ST_UNAVAIL, "instance metadata '%s' did not "
 	    "answer %s /latest/%s: %s (%d attempts in %.1fs)", m->base, method,
 	    item, last, attempt, (double)(mono_ms() - t0) / 1000.0);

@@ -3,6 +3,8 @@ end by the deadline (issue 2)."""
 
 from __future__ import annotations
 
+import re
+
 
 import pytest
 
@@ -54,6 +56,19 @@ def test_imds_500_is_retried_until_the_deadline(deploy, marker, imds):
     assert r.returncode == 69
     assert "HTTP 500" in r.verdict and "attempts" in r.verdict
     assert 2 < r.elapsed < 5
+
+
+def test_imds_slow_500_names_the_500_not_the_cut_last_attempt(deploy, marker, imds):
+    # every answer is a 500 after 0.15 s; the deadline leaves the last
+    # attempt 0.1 s or a little more, so it times out more often than not:
+    # the verdict keeps the telling reason, not "timed out after 100 ms"
+    imds.state.fail(500, delay=0.15)
+    r = deploy(cfg(marker, timeout=3)).run("before-install", timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69
+    assert re.search(r"did not answer \S+ /latest/\S+: HTTP 500 \(\d+ attempts in ",
+                     r.verdict), r.describe()
+    assert "hop limit" not in r.verdict, r.describe()     # no timeout hint
 
 
 def test_imds_500_then_ok_passes(deploy, marker, imds):

@@ -8,6 +8,7 @@ would have signed the same way.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -297,6 +298,21 @@ def test_tags_ec2_slow_reply_is_waited_for(deploy, imds, ec2):
     assert_agent_clean(r, "PASS")
     assert len(describe_calls(ec2)) == 1
     assert r.elapsed >= 1.4
+
+
+def test_tags_ec2_slow_throttle_names_the_throttle_not_the_cut_last_attempt(deploy, imds,
+                                                                           ec2):
+    """Every answer is RequestLimitExceeded after 0.3 s; the deadline leaves
+    the last attempt 0.2 s or a little more, so it times out more often than
+    not: the verdict keeps the telling reason, not "timed out"."""
+    ec2.state.add_fault("error", code="RequestLimitExceeded", delay=0.3)
+    r = run(deploy, {"Role": "api"}, source="ec2", timeout=3,
+            env={"CDGATE_TEST_BACKOFF_MS": "300"})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r
+    assert re.search(r"did not succeed before the deadline: \d+ attempts in [\d.]+s, the "
+                     r"last: HTTP 503 RequestLimitExceeded", r.verdict), r
+    assert "timed out" not in r.verdict, r
 
 
 def test_tags_ec2_throttled_until_deadline(deploy, imds, ec2):
