@@ -24,6 +24,8 @@ def tag(build, imds, ec2, tmp_path):
     -c CONFIG against the stand-ins."""
     def run(*args, env=None, config="[gate]\ntimeout = 20\n", timeout=30):
         cfg = tmp_path / "cdgate.ini"
+        if "history" not in config:     # not the machine's own history file
+            config += f"[gate]\nhistory = {tmp_path}/history.jsonl\n"
         cfg.write_text(config)
         base = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "AWS_REGION": "us-east-1",
                 "AWS_ENDPOINT_URL_EC2": ec2.url, **FAST}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import TERM_PROMPT_MS, assert_agent_clean
+from lib.agent import SLACK, TERM_PROMPT_MS, assert_agent_clean
 from lib.marker import INSTANCE_ID, marker_text, write_marker
 
 
@@ -50,7 +50,7 @@ def test_valid_marker_passes(deploy, marker, imds):
     r = deploy(gate_config(marker)).run("before-install", timeout=30)
     assert_agent_clean(r, "PASS")
     assert "marker ok" in r.verdict
-    assert r.elapsed < 3
+    assert r.elapsed < 3 + SLACK
 
 
 def test_marker_written_mid_wait_passes_and_reports_latency(deploy, marker, imds, report):
@@ -88,7 +88,7 @@ def test_directory_created_mid_wait_by_cdgate_mark(deploy, build, tmp_path, imds
            f"{(r.exit_monotonic - t0) * 1000:.1f} ms")
     # woken by inotify as the directories appear, not by the heartbeat
     # (GATE_HEARTBEAT_MS) or the 20 s deadline; generous for a loaded machine
-    assert r.exit_monotonic - t0 < 3.0, r
+    assert r.exit_monotonic - t0 < 3.0 + SLACK, r
 
 
 def test_marker_never_written_fails_at_deadline_naming_it(deploy, marker, imds):
@@ -105,7 +105,7 @@ def test_failed_status_fails_at_once_with_message(deploy, marker, imds):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 1
     assert "provisioning failed" in r.verdict and "itamae: apt-get failed" in r.verdict
-    assert r.elapsed < 3, "status = failed must not wait"
+    assert r.elapsed < 3 + SLACK, "status = failed must not wait"
 
 
 def test_other_instances_marker_waits_then_fails_naming_both(deploy, marker, imds):
@@ -205,7 +205,7 @@ def test_bad_marker_fails_at_once_with_reason(deploy, marker, imds, case):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 1, r.describe()
     assert expect in r.verdict, r.describe()
-    assert r.elapsed < 3, "a bad marker fails at once"
+    assert r.elapsed < 3 + SLACK, "a bad marker fails at once"
 
 
 def test_digest_mismatch_fails(deploy, marker, imds):

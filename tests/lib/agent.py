@@ -96,6 +96,9 @@ _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./@+,:=%-]+$")   # no spaces, no shell met
 # and a sanitizer or valgrind report fails the test whatever it asserts.
 CHECK_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 WRAP = os.environ.get("CDGATE_WRAP", "")
+# Seconds added to the upper time bounds of the tests that also run under
+# valgrind (make valgrind): memcheck makes every start and exit slower.
+SLACK = 3.0 if WRAP == "valgrind" else 0.0
 VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect",
             "--show-leak-kinds=definite,indirect", "--track-fds=no",

@@ -594,21 +594,29 @@ test_signal_while_re_arming_writes_the_line(void **state)
 {
 	struct json_object *j;
 	struct history h;
-	int round;
+	int round, ready[2];
+	char c;
 	pid_t pid;
 
 	(void)state;
 	for (round = 0; round < 5; round++) {
 		unlink(path);
+		assert_int_equal(pipe(ready), 0);
 		if ((pid = fork_program()) == 0) {
 			history_begin(&h, path, 0, "before-install",
 			    "BeforeInstall");
 			history_facts(&h, "i-0123456789abcdef0", "InService",
 			    NULL, NULL);
+			history_arm(&h, "terminated by SIGTERM");
+			if (write(ready[1], "r", 1) != 1)	/* armed once */
+				_exit(98);
 			for (;;)
 				history_arm(&h, "terminated by SIGTERM");
 		}
-		usleep((useconds_t)(30000 + round * 7000));
+		close(ready[1]);
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		usleep((useconds_t)(2000 + round * 3000));
 		kill(pid, round % 2 ? SIGINT : SIGTERM);
 		j = term_and_one_line(pid);
 		assert_string_equal(get_str(j, "reason"), round % 2 ?
