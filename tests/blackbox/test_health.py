@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import SLACK, TERM_PROMPT_MS, assert_agent_clean
+from lib.agent import SLACK, assert_agent_clean, assert_term_prompt
 from standin.common import make_certificate
 from standin.service import Service
 
@@ -517,7 +517,7 @@ def test_health_wait_ends_when_instance_terminates(deploy, service, imds):
 
 
 @pytest.mark.parametrize("hang", [False, True], ids=["503", "hanging"])
-def test_health_sigterm_during_wait_exits_3_within_100ms(deploy, service, report, hang):
+def test_health_sigterm_during_wait_exits_3_at_once(deploy, service, report, hang):
     if hang:        # SIGTERM comes while a request waits for its reply
         service.set("hang")
     else:           # SIGTERM comes between attempts, most likely
@@ -525,17 +525,13 @@ def test_health_sigterm_during_wait_exits_3_within_100ms(deploy, service, report
     # the harness's deadline (1.5 s) comes long before cdgate's own (300 s)
     res = deploy(config=config(f"url = {service.url}\ninterval = 200ms",
                                timeout=300)).run("validate-service", timeout=1.5)
-    assert res.timed_out, res
     assert_agent_clean(res, "FAIL")
-    assert res.returncode == 3, res
     assert "SIGTERM" in res.verdict, res
     if not hang:    # it was in the health wait
         assert progress(res, "503 'starting'"), res
         assert service.count >= 2
-    ms = (res.exit_monotonic - res.term_monotonic) * 1000
-    report(f"SIGTERM -> exit during the health wait ({'hanging' if hang else '503'}): "
-           f"{ms:.1f} ms")
-    assert ms < TERM_PROMPT_MS, res
+    assert_term_prompt(res, report,
+                       f"during the health wait ({'hanging' if hang else '503'})")
 
 
 # ---------------------------------------------------------------------------

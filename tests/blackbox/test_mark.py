@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import SLACK, TERM_PROMPT_MS, assert_agent_clean, run_program
+from lib.agent import SLACK, assert_agent_clean, assert_term_prompt, run_program
 from lib.marker import INSTANCE_ID
 
 
@@ -264,34 +264,26 @@ def test_mark_is_atomic_no_reader_sees_a_partial_marker(setup):
 
 def test_mark_sigterm_forwards_to_the_command_and_leaves_no_temp(setup, report):
     """SIGTERM while the --run command runs: the command's group gets it,
-    cdgate-mark says why and exits 3 within 100 ms of the harness's SIGTERM,
-    nothing of the command is left and no marker or temporary file."""
+    cdgate-mark says why and exits 3 at once, nothing of the command is left
+    and no marker or temporary file."""
     marker, _, mark, _ = setup
     r = mark("--run", "--", "sh", "-c", "echo started $$; exec sleep 30", timeout=2.0)
-    assert r.timed_out and r.returncode == 3 and r.signal is None, r.describe()
     pgid = started_pid(r)
-    ms = (r.exit_monotonic - r.term_monotonic) * 1000
-    report(f"SIGTERM -> exit, cdgate-mark --run (command ends on SIGTERM): {ms:.1f} ms")
-    assert ms < TERM_PROMPT_MS, r.describe()
-    assert not r.hung and not r.pipes_held and not r.leftover_pids, r.describe()
+    assert_term_prompt(r, report, ", cdgate-mark --run (command ends on SIGTERM)")
     assert "SIGTERM" in last_line(r) and r.verdict == last_line(r), r.describe()
     assert not alive_in_group(pgid), f"the command outlived cdgate-mark: {alive_in_group(pgid)}"
     assert not marker.exists()
     assert not marker.parent.exists() or os.listdir(marker.parent) == [], "temporary file left"
 
 
-def test_mark_sigterm_while_reading_the_instance_id_exits_within_100ms(setup, build, report):
+def test_mark_sigterm_while_reading_the_instance_id_exits_at_once(setup, build, report):
     """Before --run: SIGTERM during the instance metadata retries (nothing
     answers) ends cdgate-mark at once and the command never starts."""
     marker, ini, _, _ = setup
     r = run_program(build / "bin" / "cdgate-mark",
                     ["-c", str(ini), "--run", "--", "sh", "-c", "echo started"],
                     env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": CLOSED}, timeout=1.0)
-    assert r.timed_out and r.returncode == 3, r.describe()
-    ms = (r.exit_monotonic - r.term_monotonic) * 1000
-    report(f"SIGTERM -> exit, cdgate-mark reading the instance id: {ms:.1f} ms")
-    assert ms < TERM_PROMPT_MS, r.describe()
-    assert not r.hung and not r.pipes_held and not r.leftover_pids, r.describe()
+    assert_term_prompt(r, report, ", cdgate-mark reading the instance id")
     assert "started" not in r.stdout and "SIGTERM" in last_line(r), r.describe()
     assert not marker.exists()
 
@@ -316,20 +308,15 @@ def test_wait_times_out(setup):
     assert str(marker) in last_line(r) and 0.9 < r.elapsed < 3 + SLACK
 
 
-def test_wait_sigterm_while_waiting_exits_3_within_100ms(setup, report):
+def test_wait_sigterm_while_waiting_exits_3_at_once(setup, report):
     marker, _, _, wait = setup
     # the harness's deadline (1.5 s) comes long before cdgate-wait's (300 s)
     r = wait("-t", "300", timeout=1.5)
-    assert r.timed_out, r.describe()
-    assert r.returncode == 3 and r.signal is None, r.describe()
-    assert not r.hung and not r.pipes_held, r.describe()
+    assert_term_prompt(r, report, "during cdgate-wait's marker wait")
     assert any("waiting up to 300s" in ln for ln in r.output), r.describe()
     last = last_line(r)
     assert r.verdict == last, r.describe()
     assert last.startswith("cdgate: cdgate-wait: FAIL:") and "SIGTERM" in last, r.describe()
-    ms = (r.exit_monotonic - r.term_monotonic) * 1000
-    report(f"SIGTERM -> exit during cdgate-wait's marker wait: {ms:.1f} ms")
-    assert ms < TERM_PROMPT_MS, r.describe()
     assert not marker.exists()
 
 
@@ -359,20 +346,16 @@ def test_mark_system_error_is_71(setup):
 ], ids=["grandchild", "ignores-sigterm"])
 def test_mark_sigterm_ends_everything_the_command_started(setup, build, report, script):
     """No descendant of --run outlives cdgate-mark holding its stdout, even
-    one that ignores SIGTERM (SIGKILLed after PROC_CHILD_GRACE_MS, 50 ms),
-    and cdgate-mark says why and exits 3 within 100 ms of SIGTERM."""
+    one that ignores SIGTERM (SIGKILLed after PROC_CHILD_GRACE_MS, 30 ms),
+    and cdgate-mark says why and exits 3 at once."""
     _, ini, _, _ = setup
     r = run_program(build / "bin" / "cdgate-mark",
                     ["-c", str(ini), "--instance-id", "i-0123456789abcdef0",
                      "--run", "--", "sh", "-c", script], timeout=1.5)
-    assert r.timed_out and r.returncode == 3 and r.signal is None, r.describe()
     pgid = started_pid(r)
-    ms = (r.exit_monotonic - r.term_monotonic) * 1000
-    report(f"SIGTERM -> exit, cdgate-mark --run ({script.split(';')[0]}): {ms:.1f} ms")
-    assert ms < TERM_PROMPT_MS, r.describe()
     # the harness lists what is left in the program's group or still holds
     # its output pipes (the command's sleeps never end on their own)
-    assert not r.hung and not r.pipes_held and not r.leftover_pids, r.describe()
+    assert_term_prompt(r, report, f", cdgate-mark --run ({script.split(';')[0]})")
     assert "SIGTERM" in last_line(r) and r.verdict == last_line(r), r.describe()
     left = alive_in_group(pgid)
     assert not left, f"outlived cdgate-mark: {left}"

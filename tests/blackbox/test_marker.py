@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import SLACK, TERM_PROMPT_MS, assert_agent_clean
+from lib.agent import SLACK, assert_agent_clean, assert_term_prompt
 from lib.marker import INSTANCE_ID, marker_text, write_marker
 
 
@@ -225,16 +225,12 @@ def test_digest_match_passes(deploy, marker, imds):
     assert_agent_clean(r, "PASS")
 
 
-def test_sigterm_during_wait_exits_3_within_100ms(deploy, marker, imds, report):
+def test_sigterm_during_wait_exits_3_at_once(deploy, marker, imds, report):
     dep = deploy(gate_config(marker, timeout=300))
     r = dep.run("before-install", timeout=1.5)
-    assert r.timed_out
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 3
+    assert_term_prompt(r, report, "during the marker wait")
     assert "SIGTERM" in r.verdict
-    ms = (r.exit_monotonic - r.term_monotonic) * 1000
-    report(f"SIGTERM -> exit during the marker wait: {ms:.1f} ms")
-    assert ms < TERM_PROMPT_MS, r.describe()
 
 
 def find_pid(argv0: str) -> int:

@@ -707,6 +707,19 @@ def _pipe_holders(inodes) -> list:
 # Assertions
 
 
+def assert_term_prompt(res, report, what: str) -> float:
+    """A run the harness's timeout ended with SIGTERM: it exited by itself
+    with 3, at once (TERM_PROMPT_MS), leaving no process or held pipe; the
+    time from the signal to the exit is reported as "SIGTERM -> exit WHAT"
+    and returned, in ms."""
+    assert res.timed_out and res.returncode == 3 and res.signal is None, res.describe()
+    assert not res.hung and not res.pipes_held and not res.leftover_pids, res.describe()
+    ms = (res.exit_monotonic - res.term_monotonic) * 1000
+    report(f"SIGTERM -> exit {what}: {ms:.1f} ms")
+    assert ms < TERM_PROMPT_MS, res.describe()
+    return ms
+
+
 def assert_agent_clean(result: RunResult, expect: Optional[str] = None, *,
                        max_line: int = MAX_LINE_BYTES, one_stream: bool = True):
     """Assert a hook behaved as design.md and agent.md require.
