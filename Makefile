@@ -14,7 +14,7 @@ SYSTEMDDIR ?= /etc/systemd/system
 BUILD      ?= build
 PYTHON     ?= /usr/bin/python3
 
-PKGS = libcurl openssl inih json-c expat
+PKGS = libcurl openssl inih json-c expat yaml-0.1
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
 # Debian's inih exposes its build options as run-time settings (inifile.c)
