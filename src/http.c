@@ -1,5 +1,11 @@
 #include "http.h"
 
+/*
+ * CURLOPT_PROTOCOLS is deprecated since libcurl 7.85 but is the only way
+ * to limit protocols on the older libcurl of RHEL 9 (7.76) and Ubuntu
+ * 22.04 (7.81), where the same binary runs (http_protocols).
+ */
+#define CURL_DISABLE_DEPRECATION 1
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -117,21 +123,44 @@ http_write(char *data, size_t size, size_t n, void *user)
 	}								\
 } while (0)
 
+/*
+ * Limits the protocols of the request and of any redirect.  libcurl before
+ * 7.85 has no *_PROTOCOLS_STR and answers CURLE_UNKNOWN_OPTION: then the
+ * bitmask options, which every libcurl 7.x and 8.x still honours.
+ */
+static int
+http_protocols(CURL *c, unsigned int which, struct status *st)
+{
+	const char *str = (which & HTTP_PROTO_HTTP) ?
+	    ((which & HTTP_PROTO_HTTPS) ? "http,https" : "http") : "https";
+	long mask = ((which & HTTP_PROTO_HTTP) ? CURLPROTO_HTTP : 0) |
+	    ((which & HTTP_PROTO_HTTPS) || !(which & HTTP_PROTO_HTTP) ?
+	    CURLPROTO_HTTPS : 0);
+	CURLcode a, b;
+
+	a = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, str);
+	b = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, str);
+	if (a == CURLE_UNKNOWN_OPTION || b == CURLE_UNKNOWN_OPTION) {
+		a = curl_easy_setopt(c, CURLOPT_PROTOCOLS, mask);
+		b = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, mask);
+	}
+	if (a != CURLE_OK || b != CURLE_OK)
+		return status_set(st, ST_SOFTWARE, "libcurl refused to limit "
+		    "protocols to %s", str);
+	return ST_OK;
+}
+
 static int
 http_setup(CURL *c, const struct http_req *req, struct http_sink *sink,
     struct curl_slist **hdrs, char *errbuf, struct status *st)
 {
-	const char *proto;
 	size_t i;
 	int rc = ST_OK;
 
-	proto = (req->protocols & HTTP_PROTO_HTTP) ?
-	    ((req->protocols & HTTP_PROTO_HTTPS) ? "http,https" : "http") :
-	    "https";
 	curl_easy_reset(c);
 	SETOPT(c, CURLOPT_URL, req->url);
-	SETOPT(c, CURLOPT_PROTOCOLS_STR, proto);
-	SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, proto);
+	if ((rc = http_protocols(c, req->protocols, st)) != ST_OK)
+		goto out;
 	SETOPT(c, CURLOPT_FOLLOWLOCATION, req->max_redirs > 0 ? 1L : 0L);
 	if (req->max_redirs > 0)
 		SETOPT(c, CURLOPT_MAXREDIRS, (long)req->max_redirs);
