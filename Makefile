@@ -11,59 +11,12 @@ BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cdgate
 MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDDIR ?= /etc/systemd/system
+BUILD      ?= build
 PYTHON     ?= /usr/bin/python3
 
-# ARCH: the machine the programs are built for (uname -m names).  Another
-# architecture than this machine's is a cross build with Debian's multiarch
-# toolchain (`sh tools/deps cross` installs it) into build/ARCH.
-HOST_ARCH := $(shell uname -m)
-ARCH      ?= $(HOST_ARCH)
-ARCHS_KNOWN = x86_64 aarch64
-ifeq ($(filter $(ARCH),$(ARCHS_KNOWN)),)
-$(error cdgate: ARCH=$(ARCH) is not supported; choose one of: $(ARCHS_KNOWN))
-endif
-ifneq ($(ARCH),$(HOST_ARCH))
-TRIPLET    = $(ARCH)-linux-gnu
-CC         = $(TRIPLET)-gcc
-PKG_CONFIG = PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
-BUILD     ?= build/$(ARCH)
-CROSS_MISSING := $(shell command -v $(CC) >/dev/null || echo toolchain; \
-    $(PKG_CONFIG) --exists libcurl openssl inih json-c expat yaml-0.1 || echo libraries)
-ifneq ($(CROSS_MISSING),)
-ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
-$(error cdgate: no $(ARCH) cross build here ($(CROSS_MISSING) missing): as root, \
-run 'sh tools/deps cross', or: dpkg --add-architecture $(DEB_ARCH_$(ARCH)) && \
-apt-get update && apt-get install crossbuild-essential-$(DEB_ARCH_$(ARCH)) \
-$(foreach p,$(CROSS_DEV),$(p):$(DEB_ARCH_$(ARCH))) qemu-user)
-endif
-endif
-endif
-BUILD     ?= build
-DEB_ARCH_x86_64  = amd64
-DEB_ARCH_aarch64 = arm64
-CROSS_DEV = libc6-dev libcurl4-openssl-dev libssl-dev libinih-dev \
-    libjson-c-dev libexpat1-dev libyaml-dev libcmocka-dev
-
-# What the programs need at run time is part of the product (see
-# docs/portability.md): libc.so.6 (symbols up to GLIBC_2.34), libcurl.so.4
-# with no symbol version, OpenSSL 3.  The parsers are linked from the
-# distribution's static archives; libcurl through $(CURL_STUB), a
-# link-time stand-in with libcurl's soname and no version nodes
-# (tools/curl-stub.c); $(COMPAT_OBJ) keeps the archives off newer glibc
-# symbols.  tools/elfcheck checks all of it in make check.
-STATIC_PKGS = inih json-c expat yaml-0.1
-PKGS        = libcurl openssl $(STATIC_PKGS)
-PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-CURL_STUB   = $(BUILD)/stub/libcurl.so
-COMPAT_OBJ  = $(BUILD)/obj/compat.o
-PKG_LIBS    = $(COMPAT_OBJ) $(shell $(PKG_CONFIG) --libs-only-L $(STATIC_PKGS)) \
-    -Wl,-Bstatic -l:libinih.a -l:libjson-c.a -l:libexpat.a -l:libyaml.a \
-    -Wl,-Bdynamic -L$(BUILD)/stub -lcurl \
-    $(shell $(PKG_CONFIG) --libs openssl)
-LINK_DEPS   = $(COMPAT_OBJ) $(CURL_STUB)
-# The usual link against the build machine's shared libraries, kept only to
-# show what it would need on another distribution (tools/minroot test).
-DYNAMIC_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+PKGS = libcurl openssl inih json-c expat yaml-0.1
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
 # Debian's inih exposes its build options as run-time settings (inifile.c)
 INIH_RUNTIME := $(shell printf '\043include <ini.h>\nvoid f(void);\nvoid f(void){ini_max_line = 1;}\n' | \
     $(CC) $(shell $(PKG_CONFIG) --cflags inih 2>/dev/null) -fsyntax-only -x c - \
@@ -106,7 +59,7 @@ HOOKS = application-stop before-install after-install application-start \
         before-allow-traffic after-allow-traffic
 BINS  = $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 
-LIB_SRC  = $(filter-out src/compat.c,$(wildcard src/*.c))
+LIB_SRC  = $(wildcard src/*.c)
 LIB_OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB      = $(BUILD)/libcdgate.a
 HOOK_BIN = $(addprefix $(BUILD)/hooks/,$(HOOKS))
