@@ -230,7 +230,8 @@ deployment_failed(struct json_object *entries, const char *dep)
 /*
  * 1 when a hook of this event runs the deployment's own revision: not
  * ApplicationStop, BeforeBlockTraffic or AfterBlockTraffic, which run the
- * previous revision's scripts under the new DEPLOYMENT_ID (agent.md).
+ * previous revision's scripts under the new DEPLOYMENT_ID
+ * (docs/dev/agent.md).
  */
 static int
 new_revision_event(const char *ev)

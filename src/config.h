@@ -1,5 +1,6 @@
 /*
- * config.h: cdgate.ini (design.md), found, checked and parsed.
+ * config.h: cdgate.ini (cdgate.ini(5): man/cdgate.ini.5), found, checked
+ * and parsed.
  *
  * Rules:
  * - the search order is $CDGATE_CONFIG, cdgate.ini beside the program,

@@ -1,5 +1,5 @@
 /*
- * creds.h: AWS credentials for signing EC2 requests (aws.md).
+ * creds.h: AWS credentials for signing EC2 requests (docs/dev/aws.md).
  *
  * Rules:
  * - the environment comes first: AWS_ACCESS_KEY_ID with

@@ -1,6 +1,6 @@
 /*
  * ec2.h: a client for the EC2 Query API, DescribeTags and CreateTags only
- * (aws.md).
+ * (docs/dev/aws.md).
  *
  * Rules:
  * - the endpoint is AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL, else

@@ -1,6 +1,6 @@
 /*
  * event.h: the CodeDeploy lifecycle events, their programs and the checks
- * each runs by default (design.md).
+ * each runs by default (cdgate-hooks(8): man/cdgate-hooks.8).
  */
 #ifndef CDGATE_EVENT_H
 #define CDGATE_EVENT_H

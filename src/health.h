@@ -1,5 +1,6 @@
 /*
- * health.h: the service health check (design.md [health]).
+ * health.h: the service health check (cdgate.ini(5) [health]:
+ * man/cdgate.ini.5).
  *
  * Rules:
  * - every target MUST pass in the same round, `successes` rounds in a row;

@@ -1,5 +1,5 @@
 /*
- * imds.h: an IMDSv2 client (aws.md).
+ * imds.h: an IMDSv2 client (docs/dev/aws.md).
  *
  * Rules:
  * - one token per run (PUT /latest/api/token); a 401 gets one fresh token,

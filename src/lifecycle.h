@@ -1,5 +1,5 @@
 /*
- * lifecycle.h: the Auto Scaling target lifecycle state (aws.md).
+ * lifecycle.h: the Auto Scaling target lifecycle state (docs/dev/aws.md).
  *
  * Rules: 404 means "not in an Auto Scaling group" and the checks run; an
  * unreadable or malformed state fails closed; what each state does is

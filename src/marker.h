@@ -1,5 +1,6 @@
 /*
- * marker.h: the provisioning marker (design.md), read and written.
+ * marker.h: the provisioning marker (cdgate.ini(5): man/cdgate.ini.5),
+ * read and written.
  *
  * Rules:
  * - read through file.h: no links, a regular file owned by root or the

@@ -23,7 +23,8 @@
 
 #define PROC_VERSION "0.1.0"
 /*
- * SIGTERM must end a program within 100 ms (agent.md): a child gets
+ * SIGTERM must end a program within 100 ms (docs/dev/agent.md): a child
+ * gets
  * PROC_CHILD_GRACE_MS to exit on the SIGTERM passed on, then its group is
  * SIGKILLed and given PROC_CHILD_KILL_MS to be gone, polled every
  * PROC_CHILD_POLL_MS.

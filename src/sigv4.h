@@ -6,7 +6,7 @@
  * request, the string to sign, the Authorization value and the headers the
  * caller MUST add to the request before sending it.
  *
- * Not libcurl's CURLOPT_AWS_SIGV4 (see docs/aws.md): it cannot sign a
+ * Not libcurl's CURLOPT_AWS_SIGV4 (see docs/dev/aws.md): it cannot sign a
  * session token and signs differently from one libcurl version to another.
  */
 #ifndef CDGATE_SIGV4_H

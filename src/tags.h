@@ -1,5 +1,5 @@
 /*
- * tags.h: the tags check (design.md [tags]).
+ * tags.h: the tags check (cdgate.ini(5) [tags]: man/cdgate.ini.5).
  *
  * Rules:
  * - every key of [tags] MUST exist on the instance with a value matching

@@ -746,10 +746,11 @@ def program_expected(prog, var, kind):
 
 
 def assert_program_clean(r, prog):
-    """What design.md asks of every program, for one that is not a hook:
-    ended by exit() with a documented code, by its deadline, one stream of
-    short lines ending in a newline, valid UTF-8, no control character but
-    the newline, no crash report."""
+    """What every program promises (cdgate(7), "Behaviour every program
+    keeps"; docs/dev/agent.md), for one that is not a hook: ended by exit()
+    with a documented code, by its deadline, one stream of short lines
+    ending in a newline, valid UTF-8, no control character but the newline,
+    no crash report."""
     ctx = "\n" + r.describe()
     assert not r.hung and not r.timed_out and not r.pipes_held, ctx
     assert r.signal is None and r.returncode in PROGRAM_EXITS[prog], ctx

@@ -4,7 +4,8 @@ them, against the scriptable loopback service (standin/service.py).
 Every test asserts the exit code, the time taken against the deadline, and
 the verdict line.  Most use ``checks = health`` in [ValidateService] so no
 marker or instance metadata is involved; the BeforeAllowTraffic tests use
-the design.md defaults (lifecycle, marker, tags, health) with a real marker.
+its default checks (lifecycle, marker, tags, health; cdgate-hooks(8)) with
+a real marker.
 
 Run from tests/: /usr/bin/python3 -m pytest -q -p no:cacheprovider
 blackbox/test_health.py

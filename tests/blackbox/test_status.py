@@ -219,7 +219,8 @@ def test_last_passed_skips_a_deployment_that_failed_later(build, imds, state, in
 
 def test_last_passed_ignores_hooks_that_ran_the_previous_revision(build, imds, state, ini):
     """ApplicationStop and the BlockTraffic events run the previous
-    revision's scripts under the new DEPLOYMENT_ID (agent.md): their passes
+    revision's scripts under the new DEPLOYMENT_ID (docs/dev/agent.md): their
+    passes
     do not mean the new revision passed the gate."""
     history(state, [entry("d-OLD000001", "pass", when="2026-11-26T01:00:00Z"),
                     entry("d-OLD000001", "pass", event="BeforeAllowTraffic",

@@ -1,4 +1,4 @@
-"""Black-box tests of the tags check (design.md [tags], issue 3).
+"""Black-box tests of the tags check (cdgate.ini(5) [tags], issue 3).
 
 The hooks run like the agent runs them, against the loopback IMDS and EC2
 stand-ins; the EC2 stand-in verifies every request's SigV4 signature with

@@ -1,6 +1,6 @@
-"""Run programs the way codedeploy-agent 1.8.1 runs a hook (docs: agent.md).
+"""Run programs the way codedeploy-agent 1.8.1 runs a hook (docs/dev/agent.md).
 
-``run_hook`` reproduces every behaviour agent.md marks (harness):
+``run_hook`` reproduces every behaviour docs/dev/agent.md marks (harness):
 
 - argv is exactly ``[absolute path]``, the path inside
   ``<root>/<group-id>/<deployment-id>/deployment-archive/`` (no spaces or
@@ -722,7 +722,7 @@ def assert_term_prompt(res, report, what: str) -> float:
 
 def assert_agent_clean(result: RunResult, expect: Optional[str] = None, *,
                        max_line: int = MAX_LINE_BYTES, one_stream: bool = True):
-    """Assert a hook behaved as design.md and agent.md require.
+    """Assert a hook behaved as cdgate(7) and docs/dev/agent.md require.
 
     No hang, no pipe held open, ended by exit() (not a signal), output ends
     with a newline, every line at most `max_line` bytes, the agent's tail

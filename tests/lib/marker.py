@@ -1,4 +1,4 @@
-"""Writing provisioning markers (design.md's format) for the tests."""
+"""Writing provisioning markers (the format of cdgate.ini(5)) for the tests."""
 
 from __future__ import annotations
 

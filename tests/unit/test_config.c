@@ -1,12 +1,13 @@
 /*
  * test_config.c: cdgate.ini, loaded from temporary files (config.h,
- * design.md).
+ * cdgate.ini(5): man/cdgate.ini.5).
  *
  * Every test works in its own mkdtemp directory (mode 0700) under /tmp,
  * removed at the end.  Other sections and keys are being added to config.c:
  * the tests name the keys they use and never the whole "(known: ...)" list,
- * and compare checks through the mask of the design.md checks.  The file
- * ownership case needs root (chown to 65534).  /etc is never touched.
+ * and compare checks through DESIGN_CHECKS, the mask of the four first
+ * checks.  The file ownership case needs root (chown to 65534).  /etc is
+ * never touched.
  */
 #include <errno.h>
 
@@ -275,7 +276,7 @@ static const struct good_case good_cases[] = {
 	{ "event on_terminating overrides [gate]", "[gate]\n"
 	    "on_terminating = fail\n[ValidateService]\non_terminating = skip\n"
 	    "timeout = 30\n", chk_event_on_term_skip },
-	{ "the design.md example", "[gate]\ntimeout = 300 ; seconds\n"
+	{ "a full example", "[gate]\ntimeout = 300 ; seconds\n"
 	    "on_terminating = skip\nimds = yes\n\n[marker]\n"
 	    "path = /var/lib/cdgate/provisioned\ncloud_init = no\n\n[tags]\n"
 	    "source = auto\nRole = api\n\n[health]\n"
@@ -554,7 +555,7 @@ test_long_lines(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* config_checks: the design.md defaults, and the event overrides */
+/* config_checks: the defaults of cdgate-hooks(8), and the event overrides */
 
 struct checks_case {
 	enum event ev;

@@ -1,10 +1,10 @@
 /*
  * test_event.c: event names and programs, the default checks of each event
- * (design.md), check names and check_list.
+ * (cdgate-hooks(8): man/cdgate-hooks.8), check names and check_list.
  *
- * Written so that adding a check does not break it: the design.md checks
- * are compared through a mask of their bits, and the name tables are walked
- * up to CHK_COUNT.
+ * Written so that adding a check does not break it: the four first checks
+ * (lifecycle, marker, tags, health) are compared through a mask of their
+ * bits, DESIGN_CHECKS, and the name tables are walked up to CHK_COUNT.
  */
 #include "event.h"
 #include "testlib.h"
@@ -17,7 +17,7 @@
 struct ev_case {
 	enum event ev;
 	const char *name, *program;
-	unsigned checks, checks_health;	/* design.md defaults */
+	unsigned checks, checks_health;	/* defaults, cdgate-hooks(8) */
 };
 
 static const struct ev_case ev_cases[] = {
