@@ -8,7 +8,9 @@
 - every exit code of src/status.h is in cdgate(7)'s table;
 - every message quoted in docs/troubleshooting.md is one the programs print,
   and every failure message the programs can print has a row there (or a
-  stated reason for having none).
+  stated reason for having none);
+- the repository stands alone (issue 11): no tracked file points outside
+  it, and every relative link or `docs/...` path in the documents exists.
 """
 
 from __future__ import annotations
@@ -668,3 +670,103 @@ def test_troubleshooting_reverse_check_can_fail():
     assert format_has_row("bad option; see cdgate-new -h", {"bad option; see \x01 -h"})
     assert not format_has_row("reply to %s: line %lu: an odd element",
                               {"reply to \x01: line \x01: \x01"})
+
+
+# ---------------------------------------------------------------------------
+# the repository stands alone (issue 11): a clone with nothing beside it
+# builds and passes its tests, and nothing in it names a file outside it
+
+# What once pointed outside: the shared material beside the checkout (docs
+# and the SigV4 suite, now docs/dev/ and tests/vectors/sigv4/).  Written so
+# that this file does not match itself.
+OUTSIDE = re.compile(rb"\.\./shared|shared/(?:docs|vectors)"
+                     rb"|[\"']shared[\"']\s*/\s*[\"'](?:docs|vectors)[\"']")
+# Third-party data kept byte for byte: not ours to edit.
+STANDALONE_EXEMPT = ("tests/vectors/",)
+# Markdown links, inline and reference style, and `docs/....md` paths.
+_MD_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+                      r"|^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.M)
+_DOC_PATH = re.compile(r"`(docs/[\w./-]+\.md)`")
+
+
+def tracked_files() -> list:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no tracked files to read")
+    r = subprocess.run([git, "-C", str(ROOT), "ls-files", "-z"], capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [p for p in r.stdout.decode().split("\0") if p]
+
+
+def outside_references(names, root: Path = ROOT) -> list:
+    """Each line of the files that points outside, as "path:line: text"."""
+    hits = []
+    for name in names:
+        if name.startswith(STANDALONE_EXEMPT) or not (root / name).is_file():
+            continue
+        for no, line in enumerate((root / name).read_bytes().split(b"\n"), 1):
+            if OUTSIDE.search(line):
+                hits.append(f"{name}:{no}: {line.decode('utf-8', 'replace').strip()}")
+    return hits
+
+
+def test_no_tracked_file_points_outside_the_repository():
+    names = tracked_files()
+    assert "tests/vectors/sigv4/LICENSE" in names and "docs/dev/agent.md" in names
+    hits = outside_references(names)
+    assert not hits, ("these point outside the repository; refer to docs/dev/, the "
+                      "man pages or tests/vectors/ instead:\n" + "\n".join(hits))
+
+
+def test_outside_check_can_fail(tmp_path):
+    # split literals, so that this file does not match itself
+    bad = {"a.c": "/* see ../" "shared/" "docs/x.md */", "b.py": 'V = R / "sha' 'red" / "vectors"',
+           "c.mk": "X=$(CURDIR)/../" "shared/" "vectors/sigv4", "d.md": "see docs/dev/aws.md",
+           "tests/vectors/e": "../" "shared"}
+    for name, text in bad.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text + "\n")
+    hits = outside_references(bad, tmp_path)
+    assert sorted(h.split(":")[0] for h in hits) == ["a.c", "b.py", "c.mk"], hits
+
+
+def doc_files() -> list:
+    return [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
+
+
+def broken_links(path: Path, root: Path = ROOT) -> list:
+    """The relative links of a Markdown file (to a file, with or without an
+    #anchor) and its `docs/....md` paths that name no file."""
+    text = path.read_text()
+    bad = []
+    for m in _MD_LINK.finditer(text):
+        target = (m.group(1) or m.group(2)).split("#", 1)[0]
+        if not target or re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
+            continue                                # an anchor, a URL, mailto:
+        base = root if target.startswith("/") else path.parent
+        if not (base / target.lstrip("/")).exists():
+            bad.append(f"{path.relative_to(root)}: link to {target}")
+    for m in _DOC_PATH.finditer(text):
+        if not (root / m.group(1)).exists():
+            bad.append(f"{path.relative_to(root)}: names {m.group(1)}")
+    return bad
+
+
+def test_doc_links_point_to_files_that_exist():
+    files = doc_files()
+    assert ROOT / "docs" / "dev" / "README.md" in files
+    bad = [b for f in files for b in broken_links(f)]
+    assert not bad, "links to missing files:\n" + "\n".join(bad)
+
+
+def test_doc_link_check_can_fail(tmp_path):
+    (tmp_path / "docs" / "dev").mkdir(parents=True)
+    (tmp_path / "docs" / "iam.md").write_text("x\n")
+    page_ = tmp_path / "docs" / "dev" / "README.md"
+    page_.write_text("[ok](../iam.md) [ok](#top) [ok](https://example.com/x.md)\n"
+                     "[gone](agent.md#timeouts) `docs/iam.md` `docs/gone.md`\n"
+                     "[ref]: ../../missing.md\n")
+    assert broken_links(page_, tmp_path) == ["docs/dev/README.md: link to agent.md",
+                                   "docs/dev/README.md: link to ../../missing.md",
+                                   "docs/dev/README.md: names docs/gone.md"]
