@@ -2,8 +2,8 @@
 
 Run: ``cd tests && CDGATE_BUILD=/abs/build python3 -m pytest -q -p no:cacheprovider blackbox``
 
-- ``build``: Path of $CDGATE_BUILD (default /work/main/build); fails the
-  test clearly when the nine hooks are not built.
+- ``build``: Path of $CDGATE_BUILD (default: build/ of this checkout);
+  fails the test clearly when the nine hooks are not built.
 - ``imds``: an ImdsServer shared by the session, reset before each test:
   instance i-0123456789abcdef0, region us-east-1, domain amazonaws.com,
   tags enabled {Role: api, Env: production}, lifecycle InService, role
@@ -48,7 +48,7 @@ HOOKS_SUBDIR = "cdgate"
 
 
 def _build_dir() -> Path:
-    return Path(os.environ.get("CDGATE_BUILD", "/work/main/build")).resolve()
+    return Path(os.environ.get("CDGATE_BUILD", TESTS_DIR.parent / "build")).resolve()
 
 
 @pytest.fixture(scope="session")

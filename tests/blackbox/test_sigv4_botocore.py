@@ -7,7 +7,8 @@ The C tool builds the body with sigv4_form_add; the test checks that those
 are exactly the bytes botocore signed.
 
 Run from tests/: /usr/bin/python3 -m pytest -q blackbox/test_sigv4_botocore.py
-CDGATE_BUILD is the absolute build directory (default /work/main/build).
+CDGATE_BUILD is the absolute build directory (default: build/ of this
+checkout).
 """
 
 import datetime
@@ -23,7 +24,8 @@ import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-BUILD = os.environ.get('CDGATE_BUILD', '/work/main/build')
+BUILD = os.environ.get('CDGATE_BUILD', os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build'))
 TOOL = os.path.join(BUILD, 'tests', 'tools', 'sigv4-sign')
 
 FIXED = datetime.datetime(2024, 2, 29, 23, 59, 58)
