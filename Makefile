@@ -11,12 +11,60 @@ BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/cdgate
 MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDDIR ?= /etc/systemd/system
-BUILD      ?= build
 PYTHON     ?= /usr/bin/python3
 
-PKGS = libcurl openssl inih json-c expat yaml-0.1
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
+# ARCH: the machine the programs are built for (uname -m names).  Another
+# architecture than this machine's is a cross build with Debian's multiarch
+# toolchain (`sh tools/deps cross` installs it) into build/ARCH.
+HOST_ARCH := $(shell uname -m)
+ARCH      ?= $(HOST_ARCH)
+ARCHS_KNOWN = x86_64 aarch64
+DEB_ARCH_x86_64  = amd64
+DEB_ARCH_aarch64 = arm64
+CROSS_DEV = libc6-dev libcurl4-openssl-dev libssl-dev libinih-dev \
+    libjson-c-dev libexpat1-dev libyaml-dev libcmocka-dev
+ifeq ($(filter $(ARCH),$(ARCHS_KNOWN)),)
+$(error cdgate: ARCH=$(ARCH) is not supported; choose one of: $(ARCHS_KNOWN))
+endif
+ifneq ($(ARCH),$(HOST_ARCH))
+TRIPLET    = $(ARCH)-linux-gnu
+CC         = $(TRIPLET)-gcc
+PKG_CONFIG = PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
+BUILD     ?= build/$(ARCH)
+RUN_TEST   = CDGATE_EMULATED=1 qemu-$(ARCH)-static
+CROSS_MISSING := $(shell command -v $(CC) >/dev/null || echo toolchain; \
+    $(PKG_CONFIG) --exists libcurl openssl inih json-c expat yaml-0.1 || echo libraries)
+ifneq ($(CROSS_MISSING),)
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+$(error cdgate: no $(ARCH) cross build here ($(CROSS_MISSING) missing): as root, \
+run 'sh tools/deps cross', or: dpkg --add-architecture $(DEB_ARCH_$(ARCH)) && \
+apt-get update && apt-get install crossbuild-essential-$(DEB_ARCH_$(ARCH)) \
+$(foreach p,$(CROSS_DEV),$(p):$(DEB_ARCH_$(ARCH))) qemu-user)
+endif
+endif
+endif
+BUILD     ?= build
+
+# What the programs need at run time is part of the product (see
+# docs/portability.md): libc.so.6 (symbols up to GLIBC_2.34), libcurl.so.4
+# with no symbol version, OpenSSL 3.  The parsers are linked from the
+# distribution's static archives; libcurl through $(CURL_STUB), a
+# link-time stand-in with libcurl's soname and no version nodes
+# (tools/curl-stub.c); $(COMPAT_OBJ) keeps the archives off newer glibc
+# symbols.  tools/elfcheck checks all of it in make check.
+STATIC_PKGS = inih json-c expat yaml-0.1
+PKGS        = libcurl openssl $(STATIC_PKGS)
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+CURL_STUB   = $(BUILD)/stub/libcurl.so
+COMPAT_OBJ  = $(BUILD)/obj/compat.o
+PKG_LIBS    = $(COMPAT_OBJ) -L$(BUILD)/stub \
+    $(shell $(PKG_CONFIG) --libs-only-L $(STATIC_PKGS)) \
+    -Wl,-Bstatic -l:libinih.a -l:libjson-c.a -l:libexpat.a -l:libyaml.a \
+    -Wl,-Bdynamic -lcurl $(shell $(PKG_CONFIG) --libs openssl)
+LINK_DEPS   = $(COMPAT_OBJ) $(CURL_STUB)
+# The usual link against the build machine's shared libraries, kept only to
+# show what it would need on another distribution (tools/minroot test).
+DYNAMIC_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 # Debian's inih exposes its build options as run-time settings (inifile.c)
 INIH_RUNTIME := $(shell printf '\043include <ini.h>\nvoid f(void);\nvoid f(void){ini_max_line = 1;}\n' | \
     $(CC) $(shell $(PKG_CONFIG) --cflags inih 2>/dev/null) -fsyntax-only -x c - \
@@ -59,7 +107,7 @@ HOOKS = application-stop before-install after-install application-start \
         before-allow-traffic after-allow-traffic
 BINS  = $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 
-LIB_SRC  = $(wildcard src/*.c)
+LIB_SRC  = $(filter-out src/compat.c,$(wildcard src/*.c))
 LIB_OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB      = $(BUILD)/libcdgate.a
 HOOK_BIN = $(addprefix $(BUILD)/hooks/,$(HOOKS))
@@ -97,32 +145,70 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# The link-time libcurl (see PKG_LIBS): soname libcurl.so.4, no version
+# script, so no version nodes; never loaded at run time.
+$(CURL_STUB): tools/curl-stub.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(WARN) -Wno-unused-parameter $(PKG_CFLAGS) \
+	    -shared -fPIC -nostdlib -Wl,-soname,libcurl.so.4 \
+	    -o $(@D)/libcurl.so.4 $<
+	ln -sf libcurl.so.4 $@
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(BUILD)/hooks/%: hooks/%.c $(LIB)
+$(BUILD)/hooks/%: hooks/%.c $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(BUILD)/bin/%: bin/%.c $(LIB)
+$(BUILD)/bin/%: bin/%.c $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h tests/fuzz/fake_http.h $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h tests/fuzz/fake_http.h $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) \
 	    $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) \
 	    -o $@ $< $(LIB) $(PKG_LIBS)
+
+# Counter-examples for the portability tests (tests/blackbox/test_portable.py):
+# before-install linked the usual way, against this machine's shared
+# libraries, and linked statically without $(COMPAT_OBJ).
+LEGACY_BIN = $(BUILD)/legacy/before-install $(BUILD)/legacy/before-install-nocompat
+
+$(BUILD)/legacy/before-install: hooks/before-install.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(DYNAMIC_LIBS)
+
+$(BUILD)/legacy/before-install-nocompat: hooks/before-install.c $(LIB) $(LINK_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) \
+	    $(filter-out $(COMPAT_OBJ),$(PKG_LIBS))
+
+# The cross architecture make check builds and runs under qemu-user.
+CROSS_ARCH  = $(if $(filter x86_64,$(HOST_ARCH)),aarch64,x86_64)
+CROSS_BUILD = $(BUILD)/$(CROSS_ARCH)
+
+# What the programs need at run time (docs/portability.md): the ELF
+# ceilings of every native and cross program, and runs in a minimal root
+# filesystem (tools/minroot), native and under qemu.
+portable: all $(LEGACY_BIN)
+	$(MAKE) ARCH=$(CROSS_ARCH) BUILD=$(CROSS_BUILD) all
+	@mkdir -p $(RESULTS)
+	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) \
+	    CDGATE_CROSS_BUILD=$(abspath $(CROSS_BUILD)) $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider -n 2 --junitxml=$(RESULTS)/portable.xml \
+	    blackbox/test_portable.py
 
 # Installs the Debian packages the build and the tests need (as root).
 deps:
@@ -132,14 +218,16 @@ deps:
 unit: $(UNIT_BIN)
 	@mkdir -p $(RESULTS); set -e; for t in $(UNIT_BIN); do \
 	    log=$(RESULTS)/unit-$${t##*/}.log; \
-	    if CDGATE_VECTORS=$(CURDIR)/tests/vectors/sigv4 $$t >$$log 2>&1; \
+	    if CDGATE_VECTORS=$(CURDIR)/tests/vectors/sigv4 $(RUN_TEST) $$t \
+	        >$$log 2>&1; \
 	    then cat $$log; else cat $$log; exit 1; fi; done
 
 blackbox: all $(TOOL_BIN)
 	@mkdir -p $(RESULTS)
 	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q \
 	    -p no:cacheprovider -n $(PYTEST_JOBS) \
-	    --junitxml=$(RESULTS)/blackbox.xml blackbox
+	    --junitxml=$(RESULTS)/blackbox.xml \
+	    --ignore=blackbox/test_portable.py blackbox
 
 # The unit tests and the black-box suite under ASan + UBSan, in $(ASAN_BUILD).
 asan:
@@ -159,7 +247,8 @@ valgrind: all $(TOOL_BIN)
 	@mkdir -p $(RESULTS)
 	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) CDGATE_WRAP=valgrind \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider -m valgrind \
-	    --junitxml=$(RESULTS)/valgrind.xml blackbox
+	    --junitxml=$(RESULTS)/valgrind.xml \
+	    --ignore=blackbox/test_portable.py blackbox
 
 fuzz-bins: $(FUZZ_BIN)
 
@@ -181,15 +270,19 @@ fuzz-smoke:
 # -O prints each one's output whole when it ends.
 check:
 	@sh tools/deps
-	@rm -rf $(RESULTS) $(ASAN_BUILD)/results $(FUZZ_BUILD)/results
-	$(MAKE) -j2 all check-bins
+	@rm -rf $(RESULTS) $(ASAN_BUILD)/results $(FUZZ_BUILD)/results \
+	    $(CROSS_BUILD)/results
+	$(MAKE) -j2 all check-bins $(LEGACY_BIN)
+	$(MAKE) -j2 ARCH=$(CROSS_ARCH) BUILD=$(CROSS_BUILD) all check-bins
 	$(MAKE) asan-build
 	$(MAKE) unit
+	$(MAKE) ARCH=$(CROSS_ARCH) BUILD=$(CROSS_BUILD) unit
 	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 unit
 	$(MAKE) -j2 -O blackbox asan-blackbox
 	$(MAKE) -j2 -O valgrind fuzz-smoke
-	@$(PYTHON) tools/summary $(RESULTS) $(ASAN_BUILD)/results \
-	    $(FUZZ_BUILD)/results
+	$(MAKE) portable
+	@$(PYTHON) tools/summary $(RESULTS) $(CROSS_BUILD)/results \
+	    $(ASAN_BUILD)/results $(FUZZ_BUILD)/results
 
 demo:
 	@sh tools/deps demo
@@ -203,7 +296,7 @@ demo:
 BENCH_BIN = $(BUILD)/bench/floor $(BUILD)/bench/spawn
 
 # The floor: linked exactly like the hooks (same flags, $(PKG_LIBS)).
-$(BUILD)/bench/floor: tests/bench/floor.c Makefile
+$(BUILD)/bench/floor: tests/bench/floor.c Makefile $(LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
 
@@ -271,5 +364,5 @@ clean:
 FORCE:
 
 .PHONY: all deps unit blackbox asan asan-build asan-blackbox check-bins \
-        valgrind fuzz fuzz-bins fuzz-smoke check \
+        valgrind fuzz fuzz-bins fuzz-smoke check portable \
         demo bundle install uninstall clean FORCE

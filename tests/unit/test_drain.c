@@ -399,6 +399,18 @@ count_settled(int family, const uint16_t *ports, size_t nports,
 	for (i = 0; i < 200; i++) {
 		assert_int_equal(drain_count_diag(family, ports, nports, &n,
 		    &why, &st), ST_OK);
+		/*
+		 * Under qemu-user (make check's cross run sets
+		 * CDGATE_EMULATED) the emulator has no sock_diag: the
+		 * product then counts from /proc, so that is what is
+		 * checked against the real kernel there.
+		 */
+		if (why == EPROTONOSUPPORT && getenv("CDGATE_EMULATED")) {
+			assert_int_equal(drain_count_proc(family == AF_INET ?
+			    DRAIN_PROC_TCP : DRAIN_PROC_TCP6, 1, ports, nports,
+			    &n, &st), ST_OK);
+			why = 0;
+		}
 		assert_int_equal(why, 0);
 		if (n == want)
 			break;
