@@ -33,5 +33,10 @@
 #define CAP_ENV_VALUE    4096     /* an environment variable we read */
 #define CAP_DIGEST_FILES 100000   /* files hashed by cdgate-mark --digest */
 #define CAP_DIGEST_DEPTH 64       /* directory depth for --digest */
+#define CAP_APPSPEC_FILE 131072   /* appspec.yml, bytes */
+#define CAP_APPSPEC_EVENTS 20000  /* libyaml events in one appspec */
+#define CAP_APPSPEC_DEPTH 32      /* nesting levels in one appspec */
+#define CAP_APPSPEC_ENTRIES 32    /* scripts under one event */
+#define CAP_APPSPEC_LOCATION 1024 /* one `location`, bytes */
 
 #endif

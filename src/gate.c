@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appspec.h"
 #include "drain.h"
 #include "health.h"
 #include "lifecycle.h"
@@ -307,6 +308,29 @@ gate_event_env(struct gate *g)
 	    env, event_name(g->ev), event_program(g->ev), event_name(g->ev));
 }
 
+/*
+ * The deadline in force: the configured one, or the appspec timeout of
+ * this program's entry less APPSPEC_MARGIN when that is smaller, so that
+ * the verdict is printed before the agent's SIGTERM (appspec.h).
+ */
+static int
+gate_appspec(struct gate *g)
+{
+	struct appspec_result r;
+	long configured = g->timeout, in_force;
+	int from_appspec;
+
+	if (appspec_find(event_name(g->ev), &r, &g->st) != ST_OK ||
+	    appspec_deadline(configured, &r, &in_force, &from_appspec,
+	    &g->st) != ST_OK)
+		return g->st.code;
+	g->timeout = in_force;
+	g->appspec_timeout = from_appspec ? r.timeout : 0;
+	appspec_describe(&r, event_name(g->ev), configured, in_force,
+	    g->deadline_text, sizeof(g->deadline_text));
+	return ST_OK;
+}
+
 static void
 gate_plan(struct gate *g)
 {
@@ -317,7 +341,13 @@ gate_plan(struct gate *g)
 	    g->cfg.path[0] ? "'" : "", g->cfg.path[0] ? g->cfg.path :
 	    "built-in defaults (no cdgate.ini found)",
 	    g->cfg.path[0] ? "'" : "");
-	out_info("checks: %s; deadline %lds", list, g->timeout);
+	if (g->appspec_timeout > 0)
+		out_info("checks: %s; deadline %lds (appspec timeout %lds)",
+		    list, g->timeout, g->appspec_timeout);
+	else
+		out_info("checks: %s; deadline %lds", list, g->timeout);
+	if (g->check_mode)
+		out_info("deadline: %s", g->deadline_text);
 	if (g->check_mode && (g->checks & CHK_MARKER))
 		out_info("marker: '%s'%s", g->cfg.marker_path,
 		    g->cfg.cloud_init ? ", and cloud-init's result" : "");
@@ -469,6 +499,11 @@ gate_main(int argc, char **argv, enum event ev)
 	}
 	g.checks = config_checks(&g.cfg, ev);
 	g.timeout = config_timeout(&g.cfg, ev);
+	if ((rc = gate_appspec(&g)) != ST_OK) {
+		if (!g.check_mode)
+			gate_history(&g);	/* it would fail every run */
+		return gate_verdict(&g, rc);
+	}
 	g.deadline = g.start + g.timeout * 1000;
 	gate_plan(&g);
 	if (g.check_mode) {

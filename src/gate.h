@@ -48,7 +48,9 @@ struct gate {
 	const char *self;		/* argv[0] */
 	struct config cfg;
 	unsigned checks;
-	long timeout;			/* seconds */
+	long timeout;			/* seconds: the deadline in force */
+	long appspec_timeout;		/* when it is in force, seconds */
+	char deadline_text[CAP_MSG];	/* for -n: how it was chosen */
 	int64_t start, deadline;	/* mono_ms */
 	int check_mode;			/* -n */
 	struct imds imds;

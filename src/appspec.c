@@ -1,0 +1,563 @@
+/*
+ * appspec.c: the appspec a hook runs under; the rules are stated in
+ * appspec.h.
+ */
+#include "appspec.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "file.h"
+#include "text.h"
+
+/* The parser's state: the current event and what it is filling. */
+struct ap {
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int have_ev;		/* ev must be deleted */
+	const char *path;
+	const char *event;
+	struct appspec_doc *d;
+	struct status *st;
+	size_t events;
+	int depth;
+};
+
+static unsigned long
+ap_line(const struct ap *a)
+{
+	return (unsigned long)a->ev.start_mark.line + 1;
+}
+
+static int ap_err(struct ap *, unsigned long, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+ap_err(struct ap *a, unsigned long line, const char *fmt, ...)
+{
+	char msg[CAP_MSG];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		text_copy(msg, "(message could not be formatted)",
+		    sizeof(msg));
+	va_end(ap);
+	return status_set(a->st, ST_CONFIG, "appspec '%s' line %lu: %s",
+	    a->path, line, msg);
+}
+
+/* The next event into a->ev; refuses aliases, anchors, too many events
+ * and too deep a nesting.  ST_OK or ST_CONFIG. */
+static int
+ap_next(struct ap *a)
+{
+	const char *anchor = NULL;
+
+	if (a->have_ev) {
+		yaml_event_delete(&a->ev);
+		a->have_ev = 0;
+	}
+	if (!yaml_parser_parse(&a->p, &a->ev)) {
+		unsigned long line = (unsigned long)a->p.problem_mark.line + 1;
+
+		if (a->p.error == YAML_MEMORY_ERROR)
+			return status_set(a->st, ST_OSERR, "appspec '%s': out "
+			    "of memory", a->path);
+		return status_set(a->st, ST_CONFIG, "appspec '%s' line %lu: "
+		    "not valid YAML: %s%s%s", a->path, line,
+		    a->p.problem ? a->p.problem : "parse error",
+		    a->p.context ? " " : "", a->p.context ? a->p.context : "");
+	}
+	a->have_ev = 1;
+	if (++a->events > CAP_APPSPEC_EVENTS)
+		return ap_err(a, ap_line(a), "too complex (more than %d YAML "
+		    "events)", CAP_APPSPEC_EVENTS);
+	switch (a->ev.type) {
+	case YAML_ALIAS_EVENT:
+		return ap_err(a, ap_line(a), "an alias (*%.40s): anchors and "
+		    "aliases are not accepted in an appspec",
+		    (const char *)a->ev.data.alias.anchor);
+	case YAML_SCALAR_EVENT:
+		anchor = (const char *)a->ev.data.scalar.anchor;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		anchor = (const char *)a->ev.data.sequence_start.anchor;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		anchor = (const char *)a->ev.data.mapping_start.anchor;
+		break;
+	default:
+		break;
+	}
+	if (anchor != NULL)
+		return ap_err(a, ap_line(a), "an anchor (&%.40s): anchors and "
+		    "aliases are not accepted in an appspec", anchor);
+	if (a->ev.type == YAML_SEQUENCE_START_EVENT ||
+	    a->ev.type == YAML_MAPPING_START_EVENT) {
+		if (++a->depth > CAP_APPSPEC_DEPTH)
+			return ap_err(a, ap_line(a), "nested more than %d "
+			    "levels deep", CAP_APPSPEC_DEPTH);
+	} else if (a->ev.type == YAML_SEQUENCE_END_EVENT ||
+	    a->ev.type == YAML_MAPPING_END_EVENT)
+		a->depth--;
+	return ST_OK;
+}
+
+/* Skips the node that starts at the current event (a scalar, or a whole
+ * sequence or mapping). */
+static int
+ap_skip(struct ap *a)
+{
+	int depth = a->depth, rc;
+
+	if (a->ev.type != YAML_SEQUENCE_START_EVENT &&
+	    a->ev.type != YAML_MAPPING_START_EVENT)
+		return ST_OK;
+	while (a->depth >= depth)
+		if ((rc = ap_next(a)) != ST_OK)
+			return rc;
+	return ST_OK;
+}
+
+static const char *
+ap_scalar(const struct ap *a)
+{
+	return (const char *)a->ev.data.scalar.value;
+}
+
+/* A plain scalar that YAML reads as null: nothing given. */
+static int
+ap_null(const struct ap *a)
+{
+	const char *v = ap_scalar(a);
+
+	if (a->ev.type != YAML_SCALAR_EVENT ||
+	    a->ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	return v[0] == '\0' || strcmp(v, "~") == 0 ||
+	    strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+	    strcmp(v, "NULL") == 0;
+}
+
+/* An explicit tag (!!str, !ruby/...) changes what a value means. */
+static int
+ap_tagged(const struct ap *a)
+{
+	return a->ev.type == YAML_SCALAR_EVENT && a->ev.data.scalar.tag !=
+	    NULL;
+}
+
+/* The timeout of an entry, from the current event. */
+static void
+ap_timeout(struct ap *a, struct appspec_entry *e)
+{
+	const char *v = ap_scalar(a);
+	size_t i, n;
+	long t = 0;
+
+	e->tline = ap_line(a);
+	if (a->ev.type != YAML_SCALAR_EVENT) {
+		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout is a %s, "
+		    "not a number of seconds", e->tline, a->ev.type ==
+		    YAML_MAPPING_START_EVENT ? "mapping" : "list");
+		return;
+	}
+	n = strlen(v);
+	if (ap_null(a))
+		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout has no "
+		    "value", e->tline);
+	else if (ap_tagged(a))
+		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout has an "
+		    "explicit YAML tag", e->tline);
+	else if (n == 0 || v[0] < '1' || v[0] > '9' ||
+	    strspn(v, "0123456789") != n) {
+		char shown[48];
+
+		text_clean(shown, sizeof(shown), v, n);
+		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout '%s' is "
+		    "not a positive whole number of seconds", e->tline, shown);
+	}
+	if (e->bad[0] != '\0')
+		return;
+	for (i = 0; i < n && t <= APPSPEC_TIMEOUT_MAX; i++)
+		t = t * 10 + (v[i] - '0');
+	e->timeout = t > APPSPEC_TIMEOUT_MAX ? APPSPEC_TIMEOUT_MAX : t;
+}
+
+/* One entry of the event's list; the current event starts it. */
+static int
+ap_entry(struct ap *a)
+{
+	struct appspec_entry *e;
+	unsigned long loc_line = 0, line = ap_line(a);
+	int rc, seen_timeout = 0;
+
+	if (a->ev.type != YAML_MAPPING_START_EVENT)
+		return ap_err(a, line, "an entry under %s is not a mapping "
+		    "with a location", a->event);
+	if (a->d->n >= CAP_APPSPEC_ENTRIES)
+		return ap_err(a, line, "more than %d scripts under %s",
+		    CAP_APPSPEC_ENTRIES, a->event);
+	e = &a->d->ent[a->d->n];
+	memset(e, 0, sizeof(*e));
+	e->line = line;
+	e->tline = line;
+	e->timeout = APPSPEC_DEFAULT_TIMEOUT;
+	for (;;) {
+		char key[16];
+		unsigned long kline;
+
+		if ((rc = ap_next(a)) != ST_OK)
+			return rc;
+		if (a->ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		kline = ap_line(a);
+		key[0] = '\0';
+		if (a->ev.type == YAML_SCALAR_EVENT)
+			text_copy(key, ap_scalar(a), sizeof(key));
+		else if ((rc = ap_skip(a)) != ST_OK)
+			return rc;
+		if ((rc = ap_next(a)) != ST_OK)
+			return rc;
+		if (strcmp(key, "location") == 0) {
+			if (loc_line != 0)
+				return ap_err(a, kline, "location given twice "
+				    "in one entry under %s (lines %lu and %lu)",
+				    a->event, loc_line, kline);
+			loc_line = kline;
+			if (a->ev.type != YAML_SCALAR_EVENT || ap_null(a) ||
+			    ap_tagged(a))
+				return ap_err(a, kline, "location under %s is "
+				    "not a plain path", a->event);
+			if (strlen(ap_scalar(a)) >= sizeof(e->location))
+				return ap_err(a, kline, "location longer than "
+				    "%zu bytes", sizeof(e->location) - 1);
+			text_copy(e->location, ap_scalar(a),
+			    sizeof(e->location));
+		} else if (strcmp(key, "timeout") == 0) {
+			if (seen_timeout++ && e->bad[0] == '\0')
+				snprintf(e->bad, sizeof(e->bad), "line %lu: "
+				    "timeout given twice in one entry", kline);
+			else if (e->bad[0] == '\0') {
+				e->has_timeout = 1;
+				ap_timeout(a, e);
+			}
+			e->tline = kline;
+		}
+		if ((rc = ap_skip(a)) != ST_OK)
+			return rc;
+	}
+	if (loc_line == 0)
+		return ap_err(a, line, "an entry under %s has no location",
+		    a->event);
+	if (e->bad[0] != '\0')
+		e->timeout = 0;
+	a->d->n++;
+	return ST_OK;
+}
+
+/* The value of hooks: -> event; the current event starts it. */
+static int
+ap_event(struct ap *a)
+{
+	int rc;
+
+	a->d->has_event = 1;
+	if (ap_null(a))
+		return ST_OK;
+	if (a->ev.type != YAML_SEQUENCE_START_EVENT)
+		return ap_err(a, ap_line(a), "%s is not a list of scripts",
+		    a->event);
+	for (;;) {
+		if ((rc = ap_next(a)) != ST_OK)
+			return rc;
+		if (a->ev.type == YAML_SEQUENCE_END_EVENT)
+			return ST_OK;
+		if ((rc = ap_entry(a)) != ST_OK)
+			return rc;
+	}
+}
+
+/* A mapping whose keys are looked at (the root, hooks): calls fn with the
+ * value of key `want` (once; twice is an error), skips the rest. */
+static int
+ap_map(struct ap *a, const char *what, const char *want,
+    int (*fn)(struct ap *))
+{
+	unsigned long seen = 0, kline;
+	int rc, match;
+
+	if (a->ev.type != YAML_MAPPING_START_EVENT)
+		return ap_err(a, ap_line(a), "%s is not a mapping", what);
+	for (;;) {
+		if ((rc = ap_next(a)) != ST_OK)
+			return rc;
+		if (a->ev.type == YAML_MAPPING_END_EVENT)
+			return ST_OK;
+		kline = ap_line(a);
+		match = a->ev.type == YAML_SCALAR_EVENT &&
+		    strcmp(ap_scalar(a), want) == 0;
+		if ((rc = ap_skip(a)) != ST_OK || (rc = ap_next(a)) != ST_OK)
+			return rc;
+		if (match && seen != 0)
+			return ap_err(a, kline, "%s given twice in %s (lines "
+			    "%lu and %lu)", want, what, seen, kline);
+		if (match) {
+			seen = kline;
+			if ((rc = fn(a)) != ST_OK)
+				return rc;
+		} else if ((rc = ap_skip(a)) != ST_OK)
+			return rc;
+	}
+}
+
+static int
+ap_hooks(struct ap *a)
+{
+	if (ap_null(a))
+		return ST_OK;
+	return ap_map(a, "hooks", a->event, ap_event);
+}
+
+static int
+ap_root(struct ap *a)
+{
+	return ap_map(a, "the appspec", "hooks", ap_hooks);
+}
+
+int
+appspec_parse(const char *path, const char *buf, size_t len,
+    const char *event, struct appspec_doc *d, struct status *st)
+{
+	struct ap a;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	memset(&a, 0, sizeof(a));
+	a.path = path;
+	a.event = event;
+	a.d = d;
+	a.st = st;
+	if (!yaml_parser_initialize(&a.p))
+		return status_set(st, ST_OSERR, "appspec '%s': out of memory",
+		    path);
+	yaml_parser_set_input_string(&a.p, (const unsigned char *)buf, len);
+	yaml_parser_set_encoding(&a.p, YAML_UTF8_ENCODING);
+	/* stream start, document start */
+	if ((rc = ap_next(&a)) != ST_OK || (rc = ap_next(&a)) != ST_OK)
+		goto out;
+	if (a.ev.type == YAML_STREAM_END_EVENT) {
+		rc = ap_err(&a, ap_line(&a), "empty: no hooks");
+		goto out;
+	}
+	if ((rc = ap_next(&a)) != ST_OK)
+		goto out;
+	if (ap_null(&a)) {
+		rc = ap_err(&a, ap_line(&a), "empty: no hooks");
+		goto out;
+	}
+	if ((rc = ap_root(&a)) != ST_OK)
+		goto out;
+	/* document end, then the end of the stream: one document only */
+	if ((rc = ap_next(&a)) != ST_OK || (rc = ap_next(&a)) != ST_OK)
+		goto out;
+	if (a.ev.type != YAML_STREAM_END_EVENT)
+		rc = ap_err(&a, ap_line(&a), "a second YAML document: an "
+		    "appspec is one document");
+out:
+	if (a.have_ev)
+		yaml_event_delete(&a.ev);
+	yaml_parser_delete(&a.p);
+	if (rc != ST_OK) {
+		d->n = 0;
+		d->has_event = 0;
+	}
+	return rc;
+}
+
+/* dir/name into out; -1 when it does not fit. */
+static int
+ap_join(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s%s%s", dir, strcmp(dir, "/") == 0 ?
+	    "" : "/", name);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Reads and parses the appspec at path (root: its directory) and matches
+ * its entries for event against the program self. */
+static int
+ap_match(const char *path, const char *root, const char *event,
+    const struct stat *self, struct appspec_result *r, struct status *st)
+{
+	struct appspec_doc *d;
+	struct stat sb;
+	char cand[CAP_PATH], *buf;
+	const char *loc;
+	size_t len, i;
+	int absent, rc;
+
+	rc = file_read(path, "appspec", CAP_APPSPEC_FILE, FILE_TRUSTED |
+	    FILE_TEXT, &buf, &len, NULL, &absent, st);
+	if (rc != ST_OK) {
+		st->code = rc == ST_OSERR ? ST_OSERR : ST_CONFIG;
+		return st->code;
+	}
+	if ((d = malloc(sizeof(*d))) == NULL) {
+		free(buf);
+		return status_set(st, ST_OSERR, "out of memory");
+	}
+	rc = appspec_parse(path, buf, len, event, d, st);
+	free(buf);
+	for (i = 0; rc == ST_OK && i < d->n; i++) {
+		const struct appspec_entry *e = &d->ent[i];
+
+		/* the agent joins archive root and location (File.join) */
+		for (loc = e->location; *loc == '/'; loc++)
+			;
+		if (ap_join(cand, sizeof(cand), root, loc) != 0 ||
+		    stat(cand, &sb) != 0 || sb.st_dev != self->st_dev ||
+		    sb.st_ino != self->st_ino)
+			continue;
+		if (e->bad[0] != '\0') {
+			rc = status_set(st, ST_CONFIG, "appspec '%s' %s (the "
+			    "entry for this program under %s)", path, e->bad,
+			    event);
+			break;
+		}
+		if (r->matched++ == 0 || e->timeout < r->timeout) {
+			r->timeout = e->timeout;
+			r->line = e->tline;
+			r->defaulted = !e->has_timeout;
+		}
+	}
+	free(d);
+	return rc;
+}
+
+int
+appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
+    struct status *st)
+{
+	static const char *const names[] = { "appspec.yml", "appspec.yaml" };
+	struct stat self, sb;
+	char dir[CAP_PATH], up[CAP_PATH], path[CAP_PATH];
+	const char *base;
+	size_t i;
+	int level;
+
+	memset(r, 0, sizeof(*r));
+	status_clear(st);
+	if (exe[0] != '/' || stat(exe, &self) != 0) {
+		snprintf(r->why, sizeof(r->why), "the running program '%s' "
+		    "cannot be found: %s", exe, exe[0] != '/' ? "not an "
+		    "absolute path" : strerror(errno));
+		return ST_OK;
+	}
+	file_dirname(exe, dir, sizeof(dir));
+	text_copy(r->from, dir, sizeof(r->from));
+	for (level = 0; ; level++) {
+		text_copy(r->upto, dir, sizeof(r->upto));
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (ap_join(path, sizeof(path), dir, names[i]) != 0)
+				return status_set(st, ST_CONFIG, "appspec: the "
+				    "path of '%s' is too long", dir);
+			/* there, of any kind (a link too): file_read judges */
+			if (lstat(path, &sb) != 0 && errno == ENOENT)
+				continue;
+			r->found = 1;
+			text_copy(r->path, path, sizeof(r->path));
+			return ap_match(path, dir, event, &self, r, st);
+		}
+		base = strrchr(dir, '/');
+		if (level >= APPSPEC_MAX_UP || strcmp(dir, "/") == 0 ||
+		    (base != NULL && strcmp(base + 1, APPSPEC_ARCHIVE_DIR) ==
+		    0))
+			break;
+		file_dirname(dir, up, sizeof(up));
+		text_copy(dir, up, sizeof(dir));
+	}
+	status_clear(st);
+	return ST_OK;
+}
+
+int
+appspec_find(const char *event, struct appspec_result *r, struct status *st)
+{
+	char exe[CAP_PATH];
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(exe) - 1) {
+		memset(r, 0, sizeof(*r));
+		status_clear(st);
+		snprintf(r->why, sizeof(r->why), "the running program's path "
+		    "is unknown: readlink /proc/self/exe: %s", n < 0 ?
+		    strerror(errno) : "too long");
+		return ST_OK;
+	}
+	exe[n] = '\0';
+	return appspec_lookup(exe, event, r, st);
+}
+
+int
+appspec_deadline(long configured, const struct appspec_result *r,
+    long *in_force, int *from_appspec, struct status *st)
+{
+	*in_force = configured;
+	*from_appspec = 0;
+	if (!r->matched)
+		return ST_OK;
+	if (r->timeout <= APPSPEC_MARGIN)
+		return status_set(st, ST_CONFIG, "appspec '%s' line %lu: "
+		    "timeout %lds for this program leaves no time for the "
+		    "checks: cdgate ends its run %ds before the agent's "
+		    "timeout to report; make that timeout at least %ds (the "
+		    "configured deadline is %lds)", r->path, r->line,
+		    r->timeout, APPSPEC_MARGIN, APPSPEC_MARGIN + 1, configured);
+	if (r->timeout - APPSPEC_MARGIN < configured) {
+		*in_force = r->timeout - APPSPEC_MARGIN;
+		*from_appspec = 1;
+	}
+	return ST_OK;
+}
+
+void
+appspec_describe(const struct appspec_result *r, const char *event,
+    long configured, long in_force, char *buf, size_t len)
+{
+	char what[CAP_PATH * 2 + 128];
+	int n;
+
+	if (r->matched)
+		n = snprintf(what, sizeof(what), "appspec '%s' line %lu: "
+		    "timeout %lds%s", r->path, r->line, r->timeout,
+		    r->defaulted ? " (none given: the agent's default)" : "");
+	else if (r->found)
+		n = snprintf(what, sizeof(what), "appspec '%s' has no entry "
+		    "for this program under %s", r->path, event);
+	else if (r->why[0] != '\0')
+		n = snprintf(what, sizeof(what), "no appspec found (%s)",
+		    r->why);
+	else
+		n = snprintf(what, sizeof(what), "no appspec found (looked "
+		    "for appspec.yml and appspec.yaml from '%s' up to '%s')",
+		    r->from, r->upto);
+	if (n < 0)
+		text_copy(what, "appspec unknown", sizeof(what));
+	if (snprintf(buf, len, "configured %lds; %s; in force %lds%s",
+	    configured, what, in_force, in_force < configured ?
+	    " (the appspec timeout less " APPSPEC_MARGIN_TEXT " to report)" :
+	    "") < 0)
+		text_copy(buf, "configured", len);
+}
