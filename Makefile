@@ -202,7 +202,13 @@ CROSS_BUILD = $(BUILD)/$(CROSS_ARCH)
 # What the programs need at run time (docs/portability.md): the ELF
 # ceilings of every native and cross program, and runs in a minimal root
 # filesystem (tools/minroot), native and under qemu.
-portable: all $(LEGACY_BIN)
+# An LD_PRELOAD stand-in for a libcurl older than 7.85 (test_portable.py).
+OLDCURL = $(BUILD)/tests/shim/oldcurl.so
+$(OLDCURL): tests/shim/oldcurl.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(WARN) $(PKG_CFLAGS) -O2 -shared -fPIC -o $@ $< -ldl
+
+portable: all $(LEGACY_BIN) $(OLDCURL)
 	$(MAKE) ARCH=$(CROSS_ARCH) BUILD=$(CROSS_BUILD) all
 	@mkdir -p $(RESULTS)
 	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) \
@@ -325,8 +331,17 @@ ifeq ($(DEST),)
 $(error make bundle needs DEST=DIR, the application revision directory)
 endif
 endif
+# ARCHS="x86_64 aarch64": one revision for both (each architecture built
+# first, into $(BUILD) for ARCH and $(BUILD)/OTHER for the others).
+ARCHS ?= $(ARCH)
+ifneq ($(filter-out $(ARCHS_KNOWN),$(ARCHS)),)
+$(error cdgate: ARCHS names $(filter-out $(ARCHS_KNOWN),$(ARCHS)): choose among $(ARCHS_KNOWN))
+endif
 bundle: all
-	@sh tools/bundle '$(BUILD)' '$(DEST)'
+	@for a in $(filter-out $(ARCH),$(ARCHS)); do \
+	    $(MAKE) --no-print-directory ARCH=$$a BUILD=$(BUILD)/$$a all || exit $$?; done
+	@sh tools/bundle '$(BUILD)' '$(DEST)' $(foreach a,$(ARCHS),'$(a)=$(if \
+	    $(filter $(ARCH),$(a)),$(BUILD),$(BUILD)/$(a))')
 
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)

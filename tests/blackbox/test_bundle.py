@@ -212,3 +212,67 @@ def test_example_revision_matches_what_bundle_derives(build, tmp_path):
     snippet = hooks_of((dest / "cdgate" / "appspec-hooks.snippet.yml").read_text())
     assert snippet == hooks_of((EXAMPLE / "appspec.yml").read_text())
     assert (dest / "appspec.yml").read_bytes() == (EXAMPLE / "appspec.yml").read_bytes()
+
+
+def test_bundle_again_rewrites_the_timeouts_of_its_own_appspec(build, tmp_path):
+    """Raising a timeout in cdgate.ini reaches the appspec make bundle wrote,
+    and nothing else in that file changes (the operator's files: stay)."""
+    dest = tmp_path / "rev"
+    assert bundle(build, dest).returncode == 0
+    app = dest / "appspec.yml"
+    assert app.read_text().splitlines()[0].startswith("# cdgate: written by make bundle")
+    app.write_text(app.read_text() + "files:\n  - source: app\n    destination: /opt/app\n")
+    ini = dest / "cdgate" / "cdgate.ini"
+    ini.write_text(ini.read_text().replace("timeout = 900", "timeout = 1800"))
+    before = app.read_text()
+    r = bundle(build, dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = app.read_text()
+    deadlines = dict(EXAMPLE_DEADLINES, BeforeInstall=1800)
+    assert hooks_of(after) == expected_hooks(deadlines)
+    assert after == before.replace("timeout: 960", "timeout: 1860")
+    assert "was written by make bundle: its cdgate timeouts now follow" in r.stdout
+    assert not (dest / "cdgate" / "appspec-hooks.snippet.yml").exists()
+
+
+def test_bundle_again_recognises_the_older_mark(build, tmp_path):
+    dest = tmp_path / "rev"
+    assert bundle(build, dest).returncode == 0
+    app = dest / "appspec.yml"
+    lines = app.read_text().splitlines(keepends=True)
+    old = ("# cdgate hooks (make bundle).  Each timeout is the event's deadline in\n"
+           + "".join(lines[1:]).replace("timeout: 360", "timeout: 100"))
+    app.write_text(old)
+    r = bundle(build, dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert hooks_of(app.read_text()) == expected_hooks(EXAMPLE_DEADLINES)
+
+
+def test_bundle_names_cdgate_entries_it_could_not_retime(build, tmp_path):
+    dest = tmp_path / "rev"
+    assert bundle(build, dest).returncode == 0
+    app = dest / "appspec.yml"
+    app.write_text(app.read_text().replace("cdgate/after-install", "mine/after-install"))
+    r = bundle(build, dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no timeout rewritten for: after-install;" in r.stdout, r.stdout
+
+
+def test_bundle_over_own_appspec_says_the_hooks_cap_their_deadline(build, tmp_path):
+    dest = tmp_path / "rev"
+    dest.mkdir()
+    (dest / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    r = bundle(build, dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (dest / "appspec.yml").read_text() == "version: 0.0\nos: linux\n"
+    assert "is your own: not changed" in r.stdout
+    assert "the hooks cap their deadline by the timeout they find there" in r.stdout
+
+
+def test_bundle_refuses_a_program_of_another_architecture(build, tmp_path):
+    other = "aarch64" if os.uname().machine == "x86_64" else "x86_64"
+    r = bundle(build, tmp_path / "rev", f"{other}={build}")
+    assert r.returncode == 64, r.stdout + r.stderr
+    assert f"is not an {other} program" in r.stdout and f"make ARCH={other}" in r.stdout
+    r = bundle(build, tmp_path / "rev", f"riscv64={build}")
+    assert r.returncode == 64 and "'riscv64' is not supported" in r.stdout, r.stdout

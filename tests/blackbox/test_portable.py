@@ -210,3 +210,108 @@ def test_terminated_skips_in_the_cross_root(imds):
     assert r.returncode == 0, r.describe()
     assert last(r).startswith("cdgate: BeforeInstall: SKIP: "), r.describe()
     assert "Terminated" in last(r)
+
+
+# -- an older libcurl ------------------------------------------------------
+
+def test_protocols_limited_on_a_libcurl_older_than_7_85(deploy, tmp_path):
+    """RHEL 9 (7.76) and Ubuntu 22.04 (7.81) have no *_PROTOCOLS_STR: the
+    hooks limit protocols with the bitmask options there (src/http.c), and
+    still pass.  tests/shim/oldcurl.so makes this machine's libcurl answer
+    like theirs and logs the masks set."""
+    from lib.marker import marker_text, write_marker
+    shim = BUILD / "tests" / "shim" / "oldcurl.so"
+    assert shim.is_file(), f"{shim} not built (make portable)"
+    log = tmp_path / "oldcurl.log"
+    write_marker(tmp_path / "provisioned", marker_text())
+    cfg = f"[gate]\ntimeout = 20\n[marker]\npath = {tmp_path}/provisioned\n"
+    r = deploy(cfg).run("before-install", env={"LD_PRELOAD": str(shim),
+                                               "OLDCURL_LOG": str(log)})
+    assert r.returncode == 0, r.describe()
+    assert last(r).startswith("cdgate: BeforeInstall: PASS"), r.describe()
+    got = log.read_text().splitlines()
+    # instance metadata is plain HTTP only (CURLPROTO_HTTP = 1), for the
+    # request and for any redirect
+    assert got and set(got) == {"PROTOCOLS 1", "REDIR_PROTOCOLS 1"}, got
+    assert len(got) % 2 == 0 and got[0] == "PROTOCOLS 1", got
+
+
+# -- one revision for both architectures -----------------------------------
+
+def bundle_both(dest: Path):
+    return subprocess.run(["sh", str(TOP / "tools" / "bundle"), str(BUILD), str(dest),
+                           f"{NATIVE}={BUILD}", f"{CROSS}={CROSS_BUILD}"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_bundle_for_both_architectures(tmp_path, imds):
+    dest = tmp_path / "rev"
+    r = bundle_both(dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"cdgate: bundle: architectures: {NATIVE} {CROSS}" in r.stdout
+    for h in HOOKS:
+        for arch, build in ((NATIVE, BUILD), (CROSS, CROSS_BUILD)):
+            assert (dest / "cdgate" / arch / h).read_bytes() == \
+                (build / "hooks" / h).read_bytes()
+        script = (dest / "cdgate" / h).read_text()
+        assert script.startswith("#!/bin/sh\n") and "exec " in script
+    # the dispatcher passes arguments, output and exit status straight through
+    r = run_program(dest / "cdgate" / "before-install", ["-n"],
+                    env={"CDGATE_CONFIG": None})
+    assert r.returncode == 0, r.describe()
+    assert f"config '{dest}/cdgate/cdgate.ini'" in r.stdout, r.describe()
+    # single architecture again: plain programs, no architecture folders left
+    r = subprocess.run(["sh", str(TOP / "tools" / "bundle"), str(BUILD), str(dest)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (dest / "cdgate" / CROSS).exists() and not (dest / "cdgate" / NATIVE).exists()
+    assert (dest / "cdgate" / "before-install").read_bytes() == \
+        (BUILD / "hooks" / "before-install").read_bytes()
+
+
+def test_dispatcher_runs_the_hook_like_the_agent(tmp_path, imds):
+    from lib.agent import run_hook
+    dest = tmp_path / "rev"
+    assert bundle_both(dest).returncode == 0
+    ini = dest / "cdgate" / "cdgate.ini"
+    ini.write_text(f"[gate]\ntimeout = 2\nhistory = {tmp_path}/h.jsonl\n"
+                   f"[marker]\npath = {tmp_path}/provisioned\n")
+    r = run_hook(dest / "cdgate" / "before-install",
+                 env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
+                      "AWS_REGION": REGION}, timeout=30)
+    assert r.returncode == 2, r.describe()
+    assert last(r).startswith("cdgate: BeforeInstall: FAIL: "), r.describe()
+    assert r.stdout.splitlines()[0].startswith("cdgate: BeforeInstall: cdgate "), \
+        "the dispatcher printed something of its own"
+
+
+def test_dispatcher_on_an_unknown_machine(tmp_path):
+    dest = tmp_path / "rev"
+    assert bundle_both(dest).returncode == 0
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "uname").write_text("#!/bin/sh\necho riscv64\n")
+    os.chmod(fake / "uname", 0o755)
+    r = run_program(dest / "cdgate" / "validate-service",
+                    env={"PATH": f"{fake}:{AGENT_PATH}"})
+    assert r.returncode == 70, r.describe()
+    assert r.stdout.splitlines() == [
+        f"cdgate: ValidateService: FAIL: this revision holds programs for {NATIVE} "
+        f"{CROSS} only, not for this machine (riscv64): bundle it with make bundle "
+        f'ARCHS="{NATIVE} {CROSS} riscv64"'], r.describe()
+    assert r.stderr == ""
+
+
+def test_make_refuses_an_architecture_without_its_toolchain():
+    r = subprocess.run(["make", "-C", str(TOP), "-n", f"ARCH={CROSS}",
+                        "CC=no-such-cross-gcc", "BUILD=/nonexistent", "all"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert f"no {CROSS} cross build here (toolchain missing)" in r.stderr, r.stderr
+    assert "sh tools/deps cross" in r.stderr and "crossbuild-essential-" in r.stderr
+    r = subprocess.run(["make", "-C", str(TOP), "-n", "ARCH=riscv64", "all"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "ARCH=riscv64 is not supported" in r.stderr, r.stderr
+    r = subprocess.run(["make", "-C", str(TOP), "-n", "bundle", "DEST=/nonexistent",
+                        "ARCHS=x86_64 mips"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "ARCHS names mips" in r.stderr, r.stderr
