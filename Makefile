@@ -313,10 +313,18 @@ $(BUILD)/bench/spawn: tests/bench/spawn.c Makefile
 # make check runs the one-iteration smoke (tests/blackbox/test_bench_smoke.py)
 blackbox: $(BENCH_BIN)
 
+# The floor linked the usual way, next to build/legacy/before-install: make
+# bench measures the link of before the portability work side by side.
+$(BUILD)/legacy/floor: tests/bench/floor.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DYNAMIC_LIBS)
+
 bench:
 	@sh tools/deps bench
-	$(MAKE) all $(BENCH_BIN)
+	$(MAKE) all $(BENCH_BIN) $(LEGACY_BIN) $(BUILD)/legacy/floor
 	$(PYTHON) tests/bench/bench.py --build $(abspath $(BUILD)) \
+	    --variant 'before-install, usual dynamic link=$(BUILD)/legacy/before-install' \
+	    --variant-floor 'floor, usual dynamic link=$(BUILD)/legacy/floor' \
 	    --out $(abspath $(BUILD))/bench/results.md
 
 bench-smoke: all $(BENCH_BIN)
