@@ -238,6 +238,9 @@ ap_entry(struct ap *a)
 			    ap_tagged(a))
 				return ap_err(a, kline, "location under %s is "
 				    "not a plain path", a->event);
+			if (ap_scalar(a)[0] == '\0')
+				return ap_err(a, kline, "location under %s is "
+				    "empty", a->event);
 			if (strlen(ap_scalar(a)) >= sizeof(e->location))
 				return ap_err(a, kline, "location longer than "
 				    "%zu bytes", sizeof(e->location) - 1);
@@ -468,6 +471,7 @@ appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
 	text_copy(r->from, dir, sizeof(r->from));
 	for (level = 0; ; level++) {
 		text_copy(r->upto, dir, sizeof(r->upto));
+		r->levels = level + 1;
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			if (ap_join(path, sizeof(path), dir, names[i]) != 0)
 				return status_set(st, ST_CONFIG, "appspec: the "
@@ -520,10 +524,9 @@ appspec_deadline(long configured, const struct appspec_result *r,
 		return ST_OK;
 	if (r->timeout <= APPSPEC_MARGIN)
 		return status_set(st, ST_CONFIG, "appspec '%s' line %lu: "
-		    "timeout %lds for this program leaves no time for the "
-		    "checks: cdgate ends its run %ds before the agent's "
-		    "timeout to report; make that timeout at least %ds (the "
-		    "configured deadline is %lds)", r->path, r->line,
+		    "timeout %lds leaves no time once cdgate keeps %ds to "
+		    "report before it; make it at least %ds (configured "
+		    "deadline %lds)", r->path, r->line,
 		    r->timeout, APPSPEC_MARGIN, APPSPEC_MARGIN + 1, configured);
 	if (r->timeout - APPSPEC_MARGIN < configured) {
 		*in_force = r->timeout - APPSPEC_MARGIN;
@@ -551,8 +554,8 @@ appspec_describe(const struct appspec_result *r, const char *event,
 		    r->why);
 	else
 		n = snprintf(what, sizeof(what), "no appspec found (looked "
-		    "for appspec.yml and appspec.yaml from '%s' up to '%s')",
-		    r->from, r->upto);
+		    "in %d director%s, from the program's up to '%s')",
+		    r->levels, r->levels == 1 ? "y" : "ies", r->upto);
 	if (n < 0)
 		text_copy(what, "appspec unknown", sizeof(what));
 	if (snprintf(buf, len, "configured %lds; %s; in force %lds%s",

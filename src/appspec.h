@@ -79,6 +79,7 @@ struct appspec_result {
 	int found;			/* an appspec file was found */
 	char path[CAP_PATH];		/* it, or "" */
 	char from[CAP_PATH], upto[CAP_PATH];	/* searched, when not found */
+	int levels;			/* directories looked in */
 	char why[CAP_MSG / 2];		/* when the program's path is unknown */
 	int matched;			/* entries naming this program */
 	long timeout;			/* the smallest of theirs, seconds */

@@ -108,6 +108,8 @@ static struct parse_case parse_cases[] = {
 	    "location under BeforeInstall is not a plain path", 0, 0, "" },
 	{ "location empty", HEAD "    - location:\n", ST_CONFIG,
 	    "location under BeforeInstall is not a plain path", 0, 0, "" },
+	{ "location quoted empty", HEAD "    - location: \"\"\n", ST_CONFIG,
+	    "line 5: location under BeforeInstall is empty", 0, 0, "" },
 	{ "location twice", HEAD "    - location: a\n      location: b\n",
 	    ST_CONFIG, "line 6: location given twice in one entry under "
 	    "BeforeInstall (lines 5 and 6)", 0, 0, "" },
@@ -374,6 +376,7 @@ test_lookup_walk(void **state)
 	    ST_OK);
 	CHECK_INT("above the root", r.found, 0);
 	CHECK_STR("above the root", r.upto, arc);
+	CHECK_INT("above the root", r.levels, 2);
 	/* the nearest: beside the program before the root's */
 	tl_join(p, sizeof(p), arc, "appspec.yml");
 	tl_put_text(p, HEAD ENT(PROG, "100"));
@@ -525,11 +528,12 @@ test_deadline_table(void **state)
 			char want[128];
 
 			snprintf(want, sizeof(want), "appspec '/a/appspec.yml' "
-			    "line 9: timeout %lds for this program leaves no "
-			    "time", c->timeout);
+			    "line 9: timeout %lds leaves no time once cdgate "
+			    "keeps 3s to report before it; make it at least 4s",
+			    c->timeout);
 			CHECK_HAS(c->name, st.msg, want);
-			CHECK_HAS(c->name, st.msg, "the configured deadline is "
-			    "300s");
+			CHECK_HAS(c->name, st.msg, "(configured deadline "
+			    "300s)");
 		}
 	}
 }
@@ -544,10 +548,10 @@ test_describe(void **state)
 	memset(&r, 0, sizeof(r));
 	snprintf(r.from, sizeof(r.from), "/a/b");
 	snprintf(r.upto, sizeof(r.upto), "/a");
+	r.levels = 2;
 	appspec_describe(&r, "BeforeInstall", 300, 300, buf, sizeof(buf));
-	CHECK_STR("none", buf, "configured 300s; no appspec found (looked for "
-	    "appspec.yml and appspec.yaml from '/a/b' up to '/a'); in force "
-	    "300s");
+	CHECK_STR("none", buf, "configured 300s; no appspec found (looked in "
+	    "2 directories, from the program's up to '/a'); in force 300s");
 	r.found = 1;
 	snprintf(r.path, sizeof(r.path), "/a/appspec.yml");
 	appspec_describe(&r, "BeforeInstall", 300, 300, buf, sizeof(buf));
