@@ -587,17 +587,43 @@ env | sort | sed 's/^/env:/'
 
 
 def test_sigterm_to_group_at_deadline(tmp_path):
-    arc, prog = hook_script(tmp_path, """
-trap 'echo "main got TERM"; exit 143' TERM
-( trap 'echo "child got TERM"; exit 0' TERM; while :; do sleep 0.05; done ) &
+    """The agent's timeout: SIGTERM to the whole group, and the pipes closed
+    at once: the lines from before stay, those written after are lost (the
+    writes fail with EPIPE), the files show that both processes got it."""
+    got = tmp_path / "got"
+    arc, prog = hook_script(tmp_path, f"""
+trap '' PIPE
+trap 'echo main >> {got}; /bin/echo "main got TERM"; echo wrote $? >> {got}; exit 143' TERM
+( trap 'echo child >> {got}; echo "child got TERM"; exit 0' TERM; while :; do sleep 0.05; done ) &
 echo started
 while :; do sleep 0.05; done
 """)
     r = run_hook(prog, "BeforeInstall", timeout=0.5)
     assert r.timed_out and not r.hung and r.returncode == 143, r
     assert 0.5 <= r.elapsed < 2.0
-    assert {"main got TERM", "child got TERM"} <= set(r.output), r
+    assert r.output == ["started"], r
+    assert "got TERM" not in r.tail and "got TERM" not in r.stdout, r
+    done = got.read_text().split("\n")
+    assert "main" in done and "child" in done, done
+    assert "wrote 0" not in done, done          # echo failed: the pipe was closed
     assert r.agent_message.endswith("failed to complete in 0.5 seconds")
+
+
+def test_output_after_sigterm_is_lost_before_kept(tmp_path):
+    """What the program wrote before the deadline is all there (log and
+    tail), a partial line at the deadline is dropped, nothing after it."""
+    arc, prog = hook_script(tmp_path, """
+trap '' PIPE
+trap 'echo "cdgate: BeforeInstall: FAIL: too late"; exit 3' TERM
+i=0; while [ $i -lt 50 ]; do echo "line $i"; i=$((i+1)); done
+printf 'partial'
+while :; do sleep 0.05; done
+""")
+    r = run_hook(prog, "BeforeInstall", timeout=0.5)
+    assert r.timed_out and r.returncode == 3, r
+    assert r.output == [f"line {i}" for i in range(50)], r
+    assert "[stdout]line 49\n" in arc.scripts_log.read_text()
+    assert "too late" not in arc.scripts_log.read_text() and "partial" not in r.stdout
 
 
 def test_sigterm_ignored_is_hung(tmp_path):

@@ -18,10 +18,13 @@
   order between the streams is lost exactly as in the agent's log.
 - The child leads its own process group (pgid == pid).  One deadline covers
   the process exit AND EOF on both pipes.  At the deadline, if the process
-  still runs, SIGTERM goes to the process group and ``timed_out`` is set;
-  the agent never sends SIGKILL.  If the process exited but a pipe is still
-  open at the deadline, ``pipes_held`` is set (the agent's "failed to close
-  STDOUT").
+  still runs, ``timed_out`` is set, the readers stop, SIGTERM goes to the
+  process group and the read ends of both pipes are closed at once, as the
+  agent does: what was captured before stays, anything the program writes
+  from the SIGTERM on (its own SIGTERM verdict too) gets EPIPE and is in
+  neither the result, the log nor the tail; the agent never sends SIGKILL.
+  If the process exited but a pipe is still open at the deadline,
+  ``pipes_held`` is set (the agent's "failed to close STDOUT").
 - Harness safety, NOT agent behaviour: ``safety`` seconds after the
   deadline a process that ignored SIGTERM is SIGKILLed with its group and
   ``hung`` is set, so a broken program fails its test instead of hanging
@@ -36,7 +39,9 @@
   JSON::GeneratorError occured" instead.
 
 ``run_program`` runs a helper binary (``cdgate-mark`` ...) with arguments,
-with the same pipes, deadline and result, without the agent's variables.
+with the same pipes, deadline and result, without the agent's variables;
+at its deadline it sends SIGTERM but keeps reading the output to the end,
+as systemd or User Data's shell would (helpers are not run by the agent).
 """
 
 from __future__ import annotations
@@ -181,7 +186,8 @@ def make_archive(root, programs: dict, files: Optional[dict] = None, *,
                  group_id: Optional[str] = None, deployment_id: Optional[str] = None,
                  application_name: str = DEFAULT_APPLICATION,
                  deployment_group_name: str = DEFAULT_GROUP_NAME,
-                 bundle: Optional[dict] = None, appspec: bool = True) -> Archive:
+                 bundle: Optional[dict] = None, appspec: bool = True,
+                 appspec_timeout: Optional[int] = 3600) -> Archive:
     """Create ``<root>/<group-id>/<deployment-id>/deployment-archive/``.
 
     programs: {relative path in the archive: source file}, copied with mode
@@ -189,7 +195,11 @@ def make_archive(root, programs: dict, files: Optional[dict] = None, *,
     the deployment directory).  config: cdgate.ini text written into
     ``config_dir`` (relative to the archive; default: the first program's
     directory).  An ``appspec.yml`` naming the hooks is written unless
-    appspec=False or files has one.  Returns the Archive (``.path``,
+    appspec=False or files has one, each with ``timeout: appspec_timeout``
+    (default 3600, the agent's default, above any cdgate.ini deadline, so
+    that the configured deadline is the one in force; None: no timeout
+    line).  The hooks read their own entry's timeout (appspec.h): the
+    runner's ``timeout`` is the agent's, pass the same number.  Returns the Archive (``.path``,
     ``.group_id``, ``.deployment_id``, ``.programs``...).
     """
     arc = Archive(Path(root).resolve(), group_id or new_group_id(),
@@ -210,7 +220,7 @@ def make_archive(root, programs: dict, files: Optional[dict] = None, *,
             config_dir = str(Path(next(iter(programs))).parent) if programs else "."
         files[str(Path(config_dir) / "cdgate.ini")] = config
     if appspec and "appspec.yml" not in files:
-        files["appspec.yml"] = _appspec(arc)
+        files["appspec.yml"] = _appspec(arc, appspec_timeout)
     for rel, content in files.items():
         dst = (arc.path / rel)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -220,12 +230,14 @@ def make_archive(root, programs: dict, files: Optional[dict] = None, *,
     return arc
 
 
-def _appspec(arc: Archive) -> str:
+def _appspec(arc: Archive, timeout: Optional[int]) -> str:
     lines = ["version: 0.0", "os: linux", "hooks:"]
     for rel in arc.programs:
         event = HOOK_EVENTS.get(Path(rel).name)
         if event:
-            lines += [f"  {event}:", f"    - location: {rel}", "      timeout: 300"]
+            lines += [f"  {event}:", f"    - location: {rel}"]
+            if timeout is not None:
+                lines.append(f"      timeout: {timeout}")
     return "\n".join(lines) + "\n"
 
 
@@ -426,7 +438,7 @@ def run_hook(path, event: Optional[str] = None, env: Optional[dict] = None,
         res = _execute(list(wrap) + [str(path)], full_env, "/", timeout, safety, None,
                        pass_fds,
                        headers=[f"LifecycleEvent - {event}\n", f"Script - {location}\n"],
-                       log_file=log_file)
+                       log_file=log_file, agent_timeout=True)
     finally:
         if log_file:
             log_file.close()
@@ -448,13 +460,13 @@ def run_program(path, args=(), env: Optional[dict] = None,
     base = dict(os.environ) if inherit_env else {"PATH": AGENT_PATH}
     argv = list(wrap) + [str(path)] + [str(a) for a in args]
     res = _execute(argv, _merge_env(base, env), cwd, timeout, safety, input, pass_fds,
-                   headers=[], log_file=None)
+                   headers=[], log_file=None, agent_timeout=False)
     res.location = str(path)
     return res
 
 
 def _execute(argv, env, cwd, timeout, safety, stdin_data, pass_fds, *,
-             headers, log_file) -> RunResult:
+             headers, log_file, agent_timeout) -> RunResult:
     res = RunResult(argv=list(argv), timeout=timeout, env=dict(env))
     env = dict(env)
     for k in CHECK_ENV:
@@ -468,7 +480,7 @@ def _execute(argv, env, cwd, timeout, safety, stdin_data, pass_fds, *,
         raise ValueError(f"CDGATE_WRAP={WRAP!r}: only 'valgrind' is known")
     try:
         return _execute_checked(res, argv, env, cwd, timeout, safety, stdin_data,
-                                pass_fds, headers, log_file, vg_log)
+                                pass_fds, headers, log_file, vg_log, agent_timeout)
     finally:
         if vg_log is not None:
             for p in Path(vg_log).parent.glob(Path(vg_log).name.replace("%p", "*")):
@@ -502,15 +514,15 @@ def check_reports(res: "RunResult", vg_log: Optional[str] = None) -> None:
 
 
 def _execute_checked(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds,
-                     headers, log_file, vg_log) -> RunResult:
+                     headers, log_file, vg_log, agent_timeout) -> RunResult:
     res = _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds,
-                         headers=headers, log_file=log_file)
+                         headers=headers, log_file=log_file, agent_timeout=agent_timeout)
     check_reports(res, vg_log)
     return res
 
 
 def _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds, *,
-                   headers, log_file) -> RunResult:
+                   headers, log_file, agent_timeout) -> RunResult:
     lock = threading.Lock()
     slog = ScriptLog()
     chunks = {"stdout": [], "stderr": []}
@@ -525,16 +537,38 @@ def _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds, *
     for h in headers:
         log_entry(h)
 
+    def record(name, raw):
+        with lock:
+            chunks[name].append(raw)
+            res.raw_lines.append((name, raw))
+            text = _dec(raw)
+            res.lines.append(f"[{name}]" + text[:-1] if text.endswith("\n")
+                             else f"[{name}]" + text)
+            log_entry(f"[{name}]" + text)
+
+    # The agent's timeout: the readers stop (stop set, wake_r readable),
+    # then SIGTERM, then the read ends are closed; a partial line is lost.
+    stop = threading.Event()
+    wake_r, wake_w = os.pipe()
+
     def reader(pipe, name):
+        fd, part = pipe.fileno(), b""
         try:
-            for raw in iter(pipe.readline, b""):
-                with lock:
-                    chunks[name].append(raw)
-                    res.raw_lines.append((name, raw))
-                    text = _dec(raw)
-                    res.lines.append(f"[{name}]" + text[:-1] if text.endswith("\n")
-                                     else f"[{name}]" + text)
-                    log_entry(f"[{name}]" + text)
+            while True:
+                ready, _, _ = select.select([fd, wake_r], [], [])
+                if stop.is_set():
+                    return
+                if fd not in ready:
+                    continue
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                part += data
+                while b"\n" in part:
+                    raw, part = part.split(b"\n", 1)
+                    record(name, raw + b"\n")
+            if part:
+                record(name, part)         # a last line without a newline
         except (OSError, ValueError):
             pass
 
@@ -567,10 +601,29 @@ def _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds, *
             for t in readers:
                 t.join(max(0.0, deadline - time.monotonic()))
             res.pipes_held = any(t.is_alive() for t in readers)
+        elif agent_timeout:
+            # the agent: SIGTERM to the group and its pipes closed at once,
+            # no SIGKILL; what the program writes from now on is lost (EPIPE)
+            res.timed_out = True
+            stop.set()
+            os.write(wake_w, b"x")
+            for t in readers:
+                t.join(2.0)
+            res.term_monotonic = time.monotonic()
+            _killpg(pgid, _signal.SIGTERM)
+            for p in (proc.stdout, proc.stderr):
+                p.close()
+            if not _wait_exit(proc, pidfd, hard):
+                res.hung = True                        # harness safety only
+                _killpg(pgid, _signal.SIGKILL)
+                proc.wait()
+            _mark_exit(res)
         else:
+            # a helper's supervisor (systemd, User Data's shell): SIGTERM,
+            # and its output is still read to the end
             res.timed_out = True
             res.term_monotonic = time.monotonic()
-            _killpg(pgid, _signal.SIGTERM)            # the agent: '-TERM', no SIGKILL
+            _killpg(pgid, _signal.SIGTERM)
             if not _wait_exit(proc, pidfd, hard):
                 res.hung = True                        # harness safety only
                 _killpg(pgid, _signal.SIGKILL)
@@ -593,6 +646,13 @@ def _execute_inner(res, argv, env, cwd, timeout, safety, stdin_data, pass_fds, *
     finally:
         if pidfd is not None:
             os.close(pidfd)
+        if not stop.is_set():
+            stop.set()
+            os.write(wake_w, b"x")
+        for t in readers:
+            t.join(2.0)
+        os.close(wake_r)
+        os.close(wake_w)
         if proc.returncode is None:
             _killpg(pgid, _signal.SIGKILL)
             proc.wait()
@@ -718,6 +778,17 @@ def assert_term_prompt(res, report, what: str) -> float:
     report(f"SIGTERM -> exit {what}: {ms:.1f} ms")
     assert ms < TERM_PROMPT_MS, res.describe()
     return ms
+
+
+def assert_verdict_lost(res) -> None:
+    """A run the agent's timeout ended (run_hook): SIGTERM and the pipes
+    closed at once, so whatever the program printed from then on, its
+    SIGTERM verdict too, is in neither the output nor the console tail (it
+    is still in the history line)."""
+    assert res.timed_out, res.describe()
+    assert not any(VERDICT_RE.match(t) for t in res.output), res.describe()
+    assert not any("SIGTERM" in t for t in res.output), res.describe()
+    assert "FAIL" not in res.tail and "PASS" not in res.tail, res.describe()
 
 
 def assert_agent_clean(result: RunResult, expect: Optional[str] = None, *,
