@@ -108,6 +108,35 @@ HISTORY = ('{"time":"2026-11-26T02:00:00Z","program":"before-install","event":"B
            'garbage line\n{"torn":')
 
 
+APPSPEC = """version: 0.0
+os: linux
+files:
+  - source: /
+    destination: /srv/app
+permissions:
+  - object: /srv/app
+    owner: app
+    mode: 755
+hooks:
+  BeforeInstall:
+    - location: before-install
+      timeout: 360
+    - location: scripts/install-deps.sh
+      timeout: 300
+      runas: root
+  ValidateService:
+    - location: validate-service
+"""
+
+APPSPEC_BUNDLE = "version: 0.0\nos: linux\nhooks:\n" + "".join(
+    f"  {ev}:\n    - location: cdgate/{prog}\n      timeout: 360\n" for ev, prog in (
+        ("BeforeBlockTraffic", "before-block-traffic"), ("AfterBlockTraffic", "after-block-traffic"),
+        ("ApplicationStop", "application-stop"), ("BeforeInstall", "before-install"),
+        ("AfterInstall", "after-install"), ("ApplicationStart", "application-start"),
+        ("ValidateService", "validate-service"), ("BeforeAllowTraffic", "before-allow-traffic"),
+        ("AfterAllowTraffic", "after-allow-traffic")))
+
+
 def reply(kind, body=b""):
     body = body.encode() if isinstance(body, str) else body
     return bytes([kind]) + struct.pack("<H", len(body)) + body
@@ -203,6 +232,19 @@ def seeds():
     s["drain"]["diag-error"] = b"\x40" + z("80", diag_error(9, 2))
     s["history"] = {"lines": z("d-ABCDEFGHI", "app", "0123abc", IID, "InService", "marker: ok", HISTORY),
                     "hostile": z("d-\x1b[31m", "\xff\xfe", "x" * 300, "i-\n", "", "r" * 5000, "")}
+    # appspec: the first byte picks the event (low nibble: 1 BeforeInstall,
+    # 4 ValidateService) and 0x10 looks the file up beside the program
+    s["appspec"] = {
+        "readme": b"\x11" + APPSPEC.encode(),
+        "bundle": b"\x14" + APPSPEC_BUNDLE.encode(),
+        "twice": b"\x11" + b"hooks:\n  BeforeInstall:\n    - location: before-install\n"
+                 b"      timeout: 900\n    - location: /before-install\n      timeout: \"45\"\n",
+        "flow": b"\x01{hooks: {BeforeInstall: [{location: x, timeout: 9}]}}\n",
+        "bomb": b"\x01a: &a [\"lol\",\"lol\"]\nb: &b [*a,*a]\nc: [*b,*b]\n",
+        "tab": b"\x11hooks:\n\tBeforeInstall:\n",
+        "dup": b"\x11hooks:\n  BeforeInstall: []\n  BeforeInstall:\n    - location: before-install\n"
+               b"      timeout: 0\n      timeout: abc\n---\nhooks: {}\n",
+    }
     return s
 
 
