@@ -5,17 +5,20 @@
 #include "appspec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yaml.h>
 
 #include "file.h"
+#include "mono.h"
 #include "text.h"
 
 /* The parser's state: the current event and what it is filling. */
@@ -563,4 +566,40 @@ appspec_describe(const struct appspec_result *r, const char *event,
 	    " (the appspec timeout less " APPSPEC_MARGIN_TEXT " to report)" :
 	    "") < 0)
 		text_copy(buf, "configured", len);
+}
+
+int64_t
+appspec_spawned_ms(void)
+{
+	char buf[1024], *p;
+	struct timespec ts;
+	unsigned long long ticks = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	int64_t now = mono_ms(), age;
+	ssize_t n;
+	int fd, field;
+
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+		return now;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return now;
+	buf[n] = '\0';
+	/* after "pid (comm) ": field 3 (state) on; starttime is field 22 */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return now;
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || p[1] < '0' || p[1] > '9')
+		return now;
+	for (p++; *p >= '0' && *p <= '9' && ticks < (1ULL << 50); p++)
+		ticks = ticks * 10 + (unsigned long long)(*p - '0');
+	age = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
+	    (int64_t)(ticks * 1000 / (unsigned long long)hz);
+	if (age < 0)
+		age = 0;
+	if (age > APPSPEC_SPAWN_MAX_MS)
+		age = APPSPEC_SPAWN_MAX_MS;
+	return now - age;
 }

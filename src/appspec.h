@@ -37,6 +37,7 @@
 #define CDGATE_APPSPEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "caps.h"
 #include "status.h"
@@ -58,6 +59,8 @@
  */
 #define APPSPEC_MARGIN 3
 #define APPSPEC_MARGIN_TEXT "3s"
+#define APPSPEC_SPAWN_MAX_MS 10000	/* a start longer than that is not
+					   believed (clock semantics) */
 
 struct appspec_entry {
 	char location[CAP_APPSPEC_LOCATION];
@@ -110,6 +113,14 @@ int appspec_find(const char *event, struct appspec_result *r,
  */
 int appspec_deadline(long configured, const struct appspec_result *r,
     long *in_force, int *from_appspec, struct status *st);
+/*
+ * When the agent started this process, on mono_ms()'s clock: the process's
+ * start (/proc/self/stat) when known, else now.  The agent's timeout runs
+ * from there, so a deadline taken from the appspec does too: a slow start
+ * (a loaded machine, valgrind) is not taken out of the margin.  At most
+ * APPSPEC_SPAWN_MAX_MS before now.
+ */
+int64_t appspec_spawned_ms(void);
 /*
  * For -n: "configured Cs; <what was found>; in force Fs" into buf (the
  * text after "deadline: ").

@@ -504,7 +504,9 @@ gate_main(int argc, char **argv, enum event ev)
 			gate_history(&g);	/* it would fail every run */
 		return gate_verdict(&g, rc);
 	}
-	g.deadline = g.start + g.timeout * 1000;
+	/* the appspec's timeout runs from the agent's spawn, not from here */
+	g.deadline = (g.appspec_timeout > 0 ? appspec_spawned_ms() : g.start) +
+	    g.timeout * 1000;
 	gate_plan(&g);
 	if (g.check_mode) {
 		out_verdict(0, 0, "configuration is valid (check mode: nothing "

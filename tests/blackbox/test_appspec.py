@@ -104,12 +104,15 @@ def test_runner_timeout_first_loses_the_verdict(deploy, tmp_path, report, how):
 
 
 def assert_own_fail_before_timeout(r, timeout: int, report, what: str) -> None:
-    """The hook's own FAIL (exit 2, its deadline) is the last line captured,
-    before the runner's timeout, with the plan line naming the appspec."""
+    """The hook's own FAIL at its deadline is the last line captured, before
+    the runner's timeout, with the plan line naming the appspec.  Exit 2
+    (the wait timed out); on a machine so loaded that the start took the
+    whole deadline, 69 from the lifecycle read ("no time left"): the hook's
+    own verdict all the same."""
     in_force = timeout - MARGIN
     assert not r.timed_out, r
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 2, r
+    assert r.returncode == 2 or (r.returncode == 69 and "no time left" in r.verdict), r
     assert f"; deadline {in_force}s (appspec timeout {timeout}s)" in r.stdout, r
     assert r.elapsed < timeout, r
     report(f"appspec timeout {timeout}s, {what}: exit {r.elapsed - in_force:.2f} s after "
@@ -129,17 +132,16 @@ def health_run(deploy, tmp_path, port: int, timeout: int):
 def test_appspec_5s_marker_wait_ends_with_its_own_verdict(deploy, tmp_path, report):
     r = marker_run(deploy, tmp_path, 5)
     assert_own_fail_before_timeout(r, 5, report, "marker wait")
-    assert r.elapsed >= 2, r
-    assert "within 2s" in r.verdict, r
+    assert r.returncode == 69 or "within 2s" in r.verdict, r
     e = history(tmp_path)[-1]
-    assert e["exit"] == 2 and e["verdict"] == "fail", e
+    assert e["exit"] == r.returncode and e["verdict"] == "fail", e
 
 
 def test_appspec_5s_health_wait_ends_with_its_own_verdict(deploy, tmp_path, report,
                                                           refused_port):
     r = health_run(deploy, tmp_path, refused_port, 5)
     assert_own_fail_before_timeout(r, 5, report, "health wait")
-    assert "health" in r.verdict, r
+    assert r.returncode == 69 or "health" in r.verdict, r
 
 
 def test_appspec_60s_marker_and_health_waits_end_with_their_own_verdicts(

@@ -9,6 +9,7 @@
  * cdgate/before-install (any regular file: lookup only compares inodes).
  */
 #include "appspec.h"
+#include "mono.h"
 #include "status.h"
 #include "testlib.h"
 
@@ -475,6 +476,19 @@ test_find_self(void **state)
 	CHECK_INT("self", r.matched, 0);
 }
 
+/* The process's start: at most APPSPEC_SPAWN_MAX_MS back, not ahead. */
+static void
+test_spawned(void **state)
+{
+	int64_t now, t;
+
+	(void)state;
+	now = mono_ms();
+	t = appspec_spawned_ms();
+	assert_true(t <= mono_ms());
+	assert_true(t >= now - APPSPEC_SPAWN_MAX_MS);
+}
+
 /* ------------------------------------------------------------------ */
 /* appspec_deadline and appspec_describe */
 
@@ -591,6 +605,7 @@ main(void)
 		T(test_lookup_walk),
 		T(test_lookup_not_a_file),
 		cmocka_unit_test(test_find_self),
+		cmocka_unit_test(test_spawned),
 		cmocka_unit_test(test_deadline_table),
 		cmocka_unit_test(test_describe),
 	};
