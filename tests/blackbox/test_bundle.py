@@ -276,3 +276,14 @@ def test_bundle_refuses_a_program_of_another_architecture(build, tmp_path):
     assert f"is not an {other} program" in r.stdout and f"make ARCH={other}" in r.stdout
     r = bundle(build, tmp_path / "rev", f"riscv64={build}")
     assert r.returncode == 64 and "'riscv64' is not supported" in r.stdout, r.stdout
+
+
+def test_bundle_from_a_relative_build_directory(build, tmp_path):
+    """make bundle passes BUILD as the Makefile names it (build, relative)."""
+    top = BUNDLE.parents[1]
+    rel = os.path.relpath(build, top)
+    r = subprocess.run(["sh", "tools/bundle", rel, str(tmp_path / "rev")], cwd=top,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert hooks_of((tmp_path / "rev" / "appspec.yml").read_text()) == \
+        expected_hooks(EXAMPLE_DEADLINES)
