@@ -169,25 +169,24 @@ ap_timeout(struct ap *a, struct appspec_entry *e)
 
 	e->tline = ap_line(a);
 	if (a->ev.type != YAML_SCALAR_EVENT) {
-		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout is a %s, "
-		    "not a number of seconds", e->tline, a->ev.type ==
+		snprintf(e->bad, sizeof(e->bad), "timeout is a %s, not a "
+		    "number of seconds", a->ev.type ==
 		    YAML_MAPPING_START_EVENT ? "mapping" : "list");
 		return;
 	}
 	n = strlen(v);
 	if (ap_null(a))
-		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout has no "
-		    "value", e->tline);
+		snprintf(e->bad, sizeof(e->bad), "timeout has no value");
 	else if (ap_tagged(a))
-		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout has an "
-		    "explicit YAML tag", e->tline);
+		snprintf(e->bad, sizeof(e->bad), "timeout has an explicit "
+		    "YAML tag");
 	else if (n == 0 || v[0] < '1' || v[0] > '9' ||
 	    strspn(v, "0123456789") != n) {
 		char shown[48];
 
 		text_clean(shown, sizeof(shown), v, n);
-		snprintf(e->bad, sizeof(e->bad), "line %lu: timeout '%s' is "
-		    "not a positive whole number of seconds", e->tline, shown);
+		snprintf(e->bad, sizeof(e->bad), "timeout '%s' is not a "
+		    "positive whole number of seconds", shown);
 	}
 	if (e->bad[0] != '\0')
 		return;
@@ -249,15 +248,16 @@ ap_entry(struct ap *a)
 				    "%zu bytes", sizeof(e->location) - 1);
 			text_copy(e->location, ap_scalar(a),
 			    sizeof(e->location));
-		} else if (strcmp(key, "timeout") == 0) {
-			if (seen_timeout++ && e->bad[0] == '\0')
-				snprintf(e->bad, sizeof(e->bad), "line %lu: "
-				    "timeout given twice in one entry", kline);
-			else if (e->bad[0] == '\0') {
+		} else if (strcmp(key, "timeout") == 0 && e->bad[0] == '\0') {
+			/* the first problem is the one told, at its line */
+			e->tline = kline;
+			if (seen_timeout++)
+				snprintf(e->bad, sizeof(e->bad), "timeout "
+				    "given twice in one entry");
+			else {
 				e->has_timeout = 1;
 				ap_timeout(a, e);
 			}
-			e->tline = kline;
 		}
 		if ((rc = ap_skip(a)) != ST_OK)
 			return rc;
@@ -436,9 +436,9 @@ ap_match(const char *path, const char *root, const char *event,
 		    sb.st_ino != self->st_ino)
 			continue;
 		if (e->bad[0] != '\0') {
-			rc = status_set(st, ST_CONFIG, "appspec '%s' %s (the "
-			    "entry for this program under %s)", path, e->bad,
-			    event);
+			rc = status_set(st, ST_CONFIG, "appspec '%s' line %lu: "
+			    "this program's entry under %s: %s", path, e->tline,
+			    event, e->bad);
 			break;
 		}
 		if (r->matched++ == 0 || e->timeout < r->timeout) {

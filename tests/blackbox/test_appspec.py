@@ -271,10 +271,10 @@ BAD = {
                     "  BeforeInstall:\n" + ENTRY + "      timeout: 5\n",
                     "line 5: BeforeInstall given twice in hooks (lines 2 and 5)"),
     "timeout twice": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout: 900\n"
-                      "      timeout: 5\n", "line 5: timeout given twice in one entry"),
+                      "      timeout: 5\n", "line 5: this program's entry under BeforeInstall: timeout given twice in one entry"),
     "timeout zero": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout: 0\n",
-                     "line 4: timeout '0' is not a positive whole number of seconds "
-                     "(the entry for this program under BeforeInstall)"),
+                     "line 4: this program's entry under BeforeInstall: timeout '0' is "
+                     "not a positive whole number of seconds"),
     "timeout with unit": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout: 60s\n",
                           "line 4: timeout '60s' is not a positive whole number"),
     "timeout empty": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout:\n",

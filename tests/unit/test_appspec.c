@@ -61,7 +61,7 @@ static struct parse_case parse_cases[] = {
 	    "      timeout: 12\r\n", ST_OK, "", 1, 12, "" },
 	/* a bad timeout is kept in the entry: an error only if it is ours */
 	{ "timeout zero", HEAD ENT("x", "0"), ST_OK, "", 1, 0,
-	    "line 6: timeout '0' is not a positive whole number" },
+	    "timeout '0' is not a positive whole number" },
 	{ "timeout negative", HEAD ENT("x", "-5"), ST_OK, "", 1, 0,
 	    "timeout '-5' is not" },
 	{ "timeout with a unit", HEAD ENT("x", "60s"), ST_OK, "", 1, 0,
@@ -280,8 +280,8 @@ static struct lookup_case lookup_cases[] = {
 	{ "no timeout: 3600", "appspec.yml", HEAD "    - location: " PROG
 	    "\n", 0644, ST_OK, "", 1, 1, 3600, 5 },
 	{ "its timeout bad", "appspec.yml", HEAD ENT(PROG, "soon"), 0644,
-	    ST_CONFIG, "line 6: timeout 'soon' is not a positive whole number "
-	    "of seconds (the entry for this program under BeforeInstall)", 1,
+	    ST_CONFIG, "line 6: this program's entry under BeforeInstall: "
+	    "timeout 'soon' is not a positive whole number of seconds", 1,
 	    0, 0, 0 },
 	{ "another's timeout bad", "appspec.yml",
 	    HEAD ENT("other", "soon") ENT(PROG, "50"), 0644, ST_OK, "", 1, 1,
