@@ -261,7 +261,9 @@ mark_run(struct mark *k, int *status)
 	int ws;
 
 	out_info("running: %s", k->run[0]);
-	if ((pid = fork()) == -1)
+	/* proc.h: a clean signal mask and default dispositions in the
+	 * child, and no signal between the fork and proc_term_child */
+	if ((pid = proc_fork_group()) == -1)
 		return status_set(&k->st, ST_OSERR, "fork: %s",
 		    strerror(errno));
 	if (pid == 0) {

@@ -425,8 +425,8 @@ config_load_file(struct config *c, const char *path, struct status *st)
 
 	rc = file_read(path, "config", CAP_CONFIG_FILE,
 	    FILE_TRUSTED | FILE_TEXT, &buf, &len, NULL, &absent, st);
-	if (rc != ST_OK)
-		return st->code = ST_CONFIG;
+	if (rc != ST_OK)	/* out of memory or descriptors stays 71 */
+		return st->code = rc == ST_OSERR ? ST_OSERR : ST_CONFIG;
 	text_copy(c->path, path, sizeof(c->path));
 	rc = inifile_parse(path, buf, len, config_handler, c, ST_CONFIG, st);
 	free(buf);

@@ -62,7 +62,8 @@ file_read_fd(int fd, const char *path, const char *what, size_t cap,
 			continue;
 		if (r < 0) {
 			free(b);
-			return status_set(st, ST_FAIL, "cannot read %s '%s': "
+			return status_set(st, status_sys(errno, ST_FAIL),
+			    "cannot read %s '%s': "
 			    "%s", what, path, strerror(errno));
 		}
 		if (r == 0)
@@ -102,7 +103,8 @@ file_read(const char *path, const char *what, size_t cap, int flags,
 			return status_set(st, ST_FAIL, "%s '%s' is a symbolic "
 			    "link; links are refused, use the real path", what,
 			    path);
-		return status_set(st, ST_FAIL, "cannot open %s '%s': %s",
+		return status_set(st, status_sys(errno, ST_FAIL),
+		    "cannot open %s '%s': %s",
 		    what, path, strerror(errno));
 	}
 	if (fstat(fd, &sb) == -1) {

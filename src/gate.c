@@ -359,6 +359,7 @@ gate_history(struct gate *g)
 	history_begin(&g->hist, g->cfg.history, g->cfg.history_max,
 	    g->ev >= 0 ? event_program((enum event)g->ev) : g->label,
 	    g->ev >= 0 ? event_name((enum event)g->ev) : NULL);
+	g->hist.deadline = g->deadline;	/* the lock is not waited past it */
 	history_arm(&g->hist, GATE_TERM_REASON);
 }
 
@@ -415,6 +416,8 @@ gate_end(struct gate *g, int rc, int facts)
 		if (history_record(&g->hist, code, skip, msg,
 		    proc_elapsed_ms(), &hst) != ST_OK)
 			out_info("history not recorded: %s", hst.msg);
+		else if (hst.msg[0] != '\0')	/* the lock was not had */
+			out_info("%s", hst.msg);
 	}
 	out_verdict(code, skip, "%s", msg);
 	return code;

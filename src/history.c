@@ -195,22 +195,65 @@ history_format(const struct history *h, int code, int skip,
 	    "bytes", cap - 1);
 }
 
-/* flock(LOCK_EX) polled for up to ms; 1 when locked.  Signal-safe. */
+/*
+ * flock(LOCK_EX) polled until the monotonic time until (on the clock: a
+ * busy machine oversleeps); 1 when locked.  A run ending (not the signal
+ * handler itself: handler) stops waiting when a signal comes.
+ * Async-signal-safe.
+ */
 static int
-hist_lock(int fd, long ms)
+hist_lock(int fd, int64_t until, int handler)
 {
 	struct timespec step = { 0, HISTORY_STEP_MS * 1000000L };
-	long waited;
 
-	for (waited = 0; ; waited += HISTORY_STEP_MS) {
+	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return 1;
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return 0;
-		if (waited >= ms)
+		if (mono_ms() >= until || (!handler && proc_signalled()))
 			return 0;
 		nanosleep(&step, NULL);
 	}
+}
+
+/*
+ * Appends line with one write; a write that fails part-way (ENOSPC,
+ * EFBIG, EIO) is undone: the file is cut back to where the line began when
+ * nothing was appended after it (always so under the lock), so no torn
+ * line is left for the next one to be glued to.  A file that ends in a
+ * torn line already (a crash, an older writer) gets a newline first.
+ * Async-signal-safe; -1 with errno, or a short count, when not written.
+ */
+static ssize_t
+hist_write(int fd, const struct stat *sb, const char *line, size_t len)
+{
+	char buf[HISTORY_CAP_LINE + 2], last = '\n';
+	struct stat now;
+	ssize_t w;
+	off_t end;
+	int err;
+
+	if (sb->st_size > 0 && pread(fd, &last, 1, sb->st_size - 1) != 1)
+		last = '\n';
+	if (last != '\n' && len < sizeof(buf)) {
+		buf[0] = '\n';
+		memcpy(buf + 1, line, len);
+		line = buf;
+		len++;
+	}
+	do
+		w = write(fd, line, len);
+	while (w < 0 && errno == EINTR);
+	if (w == (ssize_t)len)
+		return w;
+	err = w < 0 ? errno : 0;
+	if (w > 0 && (end = lseek(fd, 0, SEEK_CUR)) >= (off_t)w &&
+	    fstat(fd, &now) == 0 && now.st_size == end &&
+	    ftruncate(fd, end - (off_t)w) != 0)
+		err = errno;	/* the torn line stays: said in the message */
+	errno = err;
+	return w < 0 ? -1 : 0;
 }
 
 /* The fd's file may be appended to (history.h); HE_OK or why not. */
@@ -230,11 +273,14 @@ hist_fd_ok(int fd, struct stat *sb)
 
 /*
  * One locked append, rotating first when rotate is set and the line would
- * pass max.  Async-signal-safe; *err_no gets errno on HE_OPEN/HE_WRITE.
+ * pass max; the lock is waited for until the monotonic time until, and
+ * *locked says whether it was had.  Async-signal-safe (handler: called
+ * from the signal handler); *err_no gets errno on HE_OPEN/HE_WRITE.
  */
 static enum hist_err
 hist_append_raw(const char *path, const char *rotated, long max, int rotate,
-    long lock_ms, const char *line, size_t len, int *err_no)
+    int64_t until, int handler, const char *line, size_t len, int *err_no,
+    int *locked)
 {
 	struct stat sb, cur;
 	enum hist_err e;
@@ -242,8 +288,10 @@ hist_append_raw(const char *path, const char *rotated, long max, int rotate,
 	int fd, tries;
 
 	*err_no = 0;
+	*locked = 0;
 	for (tries = 0; tries < HISTORY_TRIES; tries++) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		/* read too: only its last byte (hist_write) */
+		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW |
 		    O_NONBLOCK | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			*err_no = errno;
@@ -254,7 +302,7 @@ hist_append_raw(const char *path, const char *rotated, long max, int rotate,
 			return e;
 		}
 		/* without the lock (a stuck holder): append, do not rotate */
-		if (hist_lock(fd, lock_ms)) {
+		if ((*locked = hist_lock(fd, until, handler))) {
 			/* the file at path may have been rotated meanwhile */
 			if (lstat(path, &cur) != 0 || fstat(fd, &sb) != 0 ||
 			    cur.st_ino != sb.st_ino || cur.st_dev != sb.st_dev) {
@@ -269,13 +317,16 @@ hist_append_raw(const char *path, const char *rotated, long max, int rotate,
 				continue;
 			}
 		}
-		do
-			w = write(fd, line, len);
-		while (w < 0 && errno == EINTR);
+		if (fstat(fd, &sb) != 0) {
+			*err_no = errno;
+			close(fd);
+			return HE_WRITE;
+		}
+		w = hist_write(fd, &sb, line, len);
 		if (w < 0)
 			*err_no = errno;
 		close(fd);
-		return w == (ssize_t)len ? HE_OK : HE_WRITE;
+		return w > 0 ? HE_OK : HE_WRITE;
 	}
 	return HE_BUSY;
 }
@@ -306,8 +357,9 @@ hist_err_status(enum hist_err e, int err_no, const char *path,
 		return status_set(st, ST_FAIL, "history '%s' is group- or "
 		    "world-writable; chmod go-w '%s'", path, path);
 	case HE_WRITE:
-		return status_set(st, ST_FAIL, "cannot write history '%s': %s",
-		    path, err_no ? strerror(err_no) : "short write");
+		return status_set(st, ST_FAIL, "cannot write history '%s': %s "
+		    "(the file is left as it was)", path, err_no ?
+		    strerror(err_no) : "short write");
 	case HE_BUSY:
 		break;
 	}
@@ -328,21 +380,50 @@ hist_dir(const char *path, struct status *st)
 	return file_dir_trusted(dir, "history", st);
 }
 
-int
-history_append(const char *path, const char *rotated, long max,
-    const char *line, size_t len, struct status *st)
+/* The end of the wait for the lock: HISTORY_LOCK_MS, cut at deadline but
+ * never below HISTORY_LOCK_MIN_MS (a moment's contention is normal). */
+static int64_t
+hist_lock_until(int64_t deadline)
 {
-	enum hist_err e;
-	int err_no, rc;
+	int64_t now = mono_ms(), until = now + HISTORY_LOCK_MS;
 
+	if (deadline > 0 && deadline < until)
+		until = deadline;
+	if (until < now + HISTORY_LOCK_MIN_MS)
+		until = now + HISTORY_LOCK_MIN_MS;
+	return until;
+}
+
+static int
+hist_append_by(const char *path, const char *rotated, long max,
+    const char *line, size_t len, int64_t deadline, struct status *st)
+{
+	int64_t t0 = mono_ms();
+	enum hist_err e;
+	int err_no, rc, locked;
+
+	status_clear(st);
 	if (len > HISTORY_CAP_LINE)
 		return status_set(st, ST_SOFTWARE, "history: line longer "
 		    "than %d bytes", HISTORY_CAP_LINE);
 	if ((rc = hist_dir(path, st)) != ST_OK)
 		return rc;
-	e = hist_append_raw(path, rotated, max, 1, HISTORY_LOCK_MS, line, len,
-	    &err_no);
+	e = hist_append_raw(path, rotated, max, 1, hist_lock_until(deadline),
+	    0, line, len, &err_no, &locked);
+	if (e == HE_OK && !locked)	/* a note, not a failure */
+		(void)status_set(st, ST_OK, "history '%s': its lock was held "
+		    "by another process for %.1fs%s; the line was appended "
+		    "without it (and the file not rotated)", path,
+		    (double)(mono_ms() - t0) / 1000.0, deadline > 0 &&
+		    mono_ms() >= deadline ? ", up to the deadline" : "");
 	return hist_err_status(e, err_no, path, st);
+}
+
+int
+history_append(const char *path, const char *rotated, long max,
+    const char *line, size_t len, struct status *st)
+{
+	return hist_append_by(path, rotated, max, line, len, 0, st);
 }
 
 /* The signal hook (proc.h): only async-signal-safe calls. */
@@ -353,7 +434,7 @@ hist_term(int sig, int elapsed_ms)
 	const struct hist_armed *a = &armed[armed_cur];
 	char buf[HISTORY_CAP_LINE];
 	size_t n = sig == SIGTERM ? a->term_len : a->int_len;
-	int err_no;
+	int err_no, locked;
 
 	if (!term_armed)
 		return;
@@ -365,8 +446,8 @@ hist_term(int sig, int elapsed_ms)
 	    elapsed_ms));
 	buf[n++] = '}';
 	buf[n++] = '\n';
-	(void)hist_append_raw(a->path, "", 0, 0, HISTORY_TERM_LOCK_MS, buf, n,
-	    &err_no);
+	(void)hist_append_raw(a->path, "", 0, 0, mono_ms() +
+	    HISTORY_TERM_LOCK_MS, 1, buf, n, &err_no, &locked);
 }
 
 /* The line for ST_TERM with reason, without its closing "}\n". */
@@ -411,22 +492,20 @@ history_record(struct history *h, int code, int skip, const char *reason,
     long duration_ms, struct status *st)
 {
 	char line[HISTORY_CAP_LINE + 1];
-	sigset_t block, old;
 	size_t len;
 	int rc;
 
-	/* one line per run: the SIGTERM line is off once this one is made */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &old);
+	/* one line per run: the SIGTERM line is off once this one is made,
+	 * and from here a signal exits with code (proc.h), the signals
+	 * blocked until out_verdict has printed the verdict */
+	proc_end_begin(code);
 	term_armed = 0;
+	status_clear(st);
 	rc = ST_OK;
 	if (h->on && (rc = history_format(h, code, skip, reason, duration_ms,
 	    line, sizeof(line), &len, st)) == ST_OK)
-		rc = history_append(h->path, h->rotated, h->max, line, len, st);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+		rc = hist_append_by(h->path, h->rotated, h->max, line, len,
+		    h->deadline, st);
 	return rc;
 }
 

@@ -8,13 +8,21 @@
  * - every value taken from outside (environment, marker, IMDS) MUST pass
  *   through text_clean and be cut to HISTORY_CAP_FIELD bytes; of the
  *   agent's variables only the documented ones (HISTORY_ENV) are recorded;
- * - the file MUST be opened O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK|
- *   O_CLOEXEC with mode 0644 and checked on the fd (a regular file owned by
- *   root or the running user, not group- or world-writable) in a directory
- *   owned by root or the running user and not writable by group or others;
+ * - the file MUST be opened O_RDWR|O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK|
+ *   O_CLOEXEC (read: only its last byte) with mode 0644 and checked on the
+ *   fd (a regular file owned by root or the running user, not group- or
+ *   world-writable) in a directory owned by root or the running user and
+ *   not writable by group or others;
  * - a line MUST be written with one write(2), under an exclusive flock of
  *   the file that is at the path at that moment (checked after locking), so
- *   concurrent writers neither tear nor lose lines;
+ *   concurrent writers neither tear nor lose lines; a write that fails
+ *   part-way (ENOSPC, EFBIG) is undone with ftruncate to the size before
+ *   it, under that lock, so a failed append leaves the file as it was; a
+ *   file ending in a torn line gets a newline before the next line;
+ * - the wait for the lock ends at the run's deadline (h->deadline; at
+ *   least HISTORY_LOCK_MIN_MS, at most HISTORY_LOCK_MS) or when a signal
+ *   comes; then the line is appended without the lock (never rotated),
+ *   and history_record says so in st (ST_OK: a note);
  * - rotation (path -> path.1, one generation) MUST happen only under that
  *   lock, when the file would pass history_max bytes;
  * - the SIGTERM line is prepared before the checks start (without the
@@ -35,6 +43,7 @@
 #define CDGATE_HISTORY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "caps.h"
 #include "marker.h"
@@ -49,6 +58,7 @@
 #define HISTORY_CAP_READ     (4L * 1024 * 1024)	/* tail read by status */
 #define HISTORY_CAP_ENTRIES  1000	/* entries history_load returns */
 #define HISTORY_LOCK_MS      1000	/* wait for the lock, then write */
+#define HISTORY_LOCK_MIN_MS  50	/* ...even when the deadline has come */
 #define HISTORY_TERM_LOCK_MS 100	/* ...from the SIGTERM handler */
 #define HISTORY_NENV         9
 
@@ -60,6 +70,7 @@ struct history {
 	char path[CAP_PATH];
 	char rotated[CAP_PATH + 4];	/* path + ".1" */
 	long max;
+	int64_t deadline;		/* the run's (mono_ms), 0: none */
 	char time[MARKER_TIME_LEN];
 	char program[64];
 	char event[64];			/* "" for helper programs */
@@ -81,18 +92,20 @@ void history_facts(struct history *h, const char *instance_id,
     const char *lifecycle, const char *digest, const char *finished_at);
 /*
  * Prepares the line written if SIGTERM ends the run (verdict fail, exit
- * ST_TERM, duration_ms from the signal handler), and the one for SIGINT or
- * SIGHUP (reason HISTORY_INT_REASON: a run stopped by hand, not the
+ * ST_TERM, duration_ms from the signal handler), and the one for SIGINT,
+ * SIGHUP or SIGQUIT (reason HISTORY_INT_REASON: a run stopped by hand, not the
  * agent's timeout), and registers them with proc_term_hook.  Call again
  * after history_facts to refresh them.
  */
-#define HISTORY_INT_REASON "interrupted by SIGINT or SIGHUP (stopped by " \
-    "hand, not by the agent's timeout)"
+#define HISTORY_INT_REASON "interrupted by SIGINT, SIGHUP or SIGQUIT " \
+    "(stopped by hand, not by the agent's timeout)"
 void history_arm(struct history *h, const char *reason);
 /*
  * Writes the line of this run (code 0 with skip: verdict skip) and disarms
  * the SIGTERM line.  ST_OK, or a failure in st for one info line; ST_OK
- * when the history is off.
+ * when the history is off.  On ST_OK, st->msg is "" or a note to print
+ * (the lock could not be had).  It begins the end of the run
+ * (proc_end_begin(code): the signals stay blocked until out_verdict).
  */
 int history_record(struct history *h, int code, int skip, const char *reason,
     long duration_ms, struct status *st);

@@ -111,8 +111,10 @@ inifile_seen(struct inifile *f, const char *section, const char *key)
 	if (f->nseen >= INIFILE_SEEN_MAX)
 		return inifile_error(f, "more than %d keys",
 		    INIFILE_SEEN_MAX), -1;
-	if ((k = malloc(ls + lk + 2)) == NULL)
+	if ((k = malloc(ls + lk + 2)) == NULL) {
+		f->oom = 1;
 		return inifile_error(f, "out of memory"), -1;
+	}
 	memcpy(k, section, ls + 1);
 	memcpy(k + ls + 1, key, lk + 1);
 	f->seen[f->nseen++] = k;
@@ -172,8 +174,8 @@ inifile_parse(const char *path, const char *buf, size_t len,
 		rc = status_set(st, errcode, "%s:%d: syntax error (expected "
 		    "[section], key = value, or a ; comment)", path, line);
 	else if (f.errline != 0)
-		rc = status_set(st, errcode, "%s:%d: %s", path, f.errline,
-		    f.err);
+		rc = status_set(st, f.oom ? ST_OSERR : errcode, "%s:%d: %s",
+		    path, f.errline, f.err);
 	else if (line < 0)
 		rc = status_set(st, ST_OSERR, "%s: out of memory", path);
 	for (i = 0; i < f.nseen; i++)

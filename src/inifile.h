@@ -31,6 +31,7 @@ struct inifile {
 	int lineno;
 	int errline;
 	int too_long;
+	int oom;		/* the error is out of memory: ST_OSERR */
 	char err[CAP_MSG];
 	inifile_fn fn;
 	void *user;
@@ -38,7 +39,8 @@ struct inifile {
 	char *seen[INIFILE_SEEN_MAX];
 };
 
-/* Parses buf; returns ST_OK or `errcode` with "FILE:LINE: message". */
+/* Parses buf; returns ST_OK or `errcode` with "FILE:LINE: message"
+ * (ST_OSERR when out of memory, whatever errcode). */
 int inifile_parse(const char *path, const char *buf, size_t len,
     inifile_fn fn, void *user, int errcode, struct status *st);
 /* Records an error at the current line; returns -1. */

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +30,20 @@ static const char *volatile term_unlink;
 static volatile pid_t term_child;
 static void (*volatile term_hook)(int, int);
 static int64_t started;
+/*
+ * The end of a run (proc_end_begin): 0 running; 1 a thread is recording
+ * the outcome (history line, verdict); 2 recorded; 3 a signal handler took
+ * over first.  end_code is the outcome's exit code from state 1 on.
+ */
+enum { END_RUNNING, END_RECORDING, END_RECORDED, END_SIGNALLED };
+static volatile int end_state;
+static volatile int end_code;
+static volatile sig_atomic_t got_signal;
+static sigset_t end_old;	/* the mask before proc_end_begin */
+static struct rlimit core_limit;	/* RLIMIT_CORE as inherited */
+static int core_saved;
+static struct rlimit nofile_limit;	/* RLIMIT_NOFILE as inherited */
+static int nofile_raised;
 
 size_t
 proc_fmt_ulong(char *buf, unsigned long v)
@@ -104,8 +121,21 @@ on_signal(int sig)
 	size_t n = 0;
 	long ms = (long)(mono_ms() - started);
 	pid_t child = term_child;
-	ssize_t w;
+	struct timespec ts = { 0, PROC_CHILD_POLL_MS * 1000000L };
+	int64_t until;
+	int st = END_RUNNING;
 
+	got_signal = 1;
+	/* the outcome is decided (or being recorded by another thread): it
+	 * stands, so the exit code always agrees with the history line */
+	if (!__atomic_compare_exchange_n(&end_state, &st, END_SIGNALLED, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		until = mono_ms() + PROC_END_WAIT_MS;
+		while (__atomic_load_n(&end_state, __ATOMIC_ACQUIRE) ==
+		    END_RECORDING && mono_ms() < until)
+			nanosleep(&ts, NULL);
+		_exit(__atomic_load_n(&end_code, __ATOMIC_ACQUIRE));
+	}
 	if (term_unlink != NULL)
 		unlink(term_unlink);
 	if (child > 0) {
@@ -129,8 +159,7 @@ on_signal(int sig)
 	buf[n++] = (char)('0' + (ms % 1000) / 100);
 	memcpy(buf + n, "s)\n", 3);
 	n += 3;
-	w = write(STDOUT_FILENO, buf, n);
-	(void)w;
+	out_signal_write(buf, n);
 	if (term_hook != NULL)
 		term_hook(sig, (int)ms);
 	_exit(ST_TERM);
@@ -147,6 +176,7 @@ proc_on_term(const char *reason)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	n = snprintf(term_line, sizeof(term_line), "cdgate: %s: FAIL: %s",
 	    out_get_label(), reason);
@@ -178,10 +208,149 @@ proc_term_hook(void (*fn)(int, int))
 	term_hook = fn;
 }
 
+/* SIGTERM and the signals handled like it */
+static void
+term_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
+void
+proc_end_begin(int code)
+{
+	sigset_t block, old;
+	int st = END_RUNNING;
+
+	term_set(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	/* one thread ends a run: only a handler can change the state now */
+	if (__atomic_load_n(&end_state, __ATOMIC_ACQUIRE) == END_RUNNING)
+		__atomic_store_n(&end_code, code, __ATOMIC_RELEASE);
+	if (__atomic_compare_exchange_n(&end_state, &st, END_RECORDING, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		end_old = old;
+		return;
+	}
+	if (st == END_RECORDING)
+		return;		/* begun already (history, then verdict) */
+	if (st == END_RECORDED) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	/* a handler (in another thread) is ending the program: let it */
+	for (;;)
+		pause();
+}
+
+void
+proc_end_done(void)
+{
+	if (__atomic_load_n(&end_state, __ATOMIC_ACQUIRE) != END_RECORDING)
+		return;
+	__atomic_store_n(&end_state, END_RECORDED, __ATOMIC_RELEASE);
+	pthread_sigmask(SIG_SETMASK, &end_old, NULL);
+}
+
+int
+proc_signalled(void)
+{
+	sigset_t pend, term;
+
+	if (got_signal)
+		return 1;
+	term_set(&term);
+	if (sigpending(&pend) != 0)
+		return 0;
+	return sigismember(&pend, SIGTERM) == 1 ||
+	    sigismember(&pend, SIGINT) == 1 ||
+	    sigismember(&pend, SIGHUP) == 1 ||
+	    sigismember(&pend, SIGQUIT) == 1;
+}
+
+void
+proc_child_reset(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);	/* EINVAL: glibc's own */
+	if (core_saved)
+		(void)setrlimit(RLIMIT_CORE, &core_limit);
+	if (nofile_raised)
+		(void)setrlimit(RLIMIT_NOFILE, &nofile_limit);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+pid_t
+proc_fork_group(void)
+{
+	sigset_t block, old;
+	pid_t pid;
+	int err;
+
+	/* no handler of ours may run in the child, nor a signal slip
+	 * between the fork and proc_term_child in the parent */
+	term_set(&block);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		proc_child_reset();
+		return 0;
+	}
+	err = errno;
+	if (pid > 0) {
+		setpgid(pid, pid);	/* also here: no race with the child's */
+		proc_term_child(pid);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return pid;
+}
+
 long
 proc_elapsed_ms(void)
 {
 	return (long)(mono_ms() - started);
+}
+
+/*
+ * Too few file descriptors (ulimit -n) would fail a run half-way with a
+ * misleading reason (a marker that cannot be opened, instance metadata
+ * unreachable): the soft limit is raised to PROC_MIN_FDS when the hard one
+ * allows it (the --run command gets the inherited one back), or the
+ * program ends at once as a system error.
+ */
+static void
+proc_fds(void)
+{
+	struct rlimit want;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile_limit) != 0 ||
+	    nofile_limit.rlim_cur >= PROC_MIN_FDS)
+		return;
+	want = nofile_limit;
+	want.rlim_cur = PROC_MIN_FDS;
+	if (nofile_limit.rlim_max >= PROC_MIN_FDS &&
+	    setrlimit(RLIMIT_NOFILE, &want) == 0) {
+		nofile_raised = 1;
+		return;
+	}
+	out_verdict(ST_OSERR, 0, "too few file descriptors: the limit is %lu "
+	    "(ulimit -n) and cannot be raised; cdgate needs at least %d",
+	    (unsigned long)nofile_limit.rlim_cur, PROC_MIN_FDS);
+	exit(ST_OSERR);
 }
 
 void
@@ -191,6 +360,18 @@ proc_start(const char *label)
 	int fd;
 
 	started = mono_ms();
+	end_state = END_RUNNING;	/* a forked test program starts anew */
+	got_signal = 0;
+	/* no core file: it would hold the IMDS token and role credentials
+	 * (non-dumpable also keeps other users' ptrace and /proc/PID/mem
+	 * out); RLIMIT_CORE 0 for the kernels' suid_dumpable = 2 */
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	if (getrlimit(RLIMIT_CORE, &core_limit) == 0) {
+		struct rlimit none = { 0, core_limit.rlim_max };
+
+		core_saved = 1;
+		(void)setrlimit(RLIMIT_CORE, &none);
+	}
 	/* fds 0-2 must be open, so no file we open later lands on them */
 	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
 		(void)fcntl(fd, F_SETFD, 0);
@@ -198,6 +379,7 @@ proc_start(const char *label)
 		close(fd);
 	dup2(STDOUT_FILENO, STDERR_FILENO);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	out_open();
 	umask(022);
 	out_label(label);
 	if (snprintf(int_line, sizeof(int_line), "cdgate: %s: FAIL: "
@@ -217,4 +399,11 @@ proc_start(const char *label)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	/* a mask inherited with these blocked would leave the handler unrun
+	 * (no verdict, no history line, no exit): unblocked once it is in
+	 * place; a signal already pending is handled now */
+	term_set(&sa.sa_mask);
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
+	proc_fds();
 }

@@ -6,7 +6,14 @@
  * - joins stderr to stdout (one stream, order kept) and makes stdout
  *   line-buffered;
  * - ignores SIGPIPE (a closed pipe is an error, not a death by signal);
- * - installs the SIGTERM/SIGINT/SIGHUP handler.
+ * - makes the process non-dumpable and RLIMIT_CORE 0: no core file, which
+ *   would hold the IMDS token and role credentials (also for SIGQUIT,
+ *   which is handled anyway);
+ * - raises a soft RLIMIT_NOFILE below PROC_MIN_FDS, or fails (exit 71)
+ *   when the hard limit is below it;
+ * - installs the SIGTERM/SIGINT/SIGHUP/SIGQUIT handler, then unblocks those
+ *   signals: a mask inherited with them blocked (and dispositions inherited
+ *   as SIG_IGN) must not leave the program unstoppable.
  *
  * The handler only uses async-signal-safe calls: it removes a registered
  * temporary file, sends SIGTERM to a registered child's process group (and
@@ -15,6 +22,10 @@
  * writes the prepared verdict line with the elapsed time, runs a registered
  * async-signal-safe hook (history) and _exits with ST_TERM.  So SIGTERM ends any program
  * within 100 ms, whatever it is blocked in and whatever its child does.
+ * Once the outcome is being recorded (proc_end_begin), a signal no longer
+ * changes it: the handler exits with the outcome's code, printing nothing
+ * more, so the exit code always agrees with the history line and the
+ * verdict (docs/bad-input.md, "Signals and output").
  */
 #ifndef CDGATE_PROC_H
 #define CDGATE_PROC_H
@@ -32,6 +43,10 @@
 #define PROC_CHILD_GRACE_MS 30
 #define PROC_CHILD_KILL_MS  20
 #define PROC_CHILD_POLL_MS  2
+/* Fewer file descriptors (ulimit -n, hard limit) end a program at start. */
+#define PROC_MIN_FDS        32
+/* A handler waits at most this long for another thread's recording. */
+#define PROC_END_WAIT_MS    1000
 
 void proc_start(const char *label);
 /* The verdict line printed if SIGTERM arrives ("... FAIL: " + this). */
@@ -57,5 +72,25 @@ void proc_term_hook(void (*fn)(int sig, int elapsed_ms));
 size_t proc_fmt_ulong(char *buf, unsigned long v);
 /* Milliseconds since proc_start. */
 long proc_elapsed_ms(void);
+/*
+ * The end of the run: proc_end_begin(code) blocks the signals (in the
+ * calling thread; one thread ends a run) and fixes code as the exit code a
+ * signal gets from now on; history_record calls it before it writes the
+ * line, out_verdict before it prints.  proc_end_done (out_verdict, after
+ * the verdict) unblocks them: a signal then exits with code at once.
+ * Calling proc_end_begin again before proc_end_done changes nothing.
+ */
+void proc_end_begin(int code);
+void proc_end_done(void);
+/* A signal has been handled, or one of them is pending: stop waiting. */
+int proc_signalled(void);
+/*
+ * fork() for a child that leads its own process group and is registered
+ * with proc_term_child, with no signal between; in the child the signal
+ * mask is empty, every disposition SIG_DFL and RLIMIT_CORE as inherited
+ * (proc_child_reset), so a command runs as if started by the agent.
+ */
+pid_t proc_fork_group(void);
+void proc_child_reset(void);
 
 #endif

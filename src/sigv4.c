@@ -647,7 +647,8 @@ canon_request(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	sb_add(&b, "\n");
 	if (sha256_hex(bodyhash, req->bodylen > 0 ? (const void *)req->body :
 	    (const void *)"", req->bodylen) != 0)
-		return status_set(st, ST_SOFTWARE, "sigv4: sha-256 failed");
+		return status_set(st, ST_OSERR, "sigv4: sha-256 failed "
+		    "(out of memory?)");
 	sb_add(&b, bodyhash);
 	if (b.full || signed_hdrs->full)
 		return status_set(st, ST_SOFTWARE,
@@ -702,7 +703,8 @@ string_to_sign(const struct sigv4_req *req, struct sigv4_out *out,
 	if (b.full)
 		return status_set(st, ST_SOFTWARE, "sigv4: scope does not fit");
 	if (sha256_hex(crhash, out->creq, strlen(out->creq)) != 0)
-		return status_set(st, ST_SOFTWARE, "sigv4: sha-256 failed");
+		return status_set(st, ST_OSERR, "sigv4: sha-256 failed "
+		    "(out of memory?)");
 	sb_init(&b, out->sts, sizeof(out->sts));
 	sb_add(&b, "AWS4-HMAC-SHA256\n");
 	sb_add(&b, req->amz_date);
@@ -743,7 +745,10 @@ sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	    string_to_sign(req, out, scope, sizeof(scope), st) != ST_OK)
 		goto fail;
 	if (sign_sts(sig, req, cred, out->sts) != 0) {
-		status_set(st, ST_SOFTWARE, "sigv4: hmac-sha-256 failed");
+		/* OpenSSL fails it only when it cannot allocate (or load
+		 * its provider): a system error, not a bug of ours */
+		status_set(st, ST_OSERR, "sigv4: hmac-sha-256 failed (out of "
+		    "memory?)");
 		goto fail;
 	}
 	sb_init(&b, out->authz, sizeof(out->authz));

@@ -1,5 +1,6 @@
 #include "status.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,13 @@ status_wrap(struct status *st, const char *fmt, ...)
 		return st->code;
 	text_clean(st->msg, sizeof(st->msg), raw, strlen(raw));
 	return st->code;
+}
+
+int
+status_sys(int err, int code)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM ||
+	    err == ENOBUFS ? ST_OSERR : code;
 }
 
 void

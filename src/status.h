@@ -35,6 +35,10 @@ int status_set(struct status *st, int code, const char *fmt, ...)
 int status_wrap(struct status *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void status_clear(struct status *st);
+/* ST_OSERR when err says the system ran out (descriptors: EMFILE, ENFILE;
+ * memory: ENOMEM, ENOBUFS), else code: system errors are 71 wherever a
+ * call fails that way. */
+int status_sys(int err, int code);
 /* A short name for a code: "pass", "fail", "timeout", ... */
 const char *status_name(int code);
 

@@ -489,7 +489,7 @@ def test_marker_owned_by_the_running_user_or_root_only(build, imds, owner, want)
         shutil.rmtree(top, ignore_errors=True)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
 def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marker, imds, sig,
                                                                   tmp_path):
     """SIGINT (Ctrl-C) and SIGHUP end a wait like SIGTERM (exit 3, a last
@@ -523,5 +523,5 @@ def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marke
     assert len(lines) == 1, lines
     rec = json.loads(lines[0])
     assert (rec["verdict"], rec["exit"]) == ("fail", 3), rec
-    assert rec["reason"] == ("interrupted by SIGINT or SIGHUP (stopped by hand, not by "
-                             "the agent's timeout)"), rec
+    assert rec["reason"] == ("interrupted by SIGINT, SIGHUP or SIGQUIT (stopped by hand, "
+                             "not by the agent's timeout)"), rec

@@ -6,11 +6,15 @@
  * Each case works in a fresh temporary directory (mode 0755).
  */
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <json-c/json.h>
 
 #include "history.h"
+#include "mono.h"
+#include "out.h"
 #include "proc.h"
 #include "status.h"
 #include "testlib.h"
@@ -372,7 +376,8 @@ test_unsafe_files_are_refused(void **state)
 		{ "symlink", 0, "symbolic link" },
 		{ "group-writable", 1, "chmod go-w" },
 		{ "world-writable dir", 2, "writable by everyone" },
-		{ "fifo", 3, "cannot open history" },	/* ENXIO: no block */
+		/* O_RDWR|O_NONBLOCK opens it at once; refused on the fd */
+		{ "fifo", 3, "is not a regular file" },
 		{ "directory", 4, "cannot open history" },
 	};
 	struct history h;
@@ -523,10 +528,10 @@ fork_program(void)
 	return pid;
 }
 
-/* Waits for the child pid, which must exit ST_TERM; returns the one line
- * the history must then hold, parsed. */
+/* Waits for the child pid, which must exit with code; returns the one
+ * line the history must then hold, parsed. */
 static struct json_object *
-term_and_one_line(pid_t pid)
+exit_and_one_line(pid_t pid, int code)
 {
 	static char buf[8192];
 	char *nl;
@@ -534,12 +539,19 @@ term_and_one_line(pid_t pid)
 
 	assert_int_equal(waitpid(pid, &ws, 0), pid);
 	assert_true(WIFEXITED(ws));
-	assert_int_equal(WEXITSTATUS(ws), ST_TERM);
+	assert_int_equal(WEXITSTATUS(ws), code);
 	assert_true(slurp(path, buf, sizeof(buf)) > 0);
 	nl = strchr(buf, '\n');
 	assert_non_null(nl);
 	assert_int_equal(nl[1], '\0');		/* exactly one line */
 	return parse_line(buf, (size_t)(nl - buf));
+}
+
+/* The same for a child that must exit ST_TERM. */
+static struct json_object *
+term_and_one_line(pid_t pid)
+{
+	return exit_and_one_line(pid, ST_TERM);
 }
 
 /* SIGTERM blames the agent's timeout; SIGINT and SIGHUP say "by hand". */
@@ -627,27 +639,152 @@ test_signal_while_re_arming_writes_the_line(void **state)
 	}
 }
 
+/*
+ * Issue 15, item 3: a signal once the line is written (between it and the
+ * verdict, or after the verdict) exits with the recorded code, adding no
+ * line: exit code and history agree.  It used to exit 3 after a pass line.
+ */
 static void
-test_sigterm_after_record_adds_no_line(void **state)
+test_sigterm_after_record_keeps_the_recorded_outcome(void **state)
 {
+	static const int codes[] = { 0, 1, 2 };
 	struct json_object *j;
 	struct history h;
 	struct status st;
+	size_t i, when;
 	pid_t pid;
 
 	(void)state;
-	if ((pid = fork_program()) == 0) {
-		history_begin(&h, path, 0, "before-install", "BeforeInstall");
-		history_arm(&h, "terminated");
-		if (history_record(&h, 0, 0, "ok", 5, &st) != ST_OK)
-			_exit(98);
-		kill(getpid(), SIGTERM);
-		pause();
-		_exit(99);
+	for (i = 0; i < NELEM(codes); i++)
+		for (when = 0; when < 2; when++) {
+			unlink(path);
+			if ((pid = fork_program()) == 0) {
+				history_begin(&h, path, 0, "before-install",
+				    "BeforeInstall");
+				history_arm(&h, "terminated");
+				if (history_record(&h, codes[i], 0, "done", 5,
+				    &st) != ST_OK)
+					_exit(98);
+				if (when == 0)	/* before the verdict */
+					kill(getpid(), SIGTERM);
+				out_verdict(codes[i], 0, "done");
+				if (when == 1)
+					kill(getpid(), SIGTERM);
+				pause();
+				_exit(99);
+			}
+			j = exit_and_one_line(pid, codes[i]);
+			assert_int_equal(get_int(j, "exit"), codes[i]);
+			assert_string_equal(get_str(j, "verdict"),
+			    codes[i] ? "fail" : "pass");
+			json_object_put(j);
+		}
+}
+
+/*
+ * Issue 15, item 14: an append the file system cuts short (here
+ * RLIMIT_FSIZE, as ENOSPC would) leaves the file exactly as it was, and
+ * the next append is a whole line of its own; a file that already ends in
+ * a torn line gets a newline before the next one.
+ */
+static void
+test_failed_append_leaves_the_file_as_it_was(void **state)
+{
+	static char before[8192], after[8192];
+	static const char torn[] = "{\"verdict\":\"pa";
+	struct history h;
+	struct status st;
+	struct rlimit lim;
+	struct sigaction sa;
+	struct json_object *j;
+	ssize_t n0, n1;
+	pid_t pid;
+	int i, ws;
+
+	(void)state;
+	history_begin(&h, path, 0, "before-install", "BeforeInstall");
+	assert_int_equal(history_record(&h, 0, 0, "first", 5, &st), ST_OK);
+	n0 = slurp(path, before, sizeof(before));
+	assert_true(n0 > 0);
+	/* in a child: the limit must not outlive a failed assertion */
+	if ((pid = fork()) == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		if (sigaction(SIGXFSZ, &sa, NULL) != 0 ||
+		    getrlimit(RLIMIT_FSIZE, &lim) != 0)
+			_exit(90);
+		lim.rlim_cur = (rlim_t)n0 + 20;	/* 20 bytes of the line */
+		for (i = 0; i < 2; i++) {	/* a short write, then EFBIG */
+			if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+				_exit(91);
+			if (history_record(&h, 1, 0, "second", 5, &st) == ST_OK)
+				_exit(92 + i);
+			if (strstr(st.msg, "left as it was") == NULL)
+				_exit(94 + i);
+			if ((ssize_t)slurp(path, after, sizeof(after)) != n0 ||
+			    memcmp(before, after, (size_t)n0) != 0)
+				_exit(96 + i);
+			lim.rlim_cur = (rlim_t)n0;
+		}
+		_exit(0);
 	}
-	j = term_and_one_line(pid);		/* the pass line only */
-	assert_string_equal(get_str(j, "verdict"), "pass");
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	CHECK_INT("failed appends", WEXITSTATUS(ws), 0);
+	n1 = (ssize_t)slurp(path, after, sizeof(after));
+	CHECK_INT("size", n1, n0);
+	assert_int_equal(history_record(&h, 2, 0, "third", 5, &st), ST_OK);
+	n1 = slurp(path, after, sizeof(after));
+	assert_true(n1 > n0 && after[n1 - 1] == '\n');
+	assert_non_null(j = parse_line(after + n0, (size_t)(n1 - n0 - 1)));
+	assert_string_equal(get_str(j, "reason"), "third");
 	json_object_put(j);
+
+	/* a torn line left by something else: the next line is not glued */
+	tl_put_text(path, torn);
+	assert_int_equal(history_record(&h, 0, 0, "fourth", 5, &st), ST_OK);
+	n1 = slurp(path, after, sizeof(after));
+	n0 = (ssize_t)strlen(torn);
+	assert_true(n1 > n0 + 1 && after[n0] == '\n' && after[n1 - 1] == '\n');
+	assert_non_null(j = parse_line(after + n0 + 1,
+	    (size_t)(n1 - n0 - 2)));
+	assert_string_equal(get_str(j, "reason"), "fourth");
+	json_object_put(j);
+}
+
+/* Issue 15, item 5: the lock held elsewhere is waited for until the
+ * run's deadline (not HISTORY_LOCK_MS past it), then the line is appended
+ * without it and the note says so. */
+static void
+test_lock_wait_ends_at_the_deadline(void **state)
+{
+	struct history h;
+	struct status st;
+	int64_t t0, took;
+	int fd;
+
+	(void)state;
+	tl_put_text(path, "");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);	/* another holder */
+	history_begin(&h, path, 0, "before-install", "BeforeInstall");
+	t0 = mono_ms();
+	h.deadline = t0 + 200;
+	assert_int_equal(history_record(&h, 2, 0, "late", 5, &st), ST_OK);
+	took = mono_ms() - t0;
+	CHECK_HAS("note", st.msg, "lock was held by another process");
+	CHECK_HAS("note", st.msg, "appended without it");
+	assert_true(took >= 150);
+	assert_true(took < HISTORY_LOCK_MS - 200);
+	/* past the deadline: HISTORY_LOCK_MIN_MS, not HISTORY_LOCK_MS */
+	t0 = mono_ms();
+	h.deadline = t0 - 1000;
+	assert_int_equal(history_record(&h, 2, 0, "later", 5, &st), ST_OK);
+	took = mono_ms() - t0;
+	CHECK_HAS("note", st.msg, "up to the deadline");
+	assert_true(took < HISTORY_LOCK_MS - 200);
+	close(fd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -776,7 +913,9 @@ main(void)
 		T(test_concurrent_writers_lose_no_line),
 		T(test_signal_writes_the_prepared_line),
 		T(test_signal_while_re_arming_writes_the_line),
-		T(test_sigterm_after_record_adds_no_line),
+		T(test_sigterm_after_record_keeps_the_recorded_outcome),
+		T(test_failed_append_leaves_the_file_as_it_was),
+		T(test_lock_wait_ends_at_the_deadline),
 		T(test_load_skips_garbage_and_torn_lines),
 		T(test_load_last_n_across_rotation),
 		T(test_load_missing_is_empty_and_link_refused),
