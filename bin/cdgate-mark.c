@@ -328,7 +328,7 @@ main(int argc, char **argv)
 	    "--run command got SIGTERM too)");
 	if ((rc = mark_options(&k, argc, argv)) != ST_OK)
 		return mark_exit(&k, rc);
-	rc = config_load_for(&k.cfg, k.cfgpath, argv[0], &k.st);
+	rc = config_load_for(&k.cfg, k.cfgpath, &k.st);
 	if (rc != ST_OK)
 		return mark_exit(&k, rc);
 	if (!k.check_mode) {

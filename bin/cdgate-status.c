@@ -563,7 +563,7 @@ main(int argc, char **argv)
 		    "cdgate-status -h", argv[optind]);
 		return ST_USAGE;
 	}
-	rc = config_load_for(&r.cfg, cfgpath, argv[0], &r.st);
+	rc = config_load_for(&r.cfg, cfgpath, &r.st);
 	if (rc != ST_OK)
 		return status_fail(rc, r.st.msg);
 	if (check)

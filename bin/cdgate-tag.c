@@ -301,7 +301,7 @@ main(int argc, char **argv)
 	t.start = mono_ms();
 	if ((rc = tag_options(&t, argc, argv)) != ST_OK)
 		return tag_exit(&t, rc);
-	rc = config_load_for(&t.cfg, t.cfgpath, argv[0], &t.st);
+	rc = config_load_for(&t.cfg, t.cfgpath, &t.st);
 	if (rc != ST_OK)
 		return tag_exit(&t, rc);
 	if (t.timeout == 0)

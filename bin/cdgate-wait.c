@@ -56,7 +56,7 @@ main(int argc, char **argv)
 		    "cdgate-wait -h", argv[optind]);
 		return ST_USAGE;
 	}
-	rc = config_load_for(&g.cfg, cfgpath, argv[0], &g.st);
+	rc = config_load_for(&g.cfg, cfgpath, &g.st);
 	if (rc != ST_OK) {
 		out_verdict(rc, 0, "%s", g.st.msg);
 		return rc;

@@ -416,10 +416,33 @@ config_handler(struct inifile *f, const char *sec, const char *k,
 	    "tags health drain, or an event name such as BeforeInstall)", sec);
 }
 
+/*
+ * A directory searched for cdgate.ini must be trusted as the marker's is
+ * (file_dir_trusted): whoever else could write it could remove or replace
+ * the cdgate.ini there, and the program would run on another file or on
+ * the built-in defaults.  So it is checked whether a cdgate.ini is there or
+ * not.  A directory that does not exist is skipped when may_be_absent.
+ */
+static int
+config_dir_ok(const char *dir, int may_be_absent, struct status *st)
+{
+	char why[CAP_MSG];
+	struct stat sb;
+
+	if (may_be_absent && stat(dir, &sb) == -1 && errno == ENOENT)
+		return ST_OK;
+	if (file_dir_trusted(dir, "config", st) != ST_OK) {
+		text_copy(why, st->msg, sizeof(why));
+		return status_set(st, ST_CONFIG, "another user could remove "
+		    "or replace a cdgate.ini there: %s", why);
+	}
+	return ST_OK;
+}
+
 int
 config_load_file(struct config *c, const char *path, struct status *st)
 {
-	char *buf = NULL;
+	char dir[CAP_PATH], *buf = NULL;
 	size_t len;
 	int absent, rc;
 
@@ -427,6 +450,13 @@ config_load_file(struct config *c, const char *path, struct status *st)
 	    FILE_TRUSTED | FILE_TEXT, &buf, &len, NULL, &absent, st);
 	if (rc != ST_OK)	/* out of memory or descriptors stays 71 */
 		return st->code = rc == ST_OSERR ? ST_OSERR : ST_CONFIG;
+	/* whoever could write its directory could replace it (-c and
+	 * CDGATE_CONFIG too; the search checks each directory first) */
+	file_dirname(path, dir, sizeof(dir));
+	if (config_dir_ok(dir, 0, st) != ST_OK) {
+		free(buf);
+		return ST_CONFIG;
+	}
 	text_copy(c->path, path, sizeof(c->path));
 	rc = inifile_parse(path, buf, len, config_handler, c, ST_CONFIG, st);
 	free(buf);
@@ -452,35 +482,74 @@ config_try(struct config *c, const char *path, struct status *st)
 	return config_load_file(c, path, st);
 }
 
-static void
-config_selfdir(const char *self, char *dir, size_t len)
+/*
+ * The directory of the program: of exe when given (the unit tests), else
+ * of /proc/self/exe, never of argv[0] or the working directory, which the
+ * caller chooses (a symbolic link, exec -a, ./hook from another cwd).
+ * ST_OK, or ST_CONFIG when it cannot be known: the program's own
+ * cdgate.ini could then be skipped, so it does not run without one.
+ */
+static int
+config_selfdir(const char *exe, char *dir, size_t len, struct status *st)
 {
-	char exe[CAP_PATH], *real;
-	ssize_t n;
+	static const char deleted[] = " (deleted)";
+	char path[CAP_PATH], *real;
+	size_t n;
+	ssize_t r;
 
-	if (self != NULL && strchr(self, '/') != NULL &&
-	    strlen(self) < sizeof(exe)) {
-		text_copy(exe, self, sizeof(exe));
+	if (exe != NULL) {
+		if (text_copy(path, exe, sizeof(path)) >= sizeof(path))
+			return status_set(st, ST_CONFIG, "program path '%s' is "
+			    "too long", exe);
 	} else {
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n <= 0) {
-			dir[0] = '\0';
-			return;
-		}
-		exe[n] = '\0';
+		r = readlink("/proc/self/exe", path, sizeof(path) - 1);
+		if (r <= 0 || (size_t)r >= sizeof(path) - 1)
+			return status_set(st, ST_CONFIG, "cannot read "
+			    "/proc/self/exe (%s), so the cdgate.ini beside "
+			    "this program cannot be found; mount /proc, or "
+			    "give -c or CDGATE_CONFIG", r <= 0 ?
+			    strerror(errno) : "path too long");
+		path[r] = '\0';
+		n = strlen(path);
+		if (path[0] != '/' || (n > sizeof(deleted) - 1 &&
+		    strcmp(path + n - (sizeof(deleted) - 1), deleted) == 0))
+			return status_set(st, ST_CONFIG, "this program's file "
+			    "'%s' was removed or replaced while it started, so "
+			    "its cdgate.ini cannot be found; run it again",
+			    path);
 	}
-	file_dirname(exe, dir, len);
-	/* "./before-install": "." has no parent to search; resolve it */
-	if (dir[0] != '/' && (real = realpath(dir, NULL)) != NULL) {
+	file_dirname(path, dir, len);
+	/* a relative exe (tests): "." has no parent to search; resolve it */
+	if (dir[0] != '/') {
+		if ((real = realpath(dir, NULL)) == NULL)
+			return status_set(st, ST_CONFIG, "cannot resolve the "
+			    "directory '%s' of the program: %s", dir,
+			    strerror(errno));
 		text_copy(dir, real, len);
 		free(real);
 	}
+	return ST_OK;
+}
+
+/* Tries dir/cdgate.ini after checking dir: as config_try. */
+static int
+config_try_in(struct config *c, const char *dir, struct status *st)
+{
+	char cand[CAP_PATH + 16];
+
+	if (snprintf(cand, sizeof(cand), "%s/cdgate.ini", dir) >=
+	    (int)sizeof(cand))
+		return status_set(st, ST_CONFIG, "directory '%s': path too "
+		    "long", dir);
+	if (config_dir_ok(dir, 0, st) != ST_OK)
+		return ST_CONFIG;
+	return config_try(c, cand, st);
 }
 
 int
-config_load(struct config *c, const char *self, struct status *st)
+config_load(struct config *c, const char *exe, struct status *st)
 {
-	char dir[CAP_PATH], parent[CAP_PATH], cand[CAP_PATH + 16];
+	char dir[CAP_PATH], parent[CAP_PATH], etc[CAP_PATH];
 	const char *env = getenv("CDGATE_CONFIG");
 	int rc;
 
@@ -494,28 +563,27 @@ config_load(struct config *c, const char *self, struct status *st)
 			    "CDGATE_CONFIG) does not exist", env);
 		return rc;
 	}
-	config_selfdir(self, dir, sizeof(dir));
-	if (dir[0] != '\0') {
-		if (snprintf(cand, sizeof(cand), "%s/cdgate.ini", dir) <
-		    (int)sizeof(cand) && (rc = config_try(c, cand, st)) != -1)
-			return rc;
-		file_dirname(dir, parent, sizeof(parent));
-		if (strcmp(parent, dir) != 0 &&
-		    snprintf(cand, sizeof(cand), "%s/cdgate.ini", parent) <
-		    (int)sizeof(cand) && (rc = config_try(c, cand, st)) != -1)
-			return rc;
-	}
+	if (config_selfdir(exe, dir, sizeof(dir), st) != ST_OK)
+		return ST_CONFIG;
+	if ((rc = config_try_in(c, dir, st)) != -1)
+		return rc;
+	file_dirname(dir, parent, sizeof(parent));
+	if (strcmp(parent, dir) != 0 &&
+	    (rc = config_try_in(c, parent, st)) != -1)
+		return rc;
+	file_dirname(CONFIG_ETC, etc, sizeof(etc));
+	if (config_dir_ok(etc, 1, st) != ST_OK)
+		return ST_CONFIG;
 	if ((rc = config_try(c, CONFIG_ETC, st)) != -1)
 		return rc;
 	return ST_OK;
 }
 
 int
-config_load_for(struct config *c, const char *path, const char *self,
-    struct status *st)
+config_load_for(struct config *c, const char *path, struct status *st)
 {
 	if (path == NULL)
-		return config_load(c, self, st);
+		return config_load(c, NULL, st);
 	config_defaults(c);
 	return config_load_file(c, path, st);
 }

@@ -8,7 +8,10 @@
  *   built-in defaults; the first file that exists is used, and a file that
  *   exists but cannot be used is an error (never a silent fall-through);
  * - the file MUST be a regular file owned by root or the running user, not
- *   group- or world-writable (file.h), valid UTF-8 text;
+ *   group- or world-writable (file.h), valid UTF-8 text, in a directory
+ *   that is not writable by others either; every directory searched is
+ *   checked so, whether it holds a cdgate.ini or not;
+ * - the program's directory comes from /proc/self/exe, never argv[0];
  * - an unknown section or key, a duplicate key, or a bad value is an error
  *   naming the file and line.
  */
@@ -96,18 +99,22 @@ struct config {
 /* The built-in defaults. */
 void config_defaults(struct config *c);
 /*
- * Finds and loads the configuration for the program at `self` (argv[0] or
- * /proc/self/exe).  Returns ST_OK or ST_CONFIG.
+ * Finds and loads the configuration for the program at exe, its real path
+ * (the unit tests), or when exe is NULL at /proc/self/exe: never argv[0] or
+ * the working directory, which whoever starts it chooses; a /proc/self/exe
+ * that cannot be read is ST_CONFIG.  Each directory searched must be
+ * trusted (file_dir_trusted), whether a cdgate.ini is there or not, so the
+ * built-in defaults are used only when nobody but root or the running user
+ * could have removed one.  Returns ST_OK or ST_CONFIG.
  */
-int config_load(struct config *c, const char *self, struct status *st);
+int config_load(struct config *c, const char *exe, struct status *st);
 /* Loads one file (no search); ST_OK or ST_CONFIG. */
 int config_load_file(struct config *c, const char *path, struct status *st);
 /*
  * What every program does: the file given with -c (path not NULL), else
  * the search of config_load.  ST_OK or ST_CONFIG.
  */
-int config_load_for(struct config *c, const char *path, const char *self,
-    struct status *st);
+int config_load_for(struct config *c, const char *path, struct status *st);
 /* The checks and the timeout (seconds) for an event. */
 unsigned config_checks(const struct config *c, enum event ev);
 long config_timeout(const struct config *c, enum event ev);

@@ -492,7 +492,7 @@ gate_main(int argc, char **argv, enum event ev)
 		    argv[optind], event_program(ev));
 		return ST_USAGE;
 	}
-	rc = config_load_for(&g.cfg, cfgpath, g.self, &g.st);
+	rc = config_load_for(&g.cfg, cfgpath, &g.st);
 	if (rc != ST_OK)
 		return gate_verdict(&g, rc);	/* no history: its path is unknown */
 	if ((rc = gate_event_env(&g)) != ST_OK) {

@@ -1011,6 +1011,45 @@ test_load_nothing_found(void **state)
 	free(c);
 }
 
+/*
+ * Every directory searched must be trusted, whether it holds a cdgate.ini
+ * or not (issue 15, item 8): otherwise another user could have removed or
+ * replaced one, and the defaults would be used.
+ */
+static void
+test_load_untrusted_dirs_are_refused(void **state)
+{
+	struct config *c;
+	struct tree t;
+
+	make_tree(*state, &t);
+	/* beside, in a world-writable directory: refused */
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
+	assert_int_equal(chmod(t.hooks, 0777), 0);
+	load_refused(t.self, "another user could remove or replace a "
+	    "cdgate.ini there: config directory '%s' is writable by "
+	    "everyone", t.hooks);
+	/* none beside: no fall-through to the parent or the defaults */
+	assert_int_equal(unlink(t.beside), 0);
+	load_refused(t.self, "config directory '%s' is writable by everyone",
+	    t.hooks);
+	/* sticky is not enough (the marker's rule) */
+	assert_int_equal(chmod(t.hooks, 01777), 0);
+	load_refused(t.self, "config directory '%s' is writable by everyone",
+	    t.hooks);
+	/* the hooks' directory trusted, the parent searched: it must be too */
+	assert_int_equal(chmod(t.hooks, 0755), 0);
+	assert_int_equal(chmod(t.app, 0775), 0);
+	load_refused(t.self, "config directory '%s' is writable by its group",
+	    t.app);
+	/* a cdgate.ini beside the program: the parent is not looked at */
+	tl_put_text(t.beside, "[gate]\ntimeout = 22\n");
+	c = load_as(t.self, ST_OK);
+	assert_int_equal(c->timeout, 22);
+	free(c);
+	assert_int_equal(chmod(t.app, 0755), 0);
+}
+
 #define T(f) TL_FX_TEST(f, &fx_spec)
 
 int
@@ -1036,6 +1075,7 @@ main(void)
 		T(test_load_relative_self),
 		T(test_load_bad_beside_does_not_fall_through),
 		T(test_load_nothing_found),
+		T(test_load_untrusted_dirs_are_refused),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
