@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -386,6 +387,58 @@ health_judge(const struct config *cfg, const struct health_run *run,
 	text_copy(r->key, "ok", sizeof(r->key));
 }
 
+/*
+ * A unix: socket answers for the service only if nobody else could have
+ * put it there: not a link, and owned by root or the running user, in a
+ * directory that is not writable by group or others unless it is sticky
+ * (others can then not replace a socket they do not own); or, in a
+ * directory only root or the running user can write, owned by anyone (the
+ * service's own user: only they could have let it create it).  1 when it
+ * can be trusted or does not exist (the connection then says so); else 0
+ * with the reason in r, a failed round.
+ */
+static int
+health_unix_trusted(const struct health_target *t, struct health_try *r)
+{
+	char dir[sizeof(t->sock)], *slash;
+	struct stat sb, db;
+	int mine, dir_mine, open_dir;
+
+	if (lstat(t->sock, &sb) == -1)
+		return 1;
+	if (S_ISLNK(sb.st_mode) || !S_ISSOCK(sb.st_mode)) {
+		health_fail_what(r, "untrusted", "'%s' is %s, not a socket; "
+		    "links are refused, use the real path", t->sock,
+		    S_ISLNK(sb.st_mode) ? "a symbolic link" : "another file");
+		return 0;
+	}
+	text_copy(dir, t->sock, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &db) == -1) {
+		health_fail_what(r, "untrusted", "cannot stat the socket's "
+		    "directory '%s': %s", dir, strerror(errno));
+		return 0;
+	}
+	mine = sb.st_uid == 0 || sb.st_uid == geteuid();
+	dir_mine = db.st_uid == 0 || db.st_uid == geteuid();
+	open_dir = (db.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	if (open_dir && !(db.st_mode & S_ISVTX))
+		health_fail_what(r, "untrusted", "socket '%s' is in directory "
+		    "'%s', writable by %s and not sticky: anyone there could "
+		    "replace it; chmod go-w '%s'", t->sock, dir,
+		    (db.st_mode & S_IWOTH) ? "everyone" : "its group", dir);
+	else if (!mine && (open_dir || !dir_mine))
+		health_fail_what(r, "untrusted", "socket '%s' is owned by uid "
+		    "%lu, not root or the running user, in directory '%s' "
+		    "%s", t->sock, (unsigned long)sb.st_uid, dir, open_dir ?
+		    "that others can write (sticky)" : "not owned by root "
+		    "or the running user either");
+	else
+		return 1;
+	return 0;
+}
+
 /* ST_OK with the outcome in r; anything else ends the check. */
 static int
 health_http(struct gate *g, struct health_run *run,
@@ -409,6 +462,8 @@ health_http(struct gate *g, struct health_run *run,
 	req.no_proxy = 1;
 	req.ca_file = g->cfg.health_ca_file[0] ? g->cfg.health_ca_file : NULL;
 	req.unix_socket = t->kind == HEALTH_UNIX ? t->sock : NULL;
+	if (t->kind == HEALTH_UNIX && !health_unix_trusted(t, r))
+		return ST_OK;
 	rc = http_do(run->http, &req, &resp, &g->st);
 	if (rc == ST_OK)
 		health_judge(&g->cfg, run, &resp, r);
