@@ -400,7 +400,8 @@ def test_readme_iam_policy_is_the_one_of_docs_iam():
 # inifile_error (a line of cdgate.ini or of the marker), walk_fail (a
 # --digest path), xp_fail (an EC2 XML reply), health_fail_what (one health
 # attempt), tags_why (one tag problem), proc_on_term (the line printed on
-# SIGTERM), status_fail and mark_verdict (a verdict).  gate_imds's argument
+# SIGTERM), status_fail and mark_verdict (a verdict), ap_err (a line of
+# the appspec).  gate_imds's argument
 # is not a format but the subject of "%s needs instance metadata, but
 # [gate] imds = no", which has its row.
 MESSAGE_CALLS = {
@@ -408,7 +409,7 @@ MESSAGE_CALLS = {
     "inifile_error": (1, None, ""), "walk_fail": (3, 1, "digest path '%s' "),
     "xp_fail": (2, 1, "reply to %s: line %lu: "), "health_fail_what": (2, None, ""),
     "tags_why": (1, None, ""), "proc_on_term": (0, None, ""), "status_fail": (1, 0, ""),
-    "mark_verdict": (2, 1, ""),
+    "mark_verdict": (2, 1, ""), "ap_err": (2, None, "appspec '%s' line %lu: "),
 }
 
 # Formats with no row of their own, each with the reason.  Only three
