@@ -3,12 +3,16 @@
  * atomically: ok, or failed with a message; with --run, runs the
  * provisioning command first and records its outcome.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +48,7 @@ struct mark {
 	size_t ndigests;
 	char **run;
 	int check_mode;
+	int renamed;		/* the new marker is in place */
 	struct config cfg;
 	struct marker m;
 	struct status st;
@@ -55,6 +60,7 @@ mark_tag(struct mark *k, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	struct marker_tag *t;
+	size_t i;
 
 	if (eq == NULL || eq == arg)
 		return status_set(&k->st, ST_USAGE, "--tag '%s': expected "
@@ -74,6 +80,13 @@ mark_tag(struct mark *k, const char *arg)
 		    "or ' ;'", arg);
 	memcpy(t->key, arg, (size_t)(eq - arg));
 	t->key[eq - arg] = '\0';
+	/* the marker holds each key once: a second one would be a marker
+	 * every hook refuses as malformed */
+	for (i = 0; i < k->m.ntags; i++)
+		if (strcmp(k->m.tags[i].key, t->key) == 0)
+			return status_set(&k->st, ST_USAGE, "--tag '%s': the "
+			    "key '%s' is given twice; give each tag once",
+			    arg, t->key);
 	text_copy(t->value, eq + 1, sizeof(t->value));
 	k->m.ntags++;
 	return ST_OK;
@@ -163,10 +176,12 @@ mark_id_given(struct mark *k)
 	if (k->iid == NULL)
 		return k->cfg.imds ? ST_OK : status_set(&k->st, ST_USAGE,
 		    "[gate] imds = no: give --instance-id");
-	if (k->iid[0] == '\0' || strlen(k->iid) >= CAP_INSTANCE_ID ||
-	    strpbrk(k->iid, " \t\n;#=") != NULL)
-		return status_set(&k->st, ST_USAGE, "--instance-id '%s' is "
-		    "not an instance id", k->iid);
+	/* the form instance metadata gives (imds_instance_id_ok): any other
+	 * id makes a marker every hook takes for another instance's */
+	if (strlen(k->iid) >= CAP_INSTANCE_ID || !imds_instance_id_ok(k->iid))
+		return status_set(&k->st, ST_USAGE, "--instance-id '%.40s' is "
+		    "not an instance id (i- and 8 or 17 lowercase hex digits, "
+		    "as i-0123456789abcdef0)", k->iid);
 	text_copy(k->m.instance_id, k->iid, sizeof(k->m.instance_id));
 	return ST_OK;
 }
@@ -233,8 +248,9 @@ mark_plan(struct mark *k)
 	    &k->st)) != ST_OK)
 		return rc;
 	if (k->run != NULL)
-		out_info("would run '%s' (no time limit), then record ok or "
-		    "failed from its exit status", k->run[0]);
+		out_info("would withdraw the previous marker, run '%s' (no "
+		    "time limit), then record ok or failed from its exit "
+		    "status", k->run[0]);
 	if (k->ndigests > 0 && k->run != NULL)
 		out_info("digest: over %zu path%s, made after the command (not "
 		    "made in check mode)", k->ndigests, k->ndigests == 1 ? "" :
@@ -251,25 +267,138 @@ mark_plan(struct mark *k)
 }
 
 /*
- * Runs the command with our stdout/stderr; *status gets its exit status
- * (128 + signal when killed, as the shell reports it).
+ * In the child, before exec: closes every descriptor from 3 up, as doas
+ * does, so that nothing the agent or cdgate-mark holds (the agent may leak
+ * descriptors above 2) passes on to the command.  close_range(2) where the
+ * kernel has it (5.9), else the descriptors /proc/self/fd lists, else every
+ * number up to the limit.
+ */
+static void
+mark_closefrom(int low)
+{
+	struct dirent *e;
+	DIR *d;
+	long fd, max;
+	int again = 1;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)low, ~0U, 0U) == 0)
+		return;
+#endif
+	/* closing while the listing is read may skip entries: list again
+	 * until a pass finds nothing to close */
+	while (again && (d = opendir("/proc/self/fd")) != NULL) {
+		again = 0;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			fd = strtol(e->d_name, NULL, 10);
+			if (fd >= low && fd != dirfd(d) && close((int)fd) == 0)
+				again = 1;
+		}
+		closedir(d);
+		if (!again)
+			return;
+	}
+	if ((max = sysconf(_SC_OPEN_MAX)) < 0 || max > 1048576)
+		max = 1048576;
+	for (fd = low; fd < max; fd++)
+		(void)close((int)fd);
+}
+
+/* Writes all of buf to stdout, waiting when it is non-blocking; 0 or -1. */
+static int
+mark_relay_write(const char *buf, size_t len)
+{
+	struct pollfd pfd;
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(STDOUT_FILENO, buf, len)) >= 0) {
+			buf += w;
+			len -= (size_t)w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		pfd.fd = STDOUT_FILENO;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, 1000);
+	}
+	return 0;
+}
+
+/*
+ * Relays what the command writes to its pipe (non-blocking) to our stdout;
+ * at most `max` bytes, 0 for as much as there is.  Returns 1 at end of file
+ * (every writer gone), 0 when nothing more is there now.  Output that
+ * cannot be written (stdout closed) is read and dropped, so the command
+ * never blocks on a full pipe.
+ */
+static int
+mark_relay(int fd, size_t max, int *out_ok)
+{
+	char buf[16384];
+	size_t done = 0;
+	ssize_t r;
+
+	for (;;) {
+		r = read(fd, buf, sizeof(buf));
+		if (r == 0)
+			return 1;
+		if (r < 0)
+			return errno == EINTR ? 0 : errno == EAGAIN ||
+			    errno == EWOULDBLOCK ? 0 : 1;
+		if (*out_ok && mark_relay_write(buf, (size_t)r) != 0)
+			*out_ok = 0;
+		done += (size_t)r;
+		if (max > 0 && done >= max)
+			return 0;
+	}
+}
+
+/*
+ * Runs the command and waits for it; *status gets its exit status (128 +
+ * signal when killed, as the shell reports it).
+ *
+ * Its stdout and stderr are one pipe that cdgate-mark relays to its own
+ * stdout, never cdgate-mark's stdout itself: a descendant that leaves the
+ * command's process group (setsid, a daemon) is out of SIGTERM's reach
+ * (proc.c ends the group), and when it outlives cdgate-mark it holds only
+ * that pipe, whose reader is gone, not the output the agent or cloud-init
+ * waits on.  The command is waited for, not the pipe: what a leftover
+ * process writes after the command ended is relayed only while cdgate-mark
+ * still runs.
  */
 static int
 mark_run(struct mark *k, int *status)
 {
+	struct pollfd pfd;
 	pid_t pid;
-	int ws;
+	int p[2], ws, open_ = 1, out_ok = 1, r;
 
 	out_info("running: %s", k->run[0]);
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return status_set(&k->st, ST_OSERR, "pipe: %s",
+		    strerror(errno));
 	/* proc.h: a clean signal mask and default dispositions in the
 	 * child, and no signal between the fork and proc_term_child */
-	if ((pid = proc_fork_group()) == -1)
+	if ((pid = proc_fork_group()) == -1) {
+		close(p[0]);
+		close(p[1]);
 		return status_set(&k->st, ST_OSERR, "fork: %s",
 		    strerror(errno));
+	}
 	if (pid == 0) {
 		/* its own group: a SIGTERM reaches everything it starts */
 		setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL);
+		if (dup2(p[1], STDOUT_FILENO) == -1 ||
+		    dup2(p[1], STDERR_FILENO) == -1)
+			_exit(127);
+		mark_closefrom(3);
 		execvp(k->run[0], k->run);
 		fprintf(stderr, "cdgate: cdgate-mark: cannot run '%s': %s\n",
 		    k->run[0], strerror(errno));
@@ -277,13 +406,33 @@ mark_run(struct mark *k, int *status)
 	}
 	setpgid(pid, pid);	/* also here: no race with the child's */
 	proc_term_child(pid);
-	while (waitpid(pid, &ws, 0) == -1)
-		if (errno != EINTR) {
+	close(p[1]);
+	(void)fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+	/* relay until the command ends: woken by its output, or every 100 ms
+	 * to see whether it ended while something it left holds the pipe */
+	for (;;) {
+		if ((r = waitpid(pid, &ws, open_ ? WNOHANG : 0)) == pid)
+			break;
+		if (r == -1 && errno != EINTR) {
 			proc_term_child(0);
+			close(p[0]);
 			return status_set(&k->st, ST_OSERR, "waitpid: %s",
 			    strerror(errno));
 		}
+		if (!open_)
+			continue;
+		pfd.fd = p[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 100) > 0 && mark_relay(p[0], 1 << 20,
+		    &out_ok))
+			open_ = 0;
+	}
 	proc_term_child(0);
+	/* what it wrote before it ended is in the pipe: relay it, but not
+	 * the endless output of something it left running */
+	if (open_)
+		(void)mark_relay(p[0], 1 << 20, &out_ok);
+	close(p[0]);
 	k->m.ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
 	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
@@ -314,6 +463,66 @@ static int
 mark_exit(struct mark *k, int rc)
 {
 	return mark_verdict(k, rc, k->st.msg);
+}
+
+static struct mark *mark_self;	/* for mark_renamed */
+
+/* The verdict when the marker is in place but its directory's sync failed:
+ * says what is true, in k->st.msg. */
+static const char *
+mark_written_but(struct mark *k, const char *why)
+{
+	if (snprintf(k->st.msg, sizeof(k->st.msg), "marker '%s' written (%s "
+	    "for %s) and in place, but it may not survive a crash: %s",
+	    k->path, k->m.ok ? "ok" : "failed", k->m.instance_id, why) < 0)
+		text_copy(k->st.msg, "marker written, but not synced",
+		    sizeof(k->st.msg));
+	return k->st.msg;
+}
+
+/*
+ * marker_write_cb's hook: the new marker is in place (its directory is
+ * being synced), so SIGTERM now says so, not that nothing was written.
+ */
+static void
+mark_renamed(void)
+{
+	struct mark *k = mark_self;
+	char why[CAP_MSG];
+
+	k->renamed = 1;
+	if (snprintf(why, sizeof(why), "terminated by SIGTERM after the "
+	    "marker was written (%s for %s): it is in place and hooks read "
+	    "it, but it may not be on disk yet (its directory was being "
+	    "synced)", k->m.ok ? "ok" : "failed", k->m.instance_id) < 0)
+		text_copy(why, "terminated by SIGTERM after the marker was "
+		    "written", sizeof(why));
+	proc_on_term(why);
+	history_arm(&k->hist, "terminated by SIGTERM after the marker was "
+	    "written, while its directory was synced");
+}
+
+/*
+ * --run: the previous marker goes before the command runs, so that hooks
+ * wait while provisioning runs again, and a run that is killed or cannot
+ * write its marker leaves none of an earlier run behind.
+ */
+static int
+mark_withdraw(struct mark *k)
+{
+	int rc, withdrawn;
+
+	rc = marker_withdraw(k->path, &withdrawn, &k->st);
+	if (withdrawn) {
+		out_info("withdrew the previous marker '%s': hooks wait until "
+		    "this run records its outcome", k->path);
+		proc_on_term("terminated by SIGTERM: the marker was not "
+		    "written, and the previous one was withdrawn (a --run "
+		    "command got SIGTERM too)");
+		history_arm(&k->hist, "terminated by SIGTERM before the "
+		    "marker was written (the previous one withdrawn)");
+	}
+	return rc;
 }
 
 int
@@ -353,6 +562,8 @@ main(int argc, char **argv)
 	if ((rc = mark_facts(&k)) != ST_OK)
 		return mark_exit(&k, rc);
 	if (k.run != NULL) {
+		if ((rc = mark_withdraw(&k)) != ST_OK)
+			return mark_exit(&k, rc);
 		if ((rc = mark_run(&k, &cmd_rc)) != ST_OK)
 			return mark_exit(&k, rc);
 		ws = 1;
@@ -368,7 +579,14 @@ main(int argc, char **argv)
 		cmd_rc = rc;
 	}
 	mono_utc(k.m.finished_at);
-	if ((rc = marker_write(k.path, &k.m, &k.st)) != ST_OK)
+	mark_self = &k;
+	if ((rc = marker_write_cb(k.path, &k.m, mark_renamed, &k.st)) !=
+	    ST_OK && k.renamed) {
+		/* in place, and hooks read it: only its durability failed */
+		text_copy(msg, k.st.msg, sizeof(msg));
+		return mark_verdict(&k, rc, mark_written_but(&k, msg));
+	}
+	if (rc != ST_OK)
 		return mark_exit(&k, rc);
 	if (!k.m.ok) {
 		if (snprintf(msg, sizeof(msg), "marker '%s': provisioning "

@@ -24,19 +24,27 @@ struct marker_parse {
 	unsigned have;
 };
 
+/* 1 when s has the shape: 'd' a digit, 'x' a lowercase hex digit, any
+ * other character itself */
 static int
-is_time(const char *s)
+has_shape(const char *s, const char *shape)
 {
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
 	size_t i;
 
-	if (strlen(s) != sizeof(shape) - 1)
+	if (strlen(s) != strlen(shape))
 		return 0;
 	for (i = 0; shape[i] != '\0'; i++)
 		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
-		    s[i] != shape[i])
+		    shape[i] == 'x' ? !((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')) : s[i] != shape[i])
 			return 0;
 	return 1;
+}
+
+static int
+is_time(const char *s)
+{
+	return has_shape(s, "dddd-dd-ddTdd:dd:ddZ");
 }
 
 static int
@@ -71,8 +79,17 @@ mk_provision(struct inifile *f, struct marker_parse *p, const char *k,
 		    sizeof(m->instance_id));
 	}
 	if (strcmp(k, "boot_id") == 0) {
+		/* informational (marker.h), but of the kernel's form: a marker
+		 * from a previous boot passes, a made-up one does not */
+		if (mk_copy(f, k, v, m->boot_id, sizeof(m->boot_id)) != 0)
+			return -1;
+		if (!marker_boot_id_ok(v))
+			return inifile_error(f, "boot_id = '%.40s': expected a "
+			    "boot id such as 8c0c0d6e-1a2b-4c3d-9e8f-"
+			    "0123456789ab (/proc/sys/kernel/random/boot_id)",
+			    v);
 		p->have |= MARKER_HAVE_BOOT;
-		return mk_copy(f, k, v, m->boot_id, sizeof(m->boot_id));
+		return 0;
 	}
 	if (strcmp(k, "finished_at") == 0) {
 		if (!is_time(v))
@@ -325,6 +342,13 @@ write_all(int fd, const char *buf, size_t len)
 int
 marker_write(const char *path, const struct marker *m, struct status *st)
 {
+	return marker_write_cb(path, m, NULL, st);
+}
+
+int
+marker_write_cb(const char *path, const struct marker *m,
+    void (*renamed)(void), struct status *st)
+{
 	static char tmp[CAP_PATH + 32];	/* static: the SIGTERM handler */
 	char dir[CAP_PATH], text[CAP_MARKER_FILE];
 	const char *base;
@@ -367,6 +391,11 @@ marker_write(const char *path, const struct marker *m, struct status *st)
 		goto out;
 	}
 	tmp[0] = '\0';
+	proc_term_unlink(NULL);
+	/* the new marker is in place: from here on, a failure or a signal
+	 * must not say that it was not written */
+	if (renamed != NULL)
+		renamed();
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(dfd) != 0)
 		rc = status_set(st, ST_OSERR, "cannot sync directory '%s': %s",
@@ -383,6 +412,48 @@ out:
 }
 
 int
+marker_withdraw(const char *path, int *withdrawn, struct status *st)
+{
+	char dir[CAP_PATH];
+	struct stat sb;
+	int dfd, rc;
+
+	*withdrawn = 0;
+	file_dirname(path, dir, sizeof(dir));
+	if (lstat(dir, &sb) == -1 && errno == ENOENT)
+		return ST_OK;		/* nothing to withdraw */
+	if ((rc = file_dir_trusted(dir, "marker", st)) != ST_OK)
+		return rc;
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return ST_OK;
+		return status_set(st, ST_OSERR, "cannot stat marker '%s': %s",
+		    path, strerror(errno));
+	}
+	if (S_ISDIR(sb.st_mode))
+		return status_set(st, ST_CONFIG, "marker path '%s' names a "
+		    "directory", path);
+	if (unlink(path) != 0)
+		return status_set(st, ST_OSERR, "cannot remove the previous "
+		    "marker '%s': %s", path, strerror(errno));
+	*withdrawn = 1;
+	/* on disk too: a crash must not bring the old marker back */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) != 0)
+		rc = status_set(st, ST_OSERR, "cannot sync directory '%s': %s",
+		    dir, strerror(errno));
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
+int
+marker_boot_id_ok(const char *s)
+{
+	return has_shape(s, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+}
+
+int
 marker_boot_id(char *out, size_t len, struct status *st)
 {
 	char *buf = NULL;
@@ -394,8 +465,9 @@ marker_boot_id(char *out, size_t len, struct status *st)
 	if (rc != ST_OK)
 		return rc;
 	text_trim(buf);
-	if (strlen(buf) == 0 || strlen(buf) >= len)
-		rc = status_set(st, ST_OSERR, "malformed boot id");
+	if (!marker_boot_id_ok(buf) || strlen(buf) >= len)
+		rc = status_set(st, ST_OSERR, "malformed boot id '%.40s' in "
+		    "/proc/sys/kernel/random/boot_id", buf);
 	else
 		text_copy(out, buf, len);
 	free(buf);

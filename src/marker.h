@@ -8,7 +8,8 @@
  *   bytes, valid UTF-8, no NUL bytes; its directory not writable by others;
  * - parsed strictly: only [provision] and [tags]; unknown keys, duplicate
  *   keys, missing required keys (status, instance_id, boot_id,
- *   finished_at) and bad values are errors;
+ *   finished_at) and bad values (a boot_id not of the kernel's form) are
+ *   errors;
  * - written atomically: a temporary file in the same directory, fsync,
  *   rename over the marker, fsync of the directory; a reader sees the old
  *   marker or the new one, never a part of one;
@@ -60,6 +61,29 @@ int marker_verify(const char *path, const struct marker *m,
 /* Writes the marker atomically, creating its directory (0755). */
 int marker_write(const char *path, const struct marker *m,
     struct status *st);
+/*
+ * marker_write, calling renamed() (when not NULL) as soon as the new marker
+ * is in place, before the directory is synced: a failure after that call
+ * (ST_OSERR, "cannot sync directory") or a signal during the sync leaves
+ * the new marker in place, and must be reported so.
+ */
+int marker_write_cb(const char *path, const struct marker *m,
+    void (*renamed)(void), struct status *st);
+/*
+ * Removes the marker, if there is one, and syncs its directory (which must
+ * be trusted): cdgate-mark --run withdraws the previous marker before the
+ * command runs, so that hooks wait meanwhile and a run that is killed or
+ * cannot write leaves no marker of an earlier run.  *withdrawn is set when
+ * one was removed.  ST_OK, ST_FAIL (directory), ST_CONFIG (a directory at
+ * path) or ST_OSERR.
+ */
+int marker_withdraw(const char *path, int *withdrawn, struct status *st);
+/*
+ * 1 when s has the kernel's boot id form: 8-4-4-4-12 lowercase hex digits.
+ * boot_id is informational: a marker written in an earlier boot passes
+ * (provisioning does not run again at a reboot), but it must be well formed.
+ */
+int marker_boot_id_ok(const char *s);
 /*
  * 1 when v can be a marker tag value: it must read back from the INI text
  * as written, so no control character, no leading or trailing blank, no

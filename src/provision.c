@@ -122,6 +122,23 @@ provision_cloudinit(struct gate *g, struct watch *w)
 	return ST_OK;
 }
 
+/*
+ * boot_id is informational: a marker written before a reboot passes, since
+ * provisioning does not run again at a reboot (cdgate.ini(5)); it is said.
+ */
+static void
+provision_boot_note(struct gate *g)
+{
+	char now[CAP_BOOT_ID];
+	struct status st;
+
+	if (marker_boot_id(now, sizeof(now), &st) == ST_OK &&
+	    strcmp(now, g->marker.boot_id) != 0)
+		out_info("marker: written in an earlier boot (boot_id %s, now "
+		    "%s); provisioning does not run again at a reboot",
+		    g->marker.boot_id, now);
+}
+
 int
 provision_check(struct gate *g)
 {
@@ -144,6 +161,7 @@ provision_check(struct gate *g)
 	out_info("marker: ok, provisioned at %s%s%s", g->marker.finished_at,
 	    g->marker.digest[0] ? ", digest " : "", g->marker.digest);
 	gate_note(g, "marker ok (%s)", g->marker.finished_at);
+	provision_boot_note(g);
 	if (!g->cfg.cloud_init)
 		return ST_OK;
 	w.fd = -1;

@@ -274,8 +274,10 @@ FD_PROBE = ("import os, sys\n"
 def test_closed_stdin_stdout_fds_are_handled(build, tmp_path):
     """Started with fds 0-2 closed, cdgate-mark opens /dev/null on each
     (proc_start) before anything else can land there: the command it runs
-    inherits /dev/null as stdin, stdout and stderr, and the marker and the
-    history are written whole."""
+    inherits /dev/null as stdin, and its stdout and stderr are the one pipe
+    cdgate-mark relays (to its own stdout, /dev/null here; test_hardening2.py
+    says why), never a file cdgate-mark opened; the marker and the history
+    are written whole."""
     marker = tmp_path / "state" / "provisioned"
     hist = tmp_path / "history.jsonl"
     report = tmp_path / "fds"
@@ -287,7 +289,8 @@ def test_closed_stdin_stdout_fds_are_handled(build, tmp_path):
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env={"PATH": AGENT_PATH}, timeout=30)
     assert p.returncode == 0
-    assert report.read_text() == "/dev/null /dev/null /dev/null"
+    fd0, fd1, fd2 = report.read_text().split()
+    assert fd0 == "/dev/null" and fd1 == fd2 and fd1.startswith("pipe:["), report.read_text()
     assert "status = ok" in marker.read_text()
     entries = [json.loads(ln) for ln in hist.read_text().splitlines()]
     assert [(e["program"], e["exit"]) for e in entries] == [("cdgate-mark", 0)]

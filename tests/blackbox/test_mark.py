@@ -397,7 +397,7 @@ def test_mark_check_mode_runs_nothing(setup, tmp_path):
     assert r.returncode == 0 and r.elapsed < 2, r.describe()
     assert ("cdgate: cdgate-mark: instance id: 'i-0123456789abcdef0' (--instance-id); "
             "deadline: none, no instance metadata is read") in r.output, r.describe()
-    assert any(ln.startswith("cdgate: cdgate-mark: would run 'touch'") for ln in r.output)
+    assert any(ln.startswith("cdgate: cdgate-mark: would withdraw the previous marker, run 'touch'") for ln in r.output)
     assert ("cdgate: cdgate-mark: digest: over 1 path, made after the command "
             "(not made in check mode)") in r.output, r.describe()
     assert "instance_id = i-0123456789abcdef0" in r.output

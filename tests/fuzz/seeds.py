@@ -176,7 +176,7 @@ def seeds():
     s["config"] = {"readme": README_INI.encode(), "empty": b"",
                    "events": b"[ValidateService]\nchecks = health\n[health]\ntcp = localhost:80\n"}
     s["marker"] = {"full": MARKER.encode(),
-                   "failed": b"[provision]\nstatus = failed\ninstance_id = i-1\nboot_id = b\n"
+                   "failed": b"[provision]\nstatus = failed\ninstance_id = i-1\nboot_id = 8c0c4a1e-0000-4000-8000-000000000002\n"
                              b"finished_at = 2026-11-26T02:00:00Z\nmessage = cloud-init failed\n"}
     s["cloudinit"] = {"ok": z(RESULT, STATUS), "errors": RESULT_ERR.encode(), "alone": RESULT.encode()}
     s["ec2xml"] = {"describe": b"\x05" + DESCRIBE.encode(), "paged": b"\x85" + DESCRIBE.encode(),

@@ -16,6 +16,8 @@
 	"instance_id = i-0123456789abcdef0\n"				\
 	"boot_id = 8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab\n"		\
 	"finished_at = 2026-11-26T02:00:00Z\n"
+/* a boot id of the kernel's form: marker_read refuses any other */
+#define BOOT "8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab"
 #define DIGEST_A "sha256:" \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DIGEST_B "sha256:" \
@@ -102,7 +104,7 @@ test_read_minimal_marker(void **state)
 	int absent;
 
 	tl_put_text(x->path, "[provision]\nstatus = failed\ninstance_id = i-1\n"
-	    "boot_id = b\nfinished_at = 2026-01-02T03:04:05Z");
+	    "boot_id = " BOOT "\nfinished_at = 2026-01-02T03:04:05Z");
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(m.ok, 0);
 	assert_string_equal(m.digest, "");
@@ -162,14 +164,14 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "empty", "", "is empty" },
 	{ "blank lines only", "\n\n", "has no status" },
-	{ "no status", "[provision]\ninstance_id = i-1\nboot_id = b\n"
+	{ "no status", "[provision]\ninstance_id = i-1\nboot_id = " BOOT "\n"
 	    "finished_at = 2026-11-26T02:00:00Z\n", "has no status" },
-	{ "no instance_id", "[provision]\nstatus = ok\nboot_id = b\n"
+	{ "no instance_id", "[provision]\nstatus = ok\nboot_id = " BOOT "\n"
 	    "finished_at = 2026-11-26T02:00:00Z\n", "has no instance_id" },
 	{ "no boot_id", "[provision]\nstatus = ok\ninstance_id = i-1\n"
 	    "finished_at = 2026-11-26T02:00:00Z\n", "has no boot_id" },
 	{ "no finished_at", "[provision]\nstatus = ok\ninstance_id = i-1\n"
-	    "boot_id = b\n", "has no finished_at" },
+	    "boot_id = " BOOT "\n", "has no finished_at" },
 	{ "only [tags]", "[tags]\nRole = api\n", "has no status" },
 	{ "status OK", "[provision]\nstatus = OK\n",
 	    ":2: status = 'OK': expected ok or failed" },
@@ -182,6 +184,13 @@ static const struct bad_case bad_cases[] = {
 	{ "instance_id too long", "[provision]\ninstance_id = "
 	    "i-0123456789abcdef0123456789abcdef\n",
 	    ":2: instance_id is too long" },
+	{ "boot_id not a boot id", "[provision]\nboot_id = not-a-uuid\n",
+	    ":2: boot_id = 'not-a-uuid': expected a boot id" },
+	{ "boot_id in capitals", "[provision]\nboot_id = "
+	    "8C0C0D6E-1A2B-4C3D-9E8F-0123456789AB\n",
+	    ":2: boot_id = '8C0C0D6E-1A2B-4C3D-9E8F-0123456789AB': expected" },
+	{ "boot_id empty", "[provision]\nboot_id =\n",
+	    ":2: boot_id = '': expected a boot id" },
 	{ "boot_id too long", "[provision]\nboot_id = "
 	    "8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab-and-more\n",
 	    ":2: boot_id is too long" },
@@ -297,7 +306,7 @@ test_read_crlf_marker(void **state)
 	int absent;
 
 	tl_put_text(x->path, "[provision]\r\nstatus = ok\r\ninstance_id = i-1\r\n"
-	    "boot_id = b\r\nfinished_at = 2026-11-26T02:00:00Z\r\n"
+	    "boot_id = " BOOT "\r\nfinished_at = 2026-11-26T02:00:00Z\r\n"
 	    "[tags]\r\nRole = api\r\n");
 	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
 	assert_string_equal(m.instance_id, "i-1");
@@ -787,6 +796,80 @@ test_boot_id(void **state)
 	assert_int_equal(strlen(id), 36);
 	assert_int_equal(id[8], '-');
 	assert_int_equal(marker_boot_id(id, 10, &st), ST_OSERR);
+	assert_true(marker_boot_id_ok(id));
+}
+
+/* boot_id: the kernel's form, 8-4-4-4-12 lowercase hex digits */
+static void
+test_boot_id_form(void **state)
+{
+	(void)state;
+	assert_true(marker_boot_id_ok(BOOT));
+	assert_false(marker_boot_id_ok("not-a-uuid"));
+	assert_false(marker_boot_id_ok(""));
+	assert_false(marker_boot_id_ok("8C0C0D6E-1A2B-4C3D-9E8F-0123456789AB"));
+	assert_false(marker_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789a"));
+	assert_false(marker_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789abc"));
+	assert_false(marker_boot_id_ok("8c0c0d6e01a2b-4c3d-9e8f-0123456789ab"));
+	assert_false(marker_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789ag"));
+}
+
+/* marker_withdraw: removes the marker, once; refuses an unsafe directory */
+static void
+test_withdraw(void **state)
+{
+	struct tl_fx *x = *state;
+	struct marker m;
+	struct status st;
+	char path[256];
+	int withdrawn;
+
+	good_marker(&m);
+	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(marker_withdraw(x->path, &withdrawn, &st), ST_OK);
+	assert_int_equal(withdrawn, 1);
+	assert_int_equal(access(x->path, F_OK), -1);
+	assert_int_equal(marker_withdraw(x->path, &withdrawn, &st), ST_OK);
+	assert_int_equal(withdrawn, 0);
+	/* a missing directory: nothing to withdraw */
+	snprintf(path, sizeof(path), "%s/none/provisioned", x->dir);
+	assert_int_equal(marker_withdraw(path, &withdrawn, &st), ST_OK);
+	assert_int_equal(withdrawn, 0);
+	/* a directory at the path */
+	snprintf(path, sizeof(path), "%s/d", x->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(marker_withdraw(path, &withdrawn, &st), ST_CONFIG);
+	/* a directory others can write: refused, the marker left alone */
+	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(chmod(x->dir, 0777), 0);
+	assert_int_equal(marker_withdraw(x->path, &withdrawn, &st), ST_FAIL);
+	assert_non_null(strstr(st.msg, "is writable by everyone"));
+	assert_int_equal(access(x->path, F_OK), 0);
+	assert_int_equal(chmod(x->dir, 0700), 0);
+}
+
+static int renamed_calls;
+
+static void
+count_renamed(void)
+{
+	renamed_calls++;
+}
+
+/* marker_write_cb: the hook runs once the marker is in place */
+static void
+test_write_cb_renamed(void **state)
+{
+	struct tl_fx *x = *state;
+	struct marker m;
+	struct status st;
+
+	good_marker(&m);
+	renamed_calls = 0;
+	assert_int_equal(marker_write_cb(x->path, &m, count_renamed, &st),
+	    ST_OK);
+	assert_int_equal(renamed_calls, 1);
+	assert_int_equal(access(x->path, F_OK), 0);
 }
 
 #define T(f) TL_FX_TEST(f, &fx_spec)
@@ -815,6 +898,9 @@ main(void)
 		T(test_write_refuses_a_directory_path),
 		T(test_write_parent_is_a_file),
 		T(test_boot_id),
+		T(test_boot_id_form),
+		T(test_withdraw),
+		T(test_write_cb_renamed),
 	};
 
 	return cmocka_run_group_tests_name("marker", tests, NULL, NULL);

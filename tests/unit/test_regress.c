@@ -96,7 +96,8 @@ test_marker_key_with_control_reads_back(void **state)
 	memset(&m, 0, sizeof(m));
 	m.ok = 1;
 	text_copy(m.instance_id, "i-0123456789abcdef0", sizeof(m.instance_id));
-	text_copy(m.boot_id, "8c0c4a1e", sizeof(m.boot_id));
+	text_copy(m.boot_id, "8c0c4a1e-0000-4000-8000-000000000001",
+	    sizeof(m.boot_id));
 	text_copy(m.finished_at, "2026-11-26T02:00:00Z",
 	    sizeof(m.finished_at));
 	for (i = 0; i < NELEM(keys); i++) {
@@ -181,7 +182,8 @@ test_marker_digest_is_checked_when_read(void **state)
 	for (i = 0; i < NELEM(bad) + 1; i++) {
 		assert_non_null(f = fopen(path, "w"));
 		fprintf(f, "[provision]\nstatus = ok\ninstance_id = i-1\n"
-		    "boot_id = b\nfinished_at = 2026-11-26T02:00:00Z\n"
+		    "boot_id = 8c0c4a1e-0000-4000-8000-000000000001\n"
+		    "finished_at = 2026-11-26T02:00:00Z\n"
 		    "digest = %s\n", i < NELEM(bad) ? bad[i] : "SHA256:"
 		    "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
 		    "0123456789");
