@@ -100,8 +100,9 @@ read_file(const char *path, const char *what, char **buf, size_t *len,
 		if (errno == ELOOP)
 			return status_set(st, ST_FAIL,
 			    "%s '%s' is a symbolic link", what, path);
-		return status_set(st, ST_FAIL, "%s '%s' cannot be opened: %s",
-		    what, path, strerror(errno));
+		return status_set(st, status_sys(errno, ST_FAIL),
+		    "%s '%s' cannot be opened: %s", what, path,
+		    strerror(errno));
 	}
 	if (fstat(fd, &sb) == -1)
 		rc = status_set(st, ST_OSERR, "%s '%s' cannot be examined: %s",
