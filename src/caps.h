@@ -29,6 +29,7 @@
 #define CAP_TOKEN        512      /* IMDSv2 token */
 #define CAP_IMDS_BODY    65536    /* one instance-metadata reply, bytes */
 #define CAP_HTTP_BODY    (1024 * 1024)  /* any other HTTP reply, bytes */
+#define CAP_HTTP_HEADERS 65536    /* one reply's header and trailer lines */
 #define CAP_JSON_FILE    (1024 * 1024)  /* cloud-init's result.json */
 #define CAP_ENV_VALUE    4096     /* an environment variable we read */
 #define CAP_DIGEST_FILES 100000   /* files hashed by cdgate-mark --digest */

@@ -638,6 +638,25 @@ ec2_call(struct ec2 *e, const char *action, const char *body,
 			status_wrap(st, "EC2 %s at %s", action, e->ep.url);
 			goto out;
 		}
+		/* a certificate does not heal by retrying: at once */
+		if (rc != ST_OK && resp->cert_error) {
+			text_copy(msg, st->msg, sizeof(msg));
+			if (e->ca_file[0] != '\0')
+				rc = status_set(st, ST_UNAVAIL, "EC2 %s at %s: "
+				    "TLS certificate refused: %.160s (not "
+				    "retried; check that AWS_CA_BUNDLE '%.100s' "
+				    "holds the issuer of the endpoint's "
+				    "certificate, and the endpoint)", action,
+				    e->ep.url, msg, e->ca_file);
+			else
+				rc = status_set(st, ST_UNAVAIL, "EC2 %s at %s: "
+				    "TLS certificate refused: %.160s (not "
+				    "retried; the system's CA store does not "
+				    "trust it: set AWS_CA_BUNDLE to a CA file "
+				    "that does, or check the endpoint)", action,
+				    e->ep.url, msg);
+			goto out;
+		}
 		if (rc != ST_OK && rc != ST_UNAVAIL)
 			goto out;
 		if (rc != ST_OK) {

@@ -388,6 +388,49 @@ health_judge(const struct config *cfg, const struct health_run *run,
 }
 
 /*
+ * 1 when a redirect (resp) is to be followed to resp->location, into url;
+ * 0 when not (r says why, or the reply is judged as it is).  Only to the
+ * url's own origin (scheme, host and port): the header.NAME values (API
+ * keys, tokens) must never reach another host, nor leave TLS.  libcurl's
+ * CURLOPT_UNRESTRICTED_AUTH covers only Authorization, so http.c follows
+ * no redirect itself.
+ */
+static int
+health_redirect(const struct config *cfg, const struct health_target *t,
+    const struct http_resp *resp, long hops, char *url, size_t len,
+    struct health_try *r)
+{
+	char from[CAP_URL], to[CAP_URL], key[HEALTH_KEY_LEN];
+
+	if (cfg->health_redirects == 0 || resp->status < 300 ||
+	    resp->status > 399 || resp->location[0] == '\0')
+		return 0;
+	snprintf(key, sizeof(key), "r%ld", resp->status);
+	if (hops >= cfg->health_redirects) {
+		health_fail_what(r, key, "Maximum (%ld) redirects followed, "
+		    "the last to '%.200s'", cfg->health_redirects,
+		    resp->location);
+		return 0;
+	}
+	if (http_origin(t->url, from, sizeof(from)) != 0 ||
+	    http_origin(resp->location, to, sizeof(to)) != 0 ||
+	    strcmp(from, to) != 0) {
+		if (t->https && strncmp(resp->location, "https:", 6) != 0)
+			health_fail_what(r, key, "%ld to '%.200s' not "
+			    "followed: it leaves https", resp->status,
+			    resp->location);
+		else
+			health_fail_what(r, key, "%ld to '%.200s' not "
+			    "followed: another origin than the url's (only "
+			    "its own scheme, host and port get the request "
+			    "headers)", resp->status, resp->location);
+		return 0;
+	}
+	text_copy(url, resp->location, len);
+	return 1;
+}
+
+/*
  * A unix: socket answers for the service only if nobody else could have
  * put it there: not a link, and owned by root or the running user, in a
  * directory that is not writable by group or others unless it is sticky
@@ -446,26 +489,38 @@ health_http(struct gate *g, struct health_run *run,
 {
 	struct http_req req;
 	struct http_resp resp;
-	char key[HEALTH_KEY_LEN];
+	char key[HEALTH_KEY_LEN], url[CAP_URL];
+	int64_t until = mono_ms() + ms;
+	long hops;
 	int rc;
 
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
-	req.url = t->url;
+	text_copy(url, t->url, sizeof(url));
+	req.url = url;
 	memcpy(req.headers, run->headers, sizeof(req.headers));
 	req.cap = HEALTH_BODY_CAP;
-	req.total_ms = ms;
-	req.protocols = g->cfg.health_redirects > 0 ?
-	    HTTP_PROTO_HTTP | HTTP_PROTO_HTTPS :
-	    t->https ? HTTP_PROTO_HTTPS : HTTP_PROTO_HTTP;
-	req.max_redirs = (int)g->cfg.health_redirects;
+	/* the same origin throughout: no redirect changes the scheme */
+	req.protocols = t->https ? HTTP_PROTO_HTTPS : HTTP_PROTO_HTTP;
 	req.no_proxy = 1;
 	req.ca_file = g->cfg.health_ca_file[0] ? g->cfg.health_ca_file : NULL;
 	req.unix_socket = t->kind == HEALTH_UNIX ? t->sock : NULL;
 	if (t->kind == HEALTH_UNIX && !health_unix_trusted(t, r))
 		return ST_OK;
-	rc = http_do(run->http, &req, &resp, &g->st);
-	if (rc == ST_OK)
+	for (hops = 0;; hops++) {
+		/* one request_timeout for the request and its redirects */
+		req.total_ms = hops == 0 ? ms : (long)mono_left(until);
+		if (req.total_ms <= 0)
+			req.total_ms = 1;
+		rc = http_do(run->http, &req, &resp, &g->st);
+		if (rc != ST_OK || !health_redirect(&g->cfg, t, &resp, hops,
+		    url, sizeof(url), r))
+			break;
+		http_resp_free(&resp);
+	}
+	if (rc == ST_OK && r->what[0] != '\0')
+		;	/* a redirect not followed: r says why */
+	else if (rc == ST_OK)
 		health_judge(&g->cfg, run, &resp, r);
 	else if (rc == ST_UNAVAIL && resp.timed_out) {
 		health_fail_what(r, "timeout", "no reply within %.1fs%s",
