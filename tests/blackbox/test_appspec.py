@@ -276,9 +276,10 @@ BAD = {
                      "line 4: this program's entry under BeforeInstall: timeout '0' is "
                      "not a positive whole number of seconds"),
     "timeout with unit": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout: 60s\n",
-                          "line 4: timeout '60s' is not a positive whole number"),
+                          "line 4: this program's entry under BeforeInstall: timeout '60s' is not a "
+                          "positive whole number"),
     "timeout empty": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout:\n",
-                      "line 4: timeout has no value"),
+                      "line 4: this program's entry under BeforeInstall: timeout has no value"),
     "too short": ("hooks:\n  BeforeInstall:\n" + ENTRY + "      timeout: 3\n",
                   "line 4: timeout 3s leaves no time once cdgate keeps 3s to report "
                   "before it; make it at least 4s (configured deadline 300s)"),
