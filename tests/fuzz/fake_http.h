@@ -10,6 +10,7 @@
 #define CDGATE_FAKE_HTTP_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "http.h"
 #include "status.h"
@@ -45,6 +46,23 @@ unsigned long
 http_count(const struct http *h)
 {
 	return h->count;
+}
+
+/* scheme://authority as given: enough for a fake transport */
+int
+http_origin(const char *url, char *out, size_t len)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	if (p == NULL)
+		return -1;
+	n = (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
+	if (n >= len)
+		return -1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	return 0;
 }
 
 void
