@@ -162,6 +162,7 @@ def test_appspec_60s_marker_and_health_waits_end_with_their_own_verdicts(
 # -n: both deadlines, and which is in force
 
 
+@pytest.mark.valgrind
 def test_check_mode_shows_both(deploy, tmp_path):
     dep = deploy(marker_cfg(tmp_path), appspec_timeout=60)
     r = check(dep, "before-install")
@@ -204,6 +205,19 @@ def test_check_mode_appspec_yaml_and_entry_for_another(deploy, tmp_path):
     r = check(dep, "before-install")
     assert (f"appspec '{dep.path}/appspec.yaml' has no entry for this program under "
             "BeforeInstall; in force 300s") in r.stdout, r
+
+
+def test_traffic_and_stop_hooks_read_the_last_successful_revisions_appspec(deploy, tmp_path):
+    """The agent runs ApplicationStop, BeforeBlockTraffic and
+    AfterBlockTraffic from the last successful revision's archive: each
+    reads the appspec there (where it runs from), not the new one's."""
+    old = deploy(marker_cfg(tmp_path), appspec_timeout=20)
+    new = deploy(marker_cfg(tmp_path), appspec_timeout=600)
+    for hook in ("application-stop", "before-block-traffic", "after-block-traffic"):
+        r = check(old, hook)
+        assert f"appspec '{old.path}/appspec.yml' line" in r.stdout, r
+        assert "timeout 20s; in force 17s" in r.stdout, r
+        assert str(new.path) not in r.stdout, r
 
 
 def test_hook_run_by_hand_outside_an_archive(build, tmp_path):
@@ -288,7 +302,12 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("name", list(BAD))
+# the valgrind subset (make valgrind): the parser's refusals, quick ones
+VG = ("yaml bomb", "tab", "event twice", "timeout zero", "huge")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.valgrind) if n in VG
+                                  else n for n in BAD])
 def test_bad_appspec_fails_closed(deploy, tmp_path, name):
     text, want = BAD[name]
     dep = deploy(marker_cfg(tmp_path), appspec=False, files={"appspec.yml": text})
