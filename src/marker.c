@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +353,7 @@ marker_write_cb(const char *path, const struct marker *m,
 	static char tmp[CAP_PATH + 32];	/* static: the SIGTERM handler */
 	char dir[CAP_PATH], text[CAP_MARKER_FILE];
 	const char *base;
+	sigset_t block, old;
 	int fd = -1, dfd = -1, rc;
 
 	if ((rc = marker_format(m, text, sizeof(text), st)) != ST_OK)
@@ -385,9 +387,14 @@ marker_write_cb(const char *path, const struct marker *m,
 		goto out;
 	}
 	fd = -1;
+	/* the signals that end the program wait while the rename and the
+	 * hook run: the line a signal prints matches what is on disk */
+	sigfillset(&block);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	if (rename(tmp, path) != 0) {
 		rc = status_set(st, ST_OSERR, "cannot rename '%s' to '%s': %s",
 		    tmp, path, strerror(errno));
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		goto out;
 	}
 	tmp[0] = '\0';
@@ -396,6 +403,7 @@ marker_write_cb(const char *path, const struct marker *m,
 	 * must not say that it was not written */
 	if (renamed != NULL)
 		renamed();
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(dfd) != 0)
 		rc = status_set(st, ST_OSERR, "cannot sync directory '%s': %s",
