@@ -137,6 +137,16 @@ ap_scalar(const struct ap *a)
 	return (const char *)a->ev.data.scalar.value;
 }
 
+/* The current event is the scalar want, exactly (a "\0" escape in a
+ * quoted key does not make "location\0x" a location). */
+static int
+ap_is(const struct ap *a, const char *want)
+{
+	return a->ev.type == YAML_SCALAR_EVENT &&
+	    a->ev.data.scalar.length == strlen(want) &&
+	    memcmp(a->ev.data.scalar.value, want, strlen(want)) == 0;
+}
+
 /* A plain scalar that YAML reads as null: nothing given. */
 static int
 ap_null(const struct ap *a)
@@ -174,7 +184,7 @@ ap_timeout(struct ap *a, struct appspec_entry *e)
 		    YAML_MAPPING_START_EVENT ? "mapping" : "list");
 		return;
 	}
-	n = strlen(v);
+	n = a->ev.data.scalar.length;	/* a NUL inside is not a digit */
 	if (ap_null(a))
 		snprintf(e->bad, sizeof(e->bad), "timeout has no value");
 	else if (ap_tagged(a))
@@ -215,22 +225,19 @@ ap_entry(struct ap *a)
 	e->tline = line;
 	e->timeout = APPSPEC_DEFAULT_TIMEOUT;
 	for (;;) {
-		char key[16];
 		unsigned long kline;
+		int is_loc, is_timeout;
 
 		if ((rc = ap_next(a)) != ST_OK)
 			return rc;
 		if (a->ev.type == YAML_MAPPING_END_EVENT)
 			break;
 		kline = ap_line(a);
-		key[0] = '\0';
-		if (a->ev.type == YAML_SCALAR_EVENT)
-			text_copy(key, ap_scalar(a), sizeof(key));
-		else if ((rc = ap_skip(a)) != ST_OK)
+		is_loc = ap_is(a, "location");
+		is_timeout = ap_is(a, "timeout");
+		if ((rc = ap_skip(a)) != ST_OK || (rc = ap_next(a)) != ST_OK)
 			return rc;
-		if ((rc = ap_next(a)) != ST_OK)
-			return rc;
-		if (strcmp(key, "location") == 0) {
+		if (is_loc) {
 			if (loc_line != 0)
 				return ap_err(a, kline, "location given twice "
 				    "in one entry under %s (lines %lu and %lu)",
@@ -243,12 +250,15 @@ ap_entry(struct ap *a)
 			if (ap_scalar(a)[0] == '\0')
 				return ap_err(a, kline, "location under %s is "
 				    "empty", a->event);
+			if (strlen(ap_scalar(a)) != a->ev.data.scalar.length)
+				return ap_err(a, kline, "location under %s "
+				    "holds a NUL character", a->event);
 			if (strlen(ap_scalar(a)) >= sizeof(e->location))
 				return ap_err(a, kline, "location longer than "
 				    "%zu bytes", sizeof(e->location) - 1);
 			text_copy(e->location, ap_scalar(a),
 			    sizeof(e->location));
-		} else if (strcmp(key, "timeout") == 0 && e->bad[0] == '\0') {
+		} else if (is_timeout && e->bad[0] == '\0') {
 			/* the first problem is the one told, at its line */
 			e->tline = kline;
 			if (seen_timeout++)
@@ -310,8 +320,7 @@ ap_map(struct ap *a, const char *what, const char *want,
 		if (a->ev.type == YAML_MAPPING_END_EVENT)
 			return ST_OK;
 		kline = ap_line(a);
-		match = a->ev.type == YAML_SCALAR_EVENT &&
-		    strcmp(ap_scalar(a), want) == 0;
+		match = ap_is(a, want);
 		if ((rc = ap_skip(a)) != ST_OK || (rc = ap_next(a)) != ST_OK)
 			return rc;
 		if (match && seen != 0)

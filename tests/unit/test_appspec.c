@@ -111,6 +111,12 @@ static struct parse_case parse_cases[] = {
 	    "location under BeforeInstall is not a plain path", 0, 0, "" },
 	{ "location quoted empty", HEAD "    - location: \"\"\n", ST_CONFIG,
 	    "line 5: location under BeforeInstall is empty", 0, 0, "" },
+	{ "location with a NUL", HEAD "    - location: \"x\\0y\"\n", ST_CONFIG,
+	    "location under BeforeInstall holds a NUL character", 0, 0, "" },
+	{ "a key with a NUL is not location", HEAD "    - \"location\\0x\": a\n"
+	    "      location: b\n", ST_OK, "", 1, 3600, "" },
+	{ "timeout with a NUL", HEAD ENT("x", "\"60\\0\""), ST_OK, "", 1, 0,
+	    "timeout '60?' is not" },
 	{ "location twice", HEAD "    - location: a\n      location: b\n",
 	    ST_CONFIG, "line 6: location given twice in one entry under "
 	    "BeforeInstall (lines 5 and 6)", 0, 0, "" },
