@@ -22,8 +22,12 @@ from standin.service import Service
 NOBODY = 65534
 
 
-def kill_pid_in(path: Path) -> None:
-    """Ends the process whose pid a test command wrote to path."""
+def kill_pid_in(path: Path, wait: float = 0.0) -> None:
+    """Ends the process whose pid a test command wrote to path (waiting up
+    to `wait` seconds for the file), whatever the test's outcome."""
+    until = time.monotonic() + wait
+    while not path.exists() and time.monotonic() < until:
+        time.sleep(0.01)
     try:
         os.kill(int(path.read_text().split()[0]), signal.SIGKILL)
     except (OSError, ValueError, IndexError):
@@ -76,7 +80,7 @@ def test_mark_sigterm_setsid_descendant_does_not_hold_stdout(mark, tmp_path, rep
         daemon = int(pidfile.read_text())
         os.kill(daemon, 0)      # it did survive: only the pipe tells it apart
     finally:
-        kill_pid_in(pidfile)
+        kill_pid_in(pidfile, wait=10.0)
 
 
 def test_mark_command_leaving_a_daemon_on_its_output_ends_at_once(mark, tmp_path):
@@ -92,8 +96,7 @@ def test_mark_command_leaving_a_daemon_on_its_output_ends_at_once(mark, tmp_path
         assert r.elapsed < 3 + SLACK, r.describe()
         assert "provisioned" in r.stdout and "status = ok" in mark.marker.read_text()
     finally:
-        wait_for_file(pidfile)
-        kill_pid_in(pidfile)
+        kill_pid_in(pidfile, wait=10.0)
 
 
 # ---------------------------------------------------------------------------
@@ -314,8 +317,7 @@ def test_marker_boot_id_must_be_well_formed(deploy, tmp_path, boot_id, code):
     r = deploy(hook_cfg(marker)).run("before-install", timeout=30)
     assert_agent_clean(r, "PASS" if code == 0 else "FAIL")
     assert r.returncode == code, r.describe()
-    if code:
-        assert r.elapsed < 1.0 + SLACK, r.describe()
+    if code:       # 1, at once (waiting would end by the deadline, 2)
         assert f"boot_id = '{boot_id}': expected a boot id" in r.verdict, r.describe()
     else:
         assert any("written in an earlier boot" in ln for ln in r.output), r.describe()
