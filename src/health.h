@@ -13,7 +13,8 @@
  * - requests go through http.h only: no proxy, TLS verification on, the
  *   reply capped at HEALTH_BODY_CAP (a larger reply fails, it is never cut
  *   into a success), redirects followed only when follow_redirects is set
- *   and then at most that many;
+ *   and then at most that many, and only to the url's own scheme, host and
+ *   port (health_redirect: header values never reach another origin);
  * - a TCP target is an IP address (or localhost): names are never resolved,
  *   so no lookup can outlive the deadline;
  * - request header values may hold secrets: they MUST never be printed;
