@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "digest.h"
+#include "file.h"
 #include "history.h"
 #include "imds.h"
 #include "marker.h"
@@ -167,6 +168,34 @@ mark_options(struct mark *k, int argc, char **argv)
 }
 
 /*
+ * When this instance's id is known without a request, --instance-id must
+ * be it: on Nitro instances the DMI asset tag holds it.  Elsewhere (Xen
+ * instances, off EC2) nothing is known and any well-formed id is taken;
+ * with imds = yes the hooks compare it with instance metadata's.
+ */
+static int
+mark_id_known(const char *iid, struct status *st)
+{
+	static const char tag[] = "/sys/devices/virtual/dmi/id/board_asset_tag";
+	struct status rst;
+	char *buf = NULL;
+	size_t len;
+	int absent, rc = ST_OK;
+
+	/* sysfs files claim 4096 bytes whatever they hold */
+	if (file_read(tag, "asset tag", 4096, FILE_TEXT, &buf, &len, NULL,
+	    &absent, &rst) != ST_OK)
+		return ST_OK;
+	text_trim(buf);
+	if (imds_instance_id_ok(buf) && strcmp(buf, iid) != 0)
+		rc = status_set(st, ST_USAGE, "--instance-id '%s' is not this "
+		    "instance: its DMI asset tag ('%s') says %s", iid, tag,
+		    buf);
+	free(buf);
+	return rc;
+}
+
+/*
  * Checks --instance-id and copies it into the marker; without it, instance
  * metadata must be allowed.  No request is made.
  */
@@ -182,6 +211,8 @@ mark_id_given(struct mark *k)
 		return status_set(&k->st, ST_USAGE, "--instance-id '%.40s' is "
 		    "not an instance id (i- and 8 or 17 lowercase hex digits, "
 		    "as i-0123456789abcdef0)", k->iid);
+	if (mark_id_known(k->iid, &k->st) != ST_OK)
+		return k->st.code;
 	text_copy(k->m.instance_id, k->iid, sizeof(k->m.instance_id));
 	return ST_OK;
 }

@@ -393,6 +393,33 @@ def test_mark_refuses_a_marker_no_hook_could_pass(mark, args, msg):
     assert not mark.marker.parent.exists(), r.describe()
 
 
+UNSHARE = shutil.which("unshare")
+ASSET_TAG = "/sys/devices/virtual/dmi/id/board_asset_tag"
+
+
+@pytest.mark.skipif(UNSHARE is None or os.geteuid() != 0,
+                    reason="needs unshare -m as root (a private mount of /sys/devices/virtual)")
+@pytest.mark.parametrize("given, code", [("i-0123456789abcdef0", 64),
+                                         ("i-0aaaaaaaaaaaaaaaa", 0)],
+                         ids=["another-instance", "this-instance"])
+def test_mark_instance_id_known_from_the_asset_tag(mark, given, code):
+    """Item 16: where this instance's id is known without a request (a
+    Nitro instance's DMI asset tag, faked here in a private mount
+    namespace), --instance-id must be it: another well-formed id is refused
+    at once (64), nothing run or written."""
+    fake = (f"mount -t tmpfs none /sys/devices/virtual && mkdir -p {Path(ASSET_TAG).parent}"
+            f" && echo i-0aaaaaaaaaaaaaaaa > {ASSET_TAG} && exec \"$@\"")
+    r = mark("--instance-id", given, "--run", "--", "true",
+             wrap=("unshare", "-m", "--", "sh", "-c", fake, "sh"), timeout=30)
+    assert r.returncode == code, r.describe()
+    if code:
+        assert (f"--instance-id '{given}' is not this instance: its DMI asset tag "
+                f"('{ASSET_TAG}') says i-0aaaaaaaaaaaaaaaa") in r.verdict, r.describe()
+        assert not mark.marker.parent.exists(), r.describe()
+    else:
+        assert "instance_id = i-0aaaaaaaaaaaaaaaa" in mark.marker.read_text()
+
+
 # ---------------------------------------------------------------------------
 # item 17: after the rename, the truth
 
