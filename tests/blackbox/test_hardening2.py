@@ -163,6 +163,30 @@ def test_hook_finds_its_own_config_whatever_argv0_says(deploy, refused_port, tmp
     assert f"config '{hook.parent}/cdgate.ini'" in r.output[0], r.describe()
 
 
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare -m as root (a private mount over /proc)")
+def test_hook_without_proc_self_exe_refuses_to_run(deploy, refused_port):
+    """Item 7: when /proc/self/exe cannot be read (no /proc: here a tmpfs
+    over it in a private mount namespace) the hook cannot know where its
+    cdgate.ini is, and refuses to run (78) rather than use the defaults;
+    CDGATE_CONFIG still works."""
+    dep = deploy(health_config(refused_port))
+    hook = dep.hook("validate-service")
+    if b"__asan_init" in hook.read_bytes():
+        pytest.skip("AddressSanitizer itself needs /proc")
+    wrap = ("unshare", "-m", "--", "sh", "-c", 'mount -t tmpfs none /proc && exec "$@"', "sh")
+    r = run_hook(hook, "ValidateService", env=dep.env(), deployment=dep.archive,
+                 timeout=30, wrap=wrap)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78, r.describe()
+    assert "cannot read /proc/self/exe (No such file or directory), so the cdgate.ini " \
+        "beside this program cannot be found" in r.verdict, r.describe()
+    r = run_hook(hook, "ValidateService", env=dep.env({"CDGATE_CONFIG": str(hook.parent /
+                                                                          "cdgate.ini")}),
+                 deployment=dep.archive, timeout=30, wrap=wrap)
+    assert r.returncode == 2, r.describe()       # the file's health check
+
+
 # ---------------------------------------------------------------------------
 # item 8: the configuration's directory
 
