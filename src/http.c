@@ -169,8 +169,8 @@ http_write(char *data, size_t size, size_t n, void *user)
 /*
  * Counts every header and trailer line of a reply (libcurl hands trailers
  * of a chunked body to this callback too): past CAP_HTTP_HEADERS the
- * transfer is aborted.  libcurl 7.x keeps every header line in memory
- * without a limit of its own (8.x: 300 KB for headers, none for trailers).
+ * transfer is aborted.  libcurl's own limits depend on its version (no
+ * total for headers before 8.3): with 7.88, endless trailers took 1 GB.
  */
 static size_t
 http_header(char *data, size_t size, size_t n, void *user)

@@ -234,6 +234,97 @@ def test_ec2_name_lookup_that_never_answers_ends_by_the_deadline(deploy, imds, b
     assert blackhole_dns.queries, "the lookup went to the black hole"
 
 
+def test_ec2_proxy_name_lookup_that_never_answers_ends_by_the_deadline(deploy, imds,
+                                                                       blackhole_dns):
+    """The proxy's name (https_proxy) is looked up as boundedly as the
+    endpoint's, which the proxy looks up itself."""
+    r = deploy(tags_cfg()).run("before-install", timeout=90, wrap=blackhole_dns.wrap,
+                               env={"AWS_ENDPOINT_URL_EC2": "https://ec2.invalid-test",
+                                    "https_proxy": "http://proxy.invalid-test:3128"})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r.describe()
+    assert "the last: proxy: name lookup of 'proxy.invalid-test' did not answer within" \
+        in r.verdict, r.describe()
+    assert r.elapsed < 3 + 1.5 + SLACK, "ended by the deadline"
+
+
+class ConnectProxy(socketserver.ThreadingTCPServer):
+    """An HTTP CONNECT proxy on 127.0.0.1 that tunnels every CONNECT to
+    127.0.0.1:`port`, whatever host it names (it resolves nothing);
+    `targets` lists the CONNECT targets."""
+
+    daemon_threads = True
+
+    def __init__(self, port):
+        self.port, self.targets = port, []
+        super().__init__(("127.0.0.1", 0), _Tunnel)
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+class _Tunnel(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.connection.settimeout(10)
+        try:
+            self.server.targets.append(self.rfile.readline(8192).split()[1].decode())
+            while self.rfile.readline(8192) not in (b"\r\n", b""):
+                pass
+            up = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=_pipe, args=(up, self.connection), daemon=True).start()
+            _pipe(self.connection, up)
+        except (OSError, IndexError):
+            pass
+
+
+def _pipe(src, dst):
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_dns, tmp_path):
+    """Through https_proxy the endpoint's name goes to the proxy in the
+    CONNECT and is never looked up here (the black hole would hold it):
+    the proxy libcurl uses is the one http.c chose and looked up."""
+    from conftest import ec2_default_state
+    from standin.common import make_certificate
+    from standin.ec2 import Ec2Server
+    import ssl
+    cert, key = make_certificate(tmp_path, "ec2.proxied-test", "DNS:ec2.proxied-test")
+    srv = Ec2Server(tls=True, state=ec2_default_state())
+    srv._ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv._ssl_context.load_cert_chain(cert, key)
+    srv.start()
+    proxy = ConnectProxy(srv.port)
+    try:
+        r = deploy(tags_cfg()).run(
+            "before-install", timeout=90, wrap=blackhole_dns.wrap,
+            env={"AWS_ENDPOINT_URL_EC2": f"https://ec2.proxied-test:{srv.port}",
+                 "AWS_CA_BUNDLE": cert,
+                 "https_proxy": f"http://127.0.0.1:{proxy.server_address[1]}"})
+        verified = [a["verified"] for a in srv.actions("DescribeTags")]
+    finally:
+        proxy.stop()
+        srv.stop()
+    assert_agent_clean(r, "PASS")
+    assert proxy.targets == [f"ec2.proxied-test:{srv.port}"], proxy.targets
+    assert verified and all(verified)
+    assert not blackhole_dns.queries, "no name was looked up here"
+
+
 # ---------------------------------------------------------------------------
 # item 11: redirects keep the header values at their origin
 
