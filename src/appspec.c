@@ -588,7 +588,8 @@ appspec_spawned_ms(void)
 	ssize_t n;
 	int fd, field;
 
-	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
 		return now;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
