@@ -13,7 +13,13 @@
  *   order) in the program's directory or an ancestor, at most
  *   APPSPEC_MAX_UP directories up, and never above a directory named
  *   `deployment-archive` (the agent's archive root); none found means the
- *   configured deadline stands;
+ *   configured deadline stands.  Why nearest and bounded: the archive root
+ *   is the nearest directory with an appspec above a hook (a location is
+ *   relative to it, a few levels deep in practice: cdgate/x,
+ *   deploy/hooks/cdgate/x); a hook installed elsewhere
+ *   (/usr/local/libexec/cdgate) must not wander up to an unrelated file,
+ *   and even one it reached only counts when an entry in it names this
+ *   very file;
  * - the file is read like cdgate.ini (file.h: O_NOFOLLOW, a regular file
  *   owned by root or the running user, not group- or world-writable, at
  *   most CAP_APPSPEC_FILE bytes, valid UTF-8) and parsed with libyaml's
