@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -410,17 +411,19 @@ ap_join(char *out, size_t len, const char *dir, const char *name)
 }
 
 /* Reads and parses the appspec at path (root: its directory) and matches
- * its entries for event against the program self. */
+ * its entries for event against the program self, or its dispatcher disp
+ * (may be NULL). */
 static int
 ap_match(const char *path, const char *root, const char *event,
-    const struct stat *self, struct appspec_result *r, struct status *st)
+    const struct stat *self, const struct stat *disp, struct appspec_result *r,
+    struct status *st)
 {
 	struct appspec_doc *d;
 	struct stat sb;
 	char cand[CAP_PATH], *buf;
 	const char *loc;
 	size_t len, i;
-	int absent, rc;
+	int absent, rc, via;
 
 	rc = file_read(path, "appspec", CAP_APPSPEC_FILE, FILE_TRUSTED |
 	    FILE_TEXT, &buf, &len, NULL, &absent, st);
@@ -441,8 +444,14 @@ ap_match(const char *path, const char *root, const char *event,
 		for (loc = e->location; *loc == '/'; loc++)
 			;
 		if (ap_join(cand, sizeof(cand), root, loc) != 0 ||
-		    stat(cand, &sb) != 0 || sb.st_dev != self->st_dev ||
-		    sb.st_ino != self->st_ino)
+		    stat(cand, &sb) != 0)
+			continue;
+		if (sb.st_dev == self->st_dev && sb.st_ino == self->st_ino)
+			via = 0;
+		else if (disp != NULL && sb.st_dev == disp->st_dev &&
+		    sb.st_ino == disp->st_ino)
+			via = 1;
+		else
 			continue;
 		if (e->bad[0] != '\0') {
 			rc = status_set(st, ST_CONFIG, "appspec '%s' line %lu: "
@@ -454,10 +463,37 @@ ap_match(const char *path, const char *root, const char *event,
 			r->timeout = e->timeout;
 			r->line = e->tline;
 			r->defaulted = !e->has_timeout;
+			r->via_dispatcher = via;
 		}
 	}
 	free(d);
 	return rc;
+}
+
+/*
+ * The dispatcher of a several-architecture revision (tools/bundle): the
+ * program is DIR/ARCH/PROG with ARCH this machine's (uname -m), and
+ * DIR/PROG, a regular file, is what the agent ran and what execs it.
+ * Its file in *sb, 0; -1 when the program is not laid out so.
+ */
+static int
+ap_dispatcher(const char *exe, struct stat *sb)
+{
+	struct utsname u;
+	char dir[CAP_PATH], top[CAP_PATH], path[CAP_PATH];
+	const char *arch, *prog = strrchr(exe, '/');
+
+	if (prog == NULL || uname(&u) != 0)
+		return -1;
+	file_dirname(exe, dir, sizeof(dir));
+	if ((arch = strrchr(dir, '/')) == NULL ||
+	    strcmp(arch + 1, u.machine) != 0)
+		return -1;
+	file_dirname(dir, top, sizeof(top));
+	if (ap_join(path, sizeof(path), top, prog + 1) != 0 ||
+	    stat(path, sb) != 0 || !S_ISREG(sb->st_mode))
+		return -1;
+	return 0;
 }
 
 int
@@ -465,11 +501,11 @@ appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
     struct status *st)
 {
 	static const char *const names[] = { "appspec.yml", "appspec.yaml" };
-	struct stat self, sb;
+	struct stat self, sb, disp;
 	char dir[CAP_PATH], up[CAP_PATH], path[CAP_PATH];
 	const char *base;
 	size_t i;
-	int level;
+	int level, have_disp;
 
 	memset(r, 0, sizeof(*r));
 	status_clear(st);
@@ -479,6 +515,7 @@ appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
 		    "absolute path" : strerror(errno));
 		return ST_OK;
 	}
+	have_disp = ap_dispatcher(exe, &disp) == 0;
 	file_dirname(exe, dir, sizeof(dir));
 	text_copy(r->from, dir, sizeof(r->from));
 	for (level = 0; ; level++) {
@@ -493,7 +530,8 @@ appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
 				continue;
 			r->found = 1;
 			text_copy(r->path, path, sizeof(r->path));
-			return ap_match(path, dir, event, &self, r, st);
+			return ap_match(path, dir, event, &self, have_disp ?
+			    &disp : NULL, r, st);
 		}
 		base = strrchr(dir, '/');
 		if (level >= APPSPEC_MAX_UP || strcmp(dir, "/") == 0 ||
@@ -556,8 +594,9 @@ appspec_describe(const struct appspec_result *r, const char *event,
 
 	if (r->matched)
 		n = snprintf(what, sizeof(what), "appspec '%s' line %lu: "
-		    "timeout %lds%s", r->path, r->line, r->timeout,
-		    r->defaulted ? " (none given: the agent's default)" : "");
+		    "timeout %lds%s%s", r->path, r->line, r->timeout,
+		    r->defaulted ? " (none given: the agent's default)" : "",
+		    r->via_dispatcher ? " (the entry of its dispatcher)" : "");
 	else if (r->found)
 		n = snprintf(what, sizeof(what), "appspec '%s' has no entry "
 		    "for this program under %s", r->path, event);

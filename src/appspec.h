@@ -32,7 +32,10 @@
  *   archive root as the agent does, resolves (realpath) to the same file
  *   (device and inode) as the running program; a `..` or a symbolic link
  *   in it changes nothing to that rule; several entries: the smallest
- *   timeout;
+ *   timeout.  In a several-architecture revision (make bundle ARCHS=...)
+ *   the program is DIR/ARCH/PROG, ARCH this machine's `uname -m`, and the
+ *   entry names DIR/PROG, the dispatcher that execs it in the same process
+ *   (so under the same timeout of the agent): that file counts too;
  * - this program's `timeout` MUST be a positive whole number of seconds
  *   (decimal, no sign, no leading zero, plain or quoted; absent: the
  *   agent's default APPSPEC_DEFAULT_TIMEOUT), else ST_CONFIG;
@@ -97,6 +100,7 @@ struct appspec_result {
 	long timeout;			/* the smallest of theirs, seconds */
 	unsigned long line;		/* its entry's line */
 	int defaulted;			/* it is the agent's default */
+	int via_dispatcher;		/* its entry names the dispatcher */
 };
 
 /*

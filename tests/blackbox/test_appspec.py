@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from lib.agent import (SLACK, assert_agent_clean, assert_term_prompt,
-                       assert_verdict_lost, run_hook, run_program)
+                       assert_verdict_lost, make_archive, run_hook, run_program)
 
 MARGIN = 3                      # APPSPEC_MARGIN
 CONFIGURED = 300
@@ -156,6 +156,26 @@ def test_appspec_60s_marker_and_health_waits_end_with_their_own_verdicts(
         rm, rh = fm.result(), fh.result()
     assert_own_fail_before_timeout(rm, 60, report, "marker wait")
     assert_own_fail_before_timeout(rh, 60, report, "health wait")
+
+
+def test_several_architecture_dispatcher_entry_is_followed(build, imds, tmp_path, report):
+    """make bundle ARCHS=...: the appspec names cdgate/before-install, a sh
+    dispatcher that execs cdgate/ARCH/before-install in the same process
+    (the agent's timeout goes on): the program follows that entry."""
+    arch = os.uname().machine
+    dispatcher = ("#!/bin/sh\nself=$(readlink -f -- \"$0\" 2>/dev/null) || self=$0\n"
+                  f"dir=${{self%/*}}\nexec \"$dir/{arch}/before-install\" \"$@\"\n")
+    arc = make_archive(tmp_path / "agent", {f"cdgate/{arch}/before-install":
+                                            build / "hooks" / "before-install"},
+                       {"cdgate/before-install": dispatcher,
+                        "appspec.yml": appspec({"BeforeInstall": [("cdgate/before-install", 5)]})},
+                       config=marker_cfg(tmp_path), config_dir="cdgate", appspec=False)
+    os.chmod(arc.path / "cdgate" / "before-install", 0o755)
+    r = run_hook(arc.path / "cdgate" / "before-install", "BeforeInstall", timeout=5,
+                 env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "AWS_REGION": "us-east-1"})
+    assert_own_fail_before_timeout(r, 5, report, "marker wait, through a dispatcher")
+    c = run_program(arc.path / "cdgate" / "before-install", ["-n"], timeout=30)
+    assert "timeout 5s (the entry of its dispatcher); in force 2s" in c.stdout, c
 
 
 # ---------------------------------------------------------------------------

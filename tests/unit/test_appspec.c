@@ -13,6 +13,8 @@
 #include "status.h"
 #include "testlib.h"
 
+#include <sys/utsname.h>
+
 static struct tl_fx_spec fx_spec = { "appspec", "x", NULL };
 
 /* ------------------------------------------------------------------ */
@@ -418,6 +420,46 @@ test_lookup_walk(void **state)
 	CHECK_INT("deep enough", r.found, 1);
 }
 
+/* A several-architecture revision: the program in cdgate/ARCH/, the entry
+ * naming the dispatcher cdgate/PROG that execs it; only this machine's
+ * ARCH counts. */
+static void
+test_lookup_dispatcher(void **state)
+{
+	struct tl_fx *x = *state;
+	struct appspec_result r;
+	struct status st;
+	struct utsname u;
+	char arc[PATH_MAX], prog[PATH_MAX], p[PATH_MAX], sub[PATH_MAX];
+	char d[PATH_MAX];
+
+	assert_int_equal(uname(&u), 0);
+	make_tree(x->dir, arc, sizeof(arc), prog, sizeof(prog));
+	tl_join(p, sizeof(p), arc, "appspec.yml");
+	tl_put_text(p, HEAD ENT(PROG, "33"));
+	tl_join(sub, sizeof(sub), arc, "cdgate");
+	tl_join(d, sizeof(d), sub, u.machine);
+	assert_int_equal(mkdir(d, 0755), 0);
+	tl_join(p, sizeof(p), d, "before-install");
+	tl_put_file(p, "x", 1, 0755);
+	assert_int_equal(appspec_lookup(p, "BeforeInstall", &r, &st), ST_OK);
+	CHECK_INT("dispatcher", r.matched, 1);
+	CHECK_INT("dispatcher", r.timeout, 33);
+	CHECK_INT("dispatcher", r.via_dispatcher, 1);
+	/* another machine's directory: not this machine's dispatcher */
+	tl_join(d, sizeof(d), sub, "not-this-arch");
+	assert_int_equal(mkdir(d, 0755), 0);
+	tl_join(p, sizeof(p), d, "before-install");
+	tl_put_file(p, "x", 1, 0755);
+	assert_int_equal(appspec_lookup(p, "BeforeInstall", &r, &st), ST_OK);
+	CHECK_INT("other arch", r.found, 1);
+	CHECK_INT("other arch", r.matched, 0);
+	/* the program itself listed: not through the dispatcher */
+	assert_int_equal(appspec_lookup(prog, "BeforeInstall", &r, &st),
+	    ST_OK);
+	CHECK_INT("itself", r.via_dispatcher, 0);
+}
+
 /* A link named appspec.yml, a directory, a FIFO: refused, never read
  * through or skipped. */
 static void
@@ -609,6 +651,7 @@ main(void)
 		cmocka_unit_test(test_parse_too_many_entries),
 		T(test_lookup_row),
 		T(test_lookup_walk),
+		T(test_lookup_dispatcher),
 		T(test_lookup_not_a_file),
 		cmocka_unit_test(test_find_self),
 		cmocka_unit_test(test_spawned),
