@@ -295,10 +295,13 @@ def _pipe(src, dst):
                 pass
 
 
-def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_dns, tmp_path):
-    """Through https_proxy the endpoint's name goes to the proxy in the
-    CONNECT and is never looked up here (the black hole would hold it):
-    the proxy libcurl uses is the one http.c chose and looked up."""
+@pytest.mark.parametrize("var", ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])
+def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_dns, tmp_path,
+                                                       var):
+    """Through a proxy (each variable libcurl reads for https) the
+    endpoint's name goes to the proxy in the CONNECT and is never looked up
+    here (the black hole would hold it): the proxy libcurl uses is the one
+    http.c chose and looked up."""
     from conftest import ec2_default_state
     from standin.common import make_certificate
     from standin.ec2 import Ec2Server
@@ -314,7 +317,7 @@ def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_d
             "before-install", timeout=90, wrap=blackhole_dns.wrap,
             env={"AWS_ENDPOINT_URL_EC2": f"https://ec2.proxied-test:{srv.port}",
                  "AWS_CA_BUNDLE": cert,
-                 "https_proxy": f"http://127.0.0.1:{proxy.server_address[1]}"})
+                 var: f"http://127.0.0.1:{proxy.server_address[1]}"})
         verified = [a["verified"] for a in srv.actions("DescribeTags")]
     finally:
         proxy.stop()
@@ -323,6 +326,20 @@ def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_d
     assert proxy.targets == [f"ec2.proxied-test:{srv.port}"], proxy.targets
     assert verified and all(verified)
     assert not blackhole_dns.queries, "no name was looked up here"
+
+
+def test_ec2_no_proxy_excepts_the_endpoint(deploy, imds, blackhole_dns, listen):
+    """no_proxy names the endpoint's domain: no proxy, and the endpoint's
+    own name is looked up here (within the deadline)."""
+    proxy = listen(lambda *a: reply("502 Bad Gateway"))
+    r = deploy(tags_cfg()).run("before-install", timeout=90, wrap=blackhole_dns.wrap,
+                               env={"AWS_ENDPOINT_URL_EC2": "https://ec2.invalid-test",
+                                    "https_proxy": proxy.url, "no_proxy": "localhost,.invalid-test"})
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 69, r.describe()
+    assert "the last: name lookup of 'ec2.invalid-test' did not answer within" in r.verdict, \
+        r.describe()
+    assert proxy.connections == 0
 
 
 # ---------------------------------------------------------------------------
@@ -455,3 +472,4 @@ def test_ec2_certificate_error_fails_at_once(deploy, imds, ec2_tls, tmp_path, bu
     assert "(not retried; " in r.verdict and "AWS_CA_BUNDLE" in r.verdict, r.describe()
     assert r.elapsed < 3 + SLACK, "at once, not retried until the deadline"
     assert not ec2_tls.actions("DescribeTags"), "no request went past the handshake"
+
