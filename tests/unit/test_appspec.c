@@ -420,6 +420,19 @@ test_lookup_walk(void **state)
 	CHECK_INT("deep enough", r.found, 1);
 }
 
+/* DIR/cdgate/ARCH/before-install, a regular file; its path into out. */
+static void
+arch_prog(const char *arc, const char *arch, char *out, size_t len)
+{
+	char d[PATH_MAX], sub[PATH_MAX];
+
+	tl_join(sub, sizeof(sub), arc, "cdgate");
+	tl_join(d, sizeof(d), sub, arch);
+	assert_int_equal(mkdir(d, 0755), 0);
+	tl_join(out, len, d, "before-install");
+	tl_put_file(out, "x", 1, 0755);
+}
+
 /* A several-architecture revision: the program in cdgate/ARCH/, the entry
  * naming the dispatcher cdgate/PROG that execs it; only this machine's
  * ARCH counts. */
@@ -430,27 +443,19 @@ test_lookup_dispatcher(void **state)
 	struct appspec_result r;
 	struct status st;
 	struct utsname u;
-	char arc[PATH_MAX], prog[PATH_MAX], p[PATH_MAX], sub[PATH_MAX];
-	char d[PATH_MAX];
+	char arc[PATH_MAX], prog[PATH_MAX], p[PATH_MAX];
 
 	assert_int_equal(uname(&u), 0);
 	make_tree(x->dir, arc, sizeof(arc), prog, sizeof(prog));
 	tl_join(p, sizeof(p), arc, "appspec.yml");
 	tl_put_text(p, HEAD ENT(PROG, "33"));
-	tl_join(sub, sizeof(sub), arc, "cdgate");
-	tl_join(d, sizeof(d), sub, u.machine);
-	assert_int_equal(mkdir(d, 0755), 0);
-	tl_join(p, sizeof(p), d, "before-install");
-	tl_put_file(p, "x", 1, 0755);
+	arch_prog(arc, u.machine, p, sizeof(p));
 	assert_int_equal(appspec_lookup(p, "BeforeInstall", &r, &st), ST_OK);
 	CHECK_INT("dispatcher", r.matched, 1);
 	CHECK_INT("dispatcher", r.timeout, 33);
 	CHECK_INT("dispatcher", r.via_dispatcher, 1);
 	/* another machine's directory: not this machine's dispatcher */
-	tl_join(d, sizeof(d), sub, "not-this-arch");
-	assert_int_equal(mkdir(d, 0755), 0);
-	tl_join(p, sizeof(p), d, "before-install");
-	tl_put_file(p, "x", 1, 0755);
+	arch_prog(arc, "not-this-arch", p, sizeof(p));
 	assert_int_equal(appspec_lookup(p, "BeforeInstall", &r, &st), ST_OK);
 	CHECK_INT("other arch", r.found, 1);
 	CHECK_INT("other arch", r.matched, 0);
