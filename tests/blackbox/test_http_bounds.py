@@ -213,6 +213,18 @@ def test_health_name_lookup_that_never_answers_ends_by_the_deadline(deploy, blac
     assert blackhole_dns.queries, "the lookup went to the black hole"
 
 
+def test_sigterm_during_a_name_lookup_exits_3_at_once(deploy, blackhole_dns, report):
+    """The agent's SIGTERM comes while a lookup hangs: the signal is the
+    main thread's (the lookup thread blocks every signal), the hook exits
+    with 3 at once, and the stuck thread goes with the process."""
+    from lib.agent import assert_term_prompt, assert_verdict_lost
+    res = deploy(health_cfg("url = http://health.invalid-test:8080/", timeout=300)).run(
+        "validate-service", timeout=1.5, wrap=blackhole_dns.wrap)
+    assert_verdict_lost(res)
+    assert_term_prompt(res, report, "during a name lookup")
+    assert blackhole_dns.queries, "the lookup went to the black hole"
+
+
 def tags_cfg(timeout=3):
     return (f"[gate]\ntimeout = {timeout}\nhistory = none\n[tags]\nsource = ec2\n"
             "Role = api\n[BeforeInstall]\nchecks = lifecycle tags\n")
