@@ -388,7 +388,7 @@ http_resolve(struct http *h, const char *host, const char *port,
 	struct http_resolved *slot = &h->cache[0];
 	struct http_lookup *l;
 	struct curl_slist *nl;
-	char key[HTTP_HOST_LEN + 8];
+	char key[HTTP_HOST_LEN + 8], line[HTTP_RESOLVE_LEN];
 	const char *why;
 	int64_t t0 = mono_ms();
 	size_t i;
@@ -431,11 +431,12 @@ http_resolve(struct http *h, const char *host, const char *port,
 		http_lookup_unref(l);
 		return rc;
 	}
-	rc = http_resolve_line(l, slot->line, sizeof(slot->line));
+	rc = http_resolve_line(l, line, sizeof(line));
 	http_lookup_unref(l);
 	if (rc != 0)
 		return status_set(st, ST_UNAVAIL, "cannot resolve '%s': no "
 		    "address", host);
+	text_copy(slot->line, line, sizeof(slot->line));
 	text_copy(slot->key, key, sizeof(slot->key));
 	slot->at = t0;
 	i = (size_t)(slot - h->cache);
