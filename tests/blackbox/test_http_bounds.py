@@ -307,7 +307,8 @@ def _pipe(src, dst):
                 pass
 
 
-@pytest.mark.parametrize("var", ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])
+@pytest.mark.parametrize("var", ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                 "https_proxy-without-scheme"])
 def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_dns, tmp_path,
                                                        var):
     """Through a proxy (each variable libcurl reads for https) the
@@ -329,7 +330,8 @@ def test_ec2_through_a_proxy_looks_up_no_endpoint_name(deploy, imds, blackhole_d
             "before-install", timeout=90, wrap=blackhole_dns.wrap,
             env={"AWS_ENDPOINT_URL_EC2": f"https://ec2.proxied-test:{srv.port}",
                  "AWS_CA_BUNDLE": cert,
-                 var: f"http://127.0.0.1:{proxy.server_address[1]}"})
+                 var.split("-")[0]: ("" if "-" in var else "http://") +
+                 f"127.0.0.1:{proxy.server_address[1]}"})
         verified = [a["verified"] for a in srv.actions("DescribeTags")]
     finally:
         proxy.stop()
