@@ -221,8 +221,13 @@ deps:
 	@sh tools/deps
 
 # Each test program's output is kept in $(RESULTS) for tools/summary.
+# Under qemu-user (a cross build) test_oom does not run: the emulator
+# applies no RLIMIT_AS to the program it runs, so the test's allocations
+# would take the whole machine's memory instead of failing.
+UNIT_RUN = $(if $(RUN_TEST),$(filter-out %/test_oom,$(UNIT_BIN)),$(UNIT_BIN))
+
 unit: $(UNIT_BIN)
-	@mkdir -p $(RESULTS); set -e; for t in $(UNIT_BIN); do \
+	@mkdir -p $(RESULTS); set -e; for t in $(UNIT_RUN); do \
 	    log=$(RESULTS)/unit-$${t##*/}.log; \
 	    if CDGATE_VECTORS=$(CURDIR)/tests/vectors/sigv4 $(RUN_TEST) $$t \
 	        >$$log 2>&1; \
