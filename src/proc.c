@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,6 +272,22 @@ proc_signalled(void)
 	    sigismember(&pend, SIGQUIT) == 1;
 }
 
+/*
+ * glibc refuses sigaction on the two signals it keeps for itself (32 and
+ * 33), yet a parent can leave them ignored (GNU make's posix_spawn does)
+ * and an ignored signal survives exec: the kernel call sets them back to
+ * the default.  All fields zero is SIG_DFL, no flags, an empty mask, in
+ * every architecture's layout of the kernel's struct.
+ */
+static void
+proc_sig_default(int sig)
+{
+	unsigned long ksa[4] = { 0, 0, 0, 0 };
+
+	/* 8: the size of the kernel's sigset_t (64 signals) */
+	(void)syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)8);
+}
+
 void
 proc_child_reset(void)
 {
@@ -282,8 +299,9 @@ proc_child_reset(void)
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);	/* EINVAL: glibc's own */
+		if (sig != SIGKILL && sig != SIGSTOP &&
+		    sigaction(sig, &sa, NULL) != 0)
+			proc_sig_default(sig);	/* glibc's own: 32, 33 */
 	if (core_saved)
 		(void)setrlimit(RLIMIT_CORE, &core_limit);
 	if (nofile_raised)
