@@ -67,7 +67,7 @@ def attempts(res) -> int:
 def assert_deadline(res, timeout: float) -> None:
     """A failure at the deadline: the last attempt starts HEALTH_FINAL_MS
     (0.5 s) before it, and no attempt runs past it."""
-    assert timeout - 0.6 <= res.elapsed < timeout + 2.0, res
+    assert timeout - 0.6 <= res.elapsed < timeout + 2.0 + SLACK, res
 
 
 def progress(res, needle: str) -> list:
@@ -223,9 +223,11 @@ def test_health_hang_after_accept_ends_at_deadline(deploy, service):
     res = run(deploy, config(f"url = {service.url}", timeout=3))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 2
-    assert 3.0 <= res.elapsed < 5.0, res
-    assert re.search(r"no reply within 3\.0s \(cut at the deadline\) after 1 "
-                     r"attempt in 3\.\ds$", res.verdict), res
+    assert 3.0 <= res.elapsed < 5.0 + SLACK, res
+    # the one attempt gets what is left of the deadline: 3.0 s, or a tenth
+    # less when a loaded machine started the hook late
+    assert re.search(r"no reply within (3\.0|2\.9)s \(cut at the deadline\) after "
+                     r"1 attempt in 3\.\ds$", res.verdict), res
 
 
 def test_health_hang_request_timeout_retries(deploy, service):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import SLACK, assert_agent_clean, assert_term_prompt, assert_verdict_lost
+from lib.agent import SANITIZED, SLACK, assert_agent_clean, assert_term_prompt, assert_verdict_lost
 from lib.marker import INSTANCE_ID, marker_text, write_marker
 
 
@@ -317,7 +317,9 @@ def test_marker_wait_uses_inotify_not_polling(deploy, marker, imds, report):
     assert c1 - c0 <= 5 * hz // 100, f"{c1 - c0} ticks in {t1 - t0:.1f}s of waiting"
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     report(f"CPU during a 4 s marker wait: {cpu * 1000:.1f} ms")
-    assert cpu < 0.1, f"{cpu:.3f} CPU-seconds for a 4 s wait"
+    # the whole run, start and exit included: ASan's shadow memory and leak
+    # check cost more than the wait itself (the ticks above bound the wait)
+    assert cpu < (0.3 if SANITIZED else 0.1), f"{cpu:.3f} CPU-seconds for a 4 s wait"
     assert imds.count("meta-data/instance-id") == 1
 
 
