@@ -156,6 +156,11 @@ ENDLESS_TRAILERS = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
 # ---------------------------------------------------------------------------
 # item 1: a name lookup that never answers
 
+# Past the 3 s deadline: the wrapper (unshare, mount, the resolv.conf
+# check) starts three programs before the hook, slow on a loaded machine;
+# the lookups themselves would hold the hook 60 s without the fix.
+LOOKUP_SLACK = 2.5
+
 
 @pytest.fixture
 def blackhole_dns(tmp_path):
@@ -209,7 +214,7 @@ def test_health_name_lookup_that_never_answers_ends_by_the_deadline(deploy, blac
     assert r.returncode == 2, r.describe()
     assert ("health 'http://health.invalid-test:8080/': name lookup of "
             "'health.invalid-test' did not answer within") in r.verdict, r.describe()
-    assert r.elapsed < 3 + 1.5 + SLACK, "ended by the deadline"
+    assert r.elapsed < 3 + LOOKUP_SLACK + SLACK, "ended by the deadline"
     assert blackhole_dns.queries, "the lookup went to the black hole"
 
 
@@ -242,7 +247,7 @@ def test_ec2_name_lookup_that_never_answers_ends_by_the_deadline(deploy, imds, b
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69, r.describe()
     assert f"name lookup of '{host}' did not answer within" in r.verdict, r.describe()
-    assert r.elapsed < 3 + 1.5 + SLACK, "ended by the deadline"
+    assert r.elapsed < 3 + LOOKUP_SLACK + SLACK, "ended by the deadline"
     assert blackhole_dns.queries, "the lookup went to the black hole"
 
 
@@ -257,7 +262,7 @@ def test_ec2_proxy_name_lookup_that_never_answers_ends_by_the_deadline(deploy, i
     assert r.returncode == 69, r.describe()
     assert "the last: proxy: name lookup of 'proxy.invalid-test' did not answer within" \
         in r.verdict, r.describe()
-    assert r.elapsed < 3 + 1.5 + SLACK, "ended by the deadline"
+    assert r.elapsed < 3 + LOOKUP_SLACK + SLACK, "ended by the deadline"
 
 
 class ConnectProxy(socketserver.ThreadingTCPServer):
@@ -423,7 +428,7 @@ def test_health_endless_headers_are_capped(deploy, build, listen, tmp_path, kind
     assert r.returncode == 2, r.describe()
     assert (f"health '{srv.url}/health': reply headers larger than {HEADERS_CAP} bytes "
             "after") in r.verdict, r.describe()
-    assert r.elapsed < 3 + 1.5 + SLACK, r.describe()
+    assert r.elapsed < 3 + 2.5 + SLACK, r.describe()     # 1 s more: the RSS wrapper
     assert int(rss.read_text()) < rss_bound(build), f"peak RSS {rss.read_text()} KiB"
 
 
