@@ -337,29 +337,6 @@ mark_closefrom(int low)
 		(void)close((int)fd);
 }
 
-/* Writes all of buf to stdout, waiting when it is non-blocking; 0 or -1. */
-static int
-mark_relay_write(const char *buf, size_t len)
-{
-	struct pollfd pfd;
-	ssize_t w;
-
-	while (len > 0) {
-		if ((w = write(STDOUT_FILENO, buf, len)) >= 0) {
-			buf += w;
-			len -= (size_t)w;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		pfd.fd = STDOUT_FILENO;
-		pfd.events = POLLOUT;
-		(void)poll(&pfd, 1, 1000);
-	}
-	return 0;
-}
 
 /*
  * Relays what the command writes to its pipe (non-blocking) to our stdout;
@@ -382,7 +359,8 @@ mark_relay(int fd, size_t max, int *out_ok)
 		if (r < 0)
 			return errno == EINTR ? 0 : errno == EAGAIN ||
 			    errno == EWOULDBLOCK ? 0 : 1;
-		if (*out_ok && mark_relay_write(buf, (size_t)r) != 0)
+		/* like a line of ours: never blocking past OUT_WAIT_MS */
+		if (*out_ok && out_relay(buf, (size_t)r) != 0)
 			*out_ok = 0;
 		done += (size_t)r;
 		if (max > 0 && done >= max)

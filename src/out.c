@@ -96,9 +96,9 @@ out_room(int ms)
  * Writes a whole line (n <= PIPE_BUF: one atomic write on a pipe).  With
  * no room, waits at most OUT_WAIT_MS, in steps that end early when a
  * signal comes; then drops the line, and later lines do not wait until one
- * goes through again.
+ * goes through again.  0 written, 1 dropped, -1 the output is gone.
  */
-static void
+static int
 out_write(const char *buf, size_t n)
 {
 	int64_t until = mono_ms() + (out_stalled ? 0 : OUT_WAIT_MS), left;
@@ -115,14 +115,21 @@ out_write(const char *buf, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w == 0 || errno != EAGAIN)
-			return;		/* EPIPE (nobody reads any more), EIO */
+			return -1;	/* EPIPE (nobody reads any more), EIO */
 		left = until - mono_ms();
 		if (left <= 0 || proc_signalled()) {
 			out_stalled = 1;
-			return;
+			return 1;
 		}
 		(void)out_room(left < OUT_STEP_MS ? (int)left : OUT_STEP_MS);
 	}
+	return 0;
+}
+
+int
+out_relay(const char *buf, size_t n)
+{
+	return out_write(buf, n) < 0 ? -1 : 0;
 }
 
 void

@@ -38,6 +38,13 @@ void out_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The verdict: PASS (code 0), SKIP (skip != 0, code 0) or FAIL (code != 0). */
 void out_verdict(int code, int skip, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Bytes relayed as they are (the output of cdgate-mark --run's command),
+ * under the same rule as a line: never blocking past OUT_WAIT_MS, dropped
+ * with no room.  0 written or dropped for want of room, -1 when the output
+ * is gone (EPIPE): nothing more will go through.
+ */
+int out_relay(const char *buf, size_t n);
 /* Makes later lines silent (for -q); the verdict is always printed. */
 void out_quiet(int quiet);
 

@@ -207,6 +207,32 @@ def test_unread_stdout_pipe_does_not_hold_the_run(deploy, imds, state, marker, c
     assert e["exit"] == code
 
 
+def test_mark_run_relay_to_an_unread_stdout_pipe_does_not_hold_it(build, tmp_path):
+    """cdgate-mark --run relays its command's output: with a stdout pipe
+    nobody reads, the relay used to wait for room for ever (the command's
+    1 MB never got through, and cdgate-mark never exited).  Now each chunk
+    waits like a line (OUT_WAIT_MS at most once), the rest is dropped."""
+    ini = tmp_path / "c.ini"
+    marker = tmp_path / "m" / "provisioned"
+    ini.write_text(f"[gate]\nhistory = none\n[marker]\npath = {marker}\n")
+    r, w = full_pipe()
+    try:
+        t0 = time.monotonic()
+        p = subprocess.Popen([str(build / "bin" / "cdgate-mark"), "-c", str(ini),
+                              "--instance-id", INSTANCE_ID, "--run", "--", "sh", "-c",
+                              "head -c 1048576 /dev/zero | tr '\\0' x"],
+                             cwd="/", stdin=subprocess.DEVNULL, stdout=w, stderr=w,
+                             process_group=0, close_fds=True)
+        rc = wait_or_kill(p, 20 + SLACK)
+        took = time.monotonic() - t0
+    finally:
+        os.close(r)
+        os.close(w)
+    assert rc == 0, "blocked on the full pipe" if rc is None else rc
+    assert took < 1 + 2 + SLACK, took
+    assert "status = ok" in marker.read_text()
+
+
 def test_sigterm_with_an_unread_stdout_pipe_ends_at_once(deploy, imds, state):
     """The handler's write() used to block on the full pipe too."""
     dep = deploy(config(state, timeout=20))
