@@ -67,6 +67,7 @@ struct http_sink {
 	int nomem;		/* no memory for the reply */
 	size_t hlen;		/* header and trailer bytes so far */
 	int hover;		/* ...over CAP_HTTP_HEADERS */
+	int sock_errno;		/* why the last socket() failed, or 0 */
 };
 
 int
@@ -619,6 +620,25 @@ http_route(struct http *h, const struct http_req *req, char *proxy,
 /* ------------------------------------------------------------------ */
 /* one request */
 
+/*
+ * Opens libcurl's sockets, close-on-exec, and keeps why one could not be
+ * opened: libcurl reports only "couldn't connect", and CURLINFO_OS_ERRNO
+ * does not cover socket() on every version, yet a socket refused for want
+ * of descriptors or memory is a system error, not a service to retry.
+ */
+static curl_socket_t
+http_opensocket(void *user, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http_sink *s = user;
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		s->sock_errno = errno;
+	return fd;
+}
+
 static int
 http_setup(CURL *c, const struct http_req *req, long total_ms,
     const char *proxy, struct curl_slist *resolve, struct http_sink *sink,
@@ -640,6 +660,8 @@ http_setup(CURL *c, const struct http_req *req, long total_ms,
 	SETOPT(c, CURLOPT_WRITEDATA, sink);
 	SETOPT(c, CURLOPT_HEADERFUNCTION, http_header);
 	SETOPT(c, CURLOPT_HEADERDATA, sink);
+	SETOPT(c, CURLOPT_OPENSOCKETFUNCTION, http_opensocket);
+	SETOPT(c, CURLOPT_OPENSOCKETDATA, sink);
 	SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(c, CURLOPT_TIMEOUT_MS, total_ms > 0 ? total_ms : 1L);
@@ -707,10 +729,10 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 {
 	char errbuf[CURL_ERROR_SIZE] = "", proxy[CAP_URL];
 	struct curl_slist *hdrs = NULL, *resolve = NULL;
-	struct http_sink sink = { NULL, 0, req->cap, 0, 0, 0, 0, 0 };
+	struct http_sink sink = { NULL, 0, req->cap, 0, 0, 0, 0, 0, 0 };
 	const char *ct = NULL, *loc = NULL;
 	int64_t t0 = mono_ms();
-	long total;
+	long total, oserr = 0;
 	CURLcode cc;
 	int rc;
 
@@ -750,8 +772,17 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	if (cc != CURLE_OK) {
 		resp->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
 		resp->cert_error = http_cert_error(cc);
-		rc = status_set(st, ST_UNAVAIL, "%s", errbuf[0] ? errbuf :
-		    curl_easy_strerror(cc));
+		/* a socket refused for want of descriptors or memory is the
+		 * system's failure (71), never a service to retry */
+		if (sink.sock_errno != 0)
+			oserr = sink.sock_errno;
+		else if (curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO,
+		    &oserr) != CURLE_OK)
+			oserr = 0;
+		rc = status_sys((int)oserr, ST_UNAVAIL);
+		status_set(st, rc, "%s%s", errbuf[0] ? errbuf :
+		    curl_easy_strerror(cc), rc == ST_OSERR ? " (the system is "
+		    "out of descriptors or memory)" : "");
 		goto out;
 	}
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);

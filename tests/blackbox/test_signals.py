@@ -330,3 +330,19 @@ def test_too_few_file_descriptors_is_a_system_error(build, state, tmp_path, limi
     assert r.returncode == 71, r.describe()
     assert "too few file descriptors" in r.output[-1] and f"{limit}" in r.output[-1], \
         r.describe()
+
+
+def test_socket_refused_for_want_of_descriptors_mid_run_is_a_system_error(deploy, imds,
+                                                                          state):
+    """Past the start-up check, a socket() that fails with EMFILE (strace
+    injects it into every socket() call; before-install opens none but
+    libcurl's) used to be retried as an unreachable service, then 69."""
+    dep = deploy(config(state, timeout=5))
+    env = {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"} \
+        if "ASAN_OPTIONS" in os.environ else {}      # LeakSanitizer and ptrace
+    r = dep.run("before-install", env=env, timeout=30,
+                wrap=["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=socket",
+                      "-e", "inject=socket:error=EMFILE"])
+    assert r.returncode == 71, r.describe()
+    assert "(the system is out of descriptors or memory)" in r.verdict, r.describe()
+    assert r.elapsed < 2 + SLACK, "retried as if the service were down"
