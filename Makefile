@@ -274,11 +274,14 @@ fuzz-smoke:
 	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZ=1 CC=clang fuzz-bins
 	@sh tools/fuzz smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
 
-# Everything: unit + black-box, the same under sanitizers, the valgrind
-# subset, the fuzz smoke; the last line totals them (tools/summary).  The
-# black-box suites mostly wait (deadlines, stand-ins), so the plain and the
-# sanitized one run side by side, and so do valgrind and the fuzz smoke;
-# -O prints each one's output whole when it ends.
+# Everything: unit + black-box, the same under sanitizers, the cross
+# build's unit tests under qemu-user, the valgrind subset, the fuzz smoke,
+# the portability checks; the last line totals them (tools/summary).  Each
+# black-box suite runs its tests in PYTEST_JOBS workers, one suite at a
+# time: side by side on two cores, ASan's start and exit grew by seconds
+# and broke the deadline tests' bounds.  valgrind, the fuzz smoke and the
+# portability checks run side by side; -O prints each one's output whole
+# when it ends.
 check:
 	@sh tools/deps
 	@rm -rf $(RESULTS) $(ASAN_BUILD)/results $(FUZZ_BUILD)/results \
@@ -289,9 +292,9 @@ check:
 	$(MAKE) unit
 	$(MAKE) ARCH=$(CROSS_ARCH) BUILD=$(CROSS_BUILD) unit
 	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 unit
-	$(MAKE) -j2 -O blackbox asan-blackbox
-	$(MAKE) -j2 -O valgrind fuzz-smoke
-	$(MAKE) portable
+	$(MAKE) blackbox
+	$(MAKE) asan-blackbox
+	$(MAKE) -j2 -O valgrind fuzz-smoke portable
 	@$(PYTHON) tools/summary $(RESULTS) $(CROSS_BUILD)/results \
 	    $(ASAN_BUILD)/results $(FUZZ_BUILD)/results
 

@@ -254,6 +254,17 @@ VALGRIND_SUBSET = {
                      "test_mark_run_ok_passes_output_through_and_records_ok",
                      "test_wait_passes_when_marker_appears",
                      "test_wait_times_out"),
+    # the second hardening round (tests that run the programs through the
+    # runner, without a wrapper of their own, which valgrind would run
+    # instead of the program)
+    "test_http_bounds.py": ("test_health_redirect_to_another_origin_is_not_followed",
+                            "test_health_redirect_from_https_to_http_is_not_followed",
+                            "test_headers_just_under_the_cap_pass",
+                            "test_ec2_certificate_error_fails_at_once"),
+    "test_hardening2.py": ("test_mark_run_withdraws_the_previous_marker_while_it_runs",
+                           "test_marker_boot_id_must_be_well_formed",
+                           "test_health_unix_socket_ownership",
+                           "test_mark_refuses_a_marker_no_hook_could_pass"),
 }
 
 

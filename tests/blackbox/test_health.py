@@ -111,7 +111,7 @@ def test_health_last_attempt_just_before_deadline(deploy, service):
     # on the hook's own clock; the harness's adds process start and exit
     m = re.search(r"PASS: health ok, 2 attempts \((\d+\.\d)s\)$", res.verdict)
     assert m and 2.4 <= float(m.group(1)) < 3.0, res
-    assert 2.4 <= res.elapsed < 4.0, res
+    assert 2.4 <= res.elapsed < 4.0 + SLACK, res
 
 
 def test_health_never_healthy_fails_at_deadline_with_last_status(deploy, service):
