@@ -247,8 +247,10 @@ asan:
 asan-build:
 	$(MAKE) -j2 BUILD=$(ASAN_BUILD) SANITIZE=1 all check-bins
 
+# More workers than the plain suite: ASan's programs wait as long, and
+# its bounds have SLACK.
 asan-blackbox:
-	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 blackbox
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 PYTEST_JOBS=6 blackbox
 
 check-bins: $(UNIT_BIN) $(TOOL_BIN)
 
@@ -257,7 +259,7 @@ check-bins: $(UNIT_BIN) $(TOOL_BIN)
 valgrind: all $(TOOL_BIN)
 	@mkdir -p $(RESULTS)
 	cd tests && CDGATE_BUILD=$(abspath $(BUILD)) CDGATE_WRAP=valgrind \
-	    $(PYTHON) -m pytest -q -p no:cacheprovider -m valgrind \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider -m valgrind -n 2 \
 	    --junitxml=$(RESULTS)/valgrind.xml \
 	    --ignore=blackbox/test_portable.py blackbox
 

@@ -589,11 +589,13 @@ env | sort | sed 's/^/env:/'
 def test_sigterm_to_group_at_deadline(tmp_path):
     """The agent's timeout: SIGTERM to the whole group, and the pipes closed
     at once: the lines from before stay, those written after are lost (the
-    writes fail with EPIPE), the files show that both processes got it."""
+    writes fail with EPIPE), the files show that both processes got it (the
+    main one waits for its child, which the harness would otherwise kill as
+    a leftover before its trap ran)."""
     got = tmp_path / "got"
     arc, prog = hook_script(tmp_path, f"""
 trap '' PIPE
-trap 'echo main >> {got}; /bin/echo "main got TERM"; echo wrote $? >> {got}; exit 143' TERM
+trap 'echo main >> {got}; /bin/echo "main got TERM"; echo wrote $? >> {got}; wait; exit 143' TERM
 ( trap 'echo child >> {got}; echo "child got TERM"; exit 0' TERM; while :; do sleep 0.05; done ) &
 echo started
 while :; do sleep 0.05; done
