@@ -247,10 +247,8 @@ asan:
 asan-build:
 	$(MAKE) -j2 BUILD=$(ASAN_BUILD) SANITIZE=1 all check-bins
 
-# More workers than the plain suite: ASan's programs wait as long, and
-# its bounds have SLACK.
 asan-blackbox:
-	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 PYTEST_JOBS=6 blackbox
+	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 blackbox
 
 check-bins: $(UNIT_BIN) $(TOOL_BIN)
 
