@@ -39,7 +39,7 @@ ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 $(error cdgate: no $(ARCH) cross build here ($(CROSS_MISSING) missing): as root, \
 run 'sh tools/deps cross', or: dpkg --add-architecture $(DEB_ARCH_$(ARCH)) && \
 apt-get update && apt-get install crossbuild-essential-$(DEB_ARCH_$(ARCH)) \
-$(foreach p,$(CROSS_DEV),$(p):$(DEB_ARCH_$(ARCH))) qemu-user)
+$(foreach p,$(CROSS_DEV),$(p):$(DEB_ARCH_$(ARCH))) qemu-user-static)
 endif
 endif
 endif
