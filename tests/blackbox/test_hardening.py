@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import assert_agent_clean, run_program
+from lib.agent import SLACK, assert_agent_clean, run_program
 from lib.marker import marker_text, write_marker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def test_wall_clock_jump_changes_no_deadline(deploy, imds, tmp_path, offset, aft
         "before-install", env=env, timeout=30)
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 2 and "did not appear within 2s" in r.verdict, r.describe()
-    assert 1.9 <= r.elapsed < 4, r.describe()
+    assert 1.9 <= r.elapsed < 4 + SLACK, r.describe()
 
 
 # wall-clock reads allowed, and why; any other is a deadline risk

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agent import SLACK, assert_agent_clean, assert_term_prompt, assert_verdict_lost
+from lib.agent import SANITIZED, SLACK, assert_agent_clean, assert_term_prompt, assert_verdict_lost
 from standin.common import make_certificate
 from standin.service import Service
 
@@ -143,7 +143,7 @@ def test_health_status_spec(deploy, service, served, spec, ok):
                              "interval = 200ms", timeout=2))
     if ok:
         assert_agent_clean(res, "PASS")
-        assert res.elapsed < 1.5, res
+        assert res.elapsed < 1.5 + SLACK, res
         assert "PASS: health ok, 1 attempt " in res.verdict, res
     else:
         assert_agent_clean(res, "FAIL")
@@ -213,7 +213,7 @@ def test_health_needs_consecutive_successes(deploy, service):
                              "interval = 250ms", timeout=10))
     assert_agent_clean(res, "PASS")
     assert service.count == 4
-    assert 0.75 <= res.elapsed < 2.0, res   # 3 intervals between 4 checks
+    assert 0.75 <= res.elapsed < 2.0 + SLACK, res   # 3 intervals between 4 checks
     assert "health ok, 4 attempts" in res.verdict, res
 
 
@@ -241,7 +241,9 @@ def test_health_hang_request_timeout_retries(deploy, service):
     assert res.returncode == 2
     assert_deadline(res, 3)
     assert "no reply within" in res.verdict, res
-    assert attempts(res) >= 3, res
+    # 0.7 s attempts 0.1-0.2 s apart in 3 s: three or four, but a loaded
+    # machine running the ASan build can fit only two
+    assert attempts(res) >= (2 if SANITIZED else 3), res
     assert len(progress(res, "no reply within 0.7s (request_timeout)")) == 1, res
 
 
@@ -348,7 +350,7 @@ def test_health_tcp_only(deploy):
     finally:
         lst.close()
     assert_agent_clean(res, "PASS")
-    assert res.elapsed < 1.5, res
+    assert res.elapsed < 1.5 + SLACK, res
     assert "health ok, 1 attempt" in res.verdict, res
 
 
@@ -384,7 +386,7 @@ def test_health_every_target_must_pass(deploy, service, service2):
 def test_health_every_target_passes(deploy, service, service2):
     res = run(deploy, config(f"url = {service.url} {service2.url}", timeout=5))
     assert_agent_clean(res, "PASS")
-    assert res.elapsed < 1.5, res
+    assert res.elapsed < 1.5 + SLACK, res
     assert service.count == 1 and service2.count == 1
     assert any("and 1 more" in ln for ln in res.output), res
 
@@ -400,7 +402,7 @@ def test_health_headers_are_sent_and_never_printed(deploy, service):
     assert h["host"] == "app.example"
     assert h["x-probe"] == "cdgate"
     assert "s3cr3t" not in res.stdout + res.stderr
-    assert res.elapsed < 1.5, res
+    assert res.elapsed < 1.5 + SLACK, res
 
 
 # ---------------------------------------------------------------------------
@@ -425,7 +427,7 @@ def test_health_config_errors_name_file_and_line(deploy, service, line, needle):
     res = run(deploy, cfg)
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 78
-    assert res.elapsed < 1.5, res
+    assert res.elapsed < 1.5 + SLACK, res
     assert re.search(r"cdgate\.ini:\d+: ", res.verdict), res
     assert needle in res.verdict, res
     assert service.count == 0
@@ -435,7 +437,7 @@ def test_health_needs_url_or_tcp(deploy):
     res = run(deploy, config("body = ok"))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 78
-    assert res.elapsed < 1.5, res     # a configuration error: at once
+    assert res.elapsed < 1.5 + SLACK, res     # a configuration error: at once
     assert "[health] needs a url or a tcp" in res.verdict, res
 
 
@@ -443,7 +445,7 @@ def test_health_unreadable_ca_file_is_a_config_error(deploy, service, tmp_path):
     res = run(deploy, config(f"url = {service.url}\nca_file = {tmp_path}/none.pem"))
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 78
-    assert res.elapsed < 1.5, res
+    assert res.elapsed < 1.5 + SLACK, res
     assert f"ca_file '{tmp_path}/none.pem' cannot be read" in res.verdict, res
 
 
@@ -474,7 +476,7 @@ def test_health_https_self_signed_passes_with_ca_file(deploy, tls_service):
     res = run(deploy, config(f"url = {tls_service.url}\nca_file = {tls_service.ca_file}",
                              timeout=5))
     assert_agent_clean(res, "PASS")
-    assert res.elapsed < 2.0, res
+    assert res.elapsed < 2.0 + SLACK, res
     assert "health ok, 1 attempt" in res.verdict, res
     assert tls_service.count == 1
 
@@ -565,7 +567,7 @@ def test_before_allow_traffic_marker_and_health_pass(deploy, service, tmp_path):
                  checks=None, gate=f"[marker]\npath = {marker}")
     res = run(deploy, cfg, program="before-allow-traffic")
     assert_agent_clean(res, "PASS")
-    assert res.elapsed < 2.0, res
+    assert res.elapsed < 2.0 + SLACK, res
     assert any(ln.endswith("checks: lifecycle marker tags health; deadline 10s")
                for ln in res.output), res
     assert re.search(r"PASS: lifecycle InService; marker ok \([^)]*\); .*"
@@ -611,12 +613,12 @@ def test_before_allow_traffic_re_verifies_before_the_health_check(deploy, servic
     assert service.count == 0, res
     if case == "terminated":
         assert_agent_clean(res, "SKIP")
-        assert res.returncode == 0 and res.elapsed < 2.0, res
+        assert res.returncode == 0 and res.elapsed < 2.0 + SLACK, res
         assert "instance is leaving (target lifecycle state Terminated)" in res.verdict, res
         return
     assert_agent_clean(res, "FAIL")
     if case == "failed-marker":
-        assert res.returncode == 1 and res.elapsed < 2.0, res
+        assert res.returncode == 1 and res.elapsed < 2.0 + SLACK, res
         assert "itamae: apt-get failed" in res.verdict, res
     elif case == "other-instance":
         # another instance's marker (an AMI bake) is waited past, to the deadline

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lib.agent import assert_agent_clean
+from lib.agent import SLACK, assert_agent_clean
 from lib.marker import marker_text, write_marker
 
 
@@ -30,7 +30,7 @@ def test_imds_down_fails_unavailable_by_the_deadline(deploy, marker, refused_por
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69
     assert "instance metadata" in r.verdict and "did not answer" in r.verdict
-    assert r.elapsed < 6
+    assert r.elapsed < 6 + SLACK
 
 
 def test_imds_401_always_gets_one_fresh_token_then_fails(deploy, marker, imds):
@@ -55,7 +55,7 @@ def test_imds_500_is_retried_until_the_deadline(deploy, marker, imds):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69
     assert "HTTP 500" in r.verdict and "attempts" in r.verdict
-    assert 2 < r.elapsed < 5
+    assert 2 < r.elapsed < 5 + SLACK
 
 
 def test_imds_slow_500_names_the_500_not_the_cut_last_attempt(deploy, marker, imds):
@@ -89,14 +89,14 @@ def test_imds_slow_times_out_by_the_deadline(deploy, marker, imds):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69
     assert "timed out" in r.verdict.lower() or "timeout" in r.verdict.lower()
-    assert r.elapsed < 5
+    assert r.elapsed < 5 + SLACK
 
 
 def test_imds_hang_after_accept_ends_by_the_deadline(deploy, marker, imds):
     imds.state.hang()
     r = deploy(cfg(marker, timeout=3)).run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
-    assert r.elapsed < 5
+    assert r.elapsed < 5 + SLACK
 
 
 def test_imds_403_disabled_fails_at_once(deploy, marker, imds):
@@ -104,7 +104,7 @@ def test_imds_403_disabled_fails_at_once(deploy, marker, imds):
     r = deploy(cfg(marker, timeout=20)).run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
     assert "disabled" in r.verdict
-    assert r.elapsed < 3
+    assert r.elapsed < 3 + SLACK
 
 
 def test_imds_garbage_instance_id_fails(deploy, marker, imds):

@@ -96,7 +96,7 @@ def test_marker_never_written_fails_at_deadline_naming_it(deploy, marker, imds):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 2
     assert str(marker) in r.verdict and "did not appear within 2s" in r.verdict
-    assert 1.9 <= r.elapsed < 4, r.describe()
+    assert 1.9 <= r.elapsed < 4 + SLACK, r.describe()
 
 
 def test_failed_status_fails_at_once_with_message(deploy, marker, imds):
@@ -370,7 +370,7 @@ def test_cloud_init_result_written_mid_wait_passes(deploy, marker, imds, tmp_pat
     r = box["r"]
     assert_agent_clean(r, "PASS")
     assert any("cloud-init: waiting" in ln for ln in r.output)
-    assert r.elapsed < 5
+    assert r.elapsed < 5 + SLACK
 
 
 def test_cloud_init_never_finishing_fails_at_the_deadline(deploy, marker, imds, tmp_path):
@@ -518,7 +518,7 @@ def test_interrupt_by_hand_says_interrupted_not_the_agents_timeout(deploy, marke
             p.kill()
     last = rest.rstrip("\n").splitlines()[-1]
     assert rc == 3, rest
-    assert took < 1.0, took
+    assert took < 1.0 + SLACK, took
     assert last.startswith(f"cdgate: BeforeInstall: FAIL: interrupted (signal {int(sig)} after "), last
     assert "timeout" not in last, last
     lines = (tmp_path / "history.jsonl").read_text().splitlines()

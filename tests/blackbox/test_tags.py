@@ -103,7 +103,7 @@ def test_tags_missing_key_fails_naming_it(deploy, imds, ec2):
     assert r.returncode == 2, r
     assert "Tier is missing" in r.verdict, r
     assert "instance metadata" in r.verdict, r
-    assert r.elapsed < 4, r
+    assert r.elapsed < 4 + SLACK, r
 
 
 def test_tags_mismatch_fails_naming_live_value(deploy, imds, ec2):
@@ -209,7 +209,7 @@ def test_tags_source_imds_disabled_fails_with_howto(deploy, imds, ec2):
     assert "source = imds but instance metadata tags are not enabled" in r.verdict, r
     assert "modify-instance-metadata-options" in r.stdout, r
     assert ec2.calls == 0
-    assert r.elapsed < 3, r
+    assert r.elapsed < 3 + SLACK, r
 
 
 def test_tags_source_ec2_does_not_read_imds_tags(deploy, imds, ec2):
@@ -325,7 +325,7 @@ def test_tags_ec2_throttled_until_deadline(deploy, imds, ec2):
     assert r.returncode == 69, r
     assert "did not succeed before the deadline" in r.verdict, r
     assert "RequestLimitExceeded" in r.verdict, r
-    assert 2.5 <= r.elapsed < 5, r
+    assert 2.5 <= r.elapsed < 5 + SLACK, r
     assert ec2.throttled >= 3
 
 
@@ -334,7 +334,7 @@ def test_tags_ec2_hang_ends_by_deadline(deploy, imds, ec2):
     r = run(deploy, {"Role": "api"}, source="ec2", timeout=2)
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69, r
-    assert r.elapsed < 4, r
+    assert r.elapsed < 4 + SLACK, r
 
 
 AUTH_CASES = [
@@ -354,7 +354,7 @@ def test_tags_ec2_auth_error_fails_at_once(deploy, imds, ec2, code, text):
     assert r.returncode == 77, r
     assert text in r.verdict, r
     assert len(describe_calls(ec2)) == 1, "not retried"
-    assert r.elapsed < 3, r
+    assert r.elapsed < 3 + SLACK, r
     assert_no_secrets(r)
 
 
@@ -590,7 +590,7 @@ def test_tags_ec2_role_document_turning_bad_mid_run_fails_at_once(deploy, imds, 
     assert r.returncode == 69, r
     assert f"instance role '{imds_mod.DEFAULT_ROLE}'" in r.verdict, r
     assert bad.hits == 1 and len(describe_calls(ec2)) == 1, r
-    assert r.elapsed < 10, r
+    assert r.elapsed < 10 + SLACK, r
 
 
 def test_tags_credentials_never_printed_on_failures(deploy, imds, ec2):
@@ -672,7 +672,7 @@ def test_imds_403_disabled_fails_at_once(deploy, imds, ec2):
     assert r.returncode == 69, r
     assert "disabled" in r.verdict, r
     assert imds.count("/latest/api/token", "PUT") == 1
-    assert r.elapsed < 3
+    assert r.elapsed < 3 + SLACK
 
 
 def test_imds_403_on_item_fails(deploy, imds, ec2):
@@ -705,7 +705,7 @@ def test_imds_429_until_deadline(deploy, imds, ec2):
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 69, r
     assert "HTTP 429" in r.verdict, r
-    assert 1.7 <= r.elapsed < 4, r
+    assert 1.7 <= r.elapsed < 4 + SLACK, r
 
 
 def test_imds_404_on_key_is_missing(deploy, imds, ec2):
@@ -748,7 +748,7 @@ def test_tags_terminating_instance_stops_waiting(deploy, imds, ec2):
         t.join()
     assert_agent_clean(r, "SKIP")
     assert "Terminated" in r.verdict, r
-    assert r.elapsed < 10, r
+    assert r.elapsed < 10 + SLACK, r
 
 
 def test_tags_many_missing_keys_keep_the_story_whole(deploy, imds, tmp_path):
