@@ -227,9 +227,9 @@ def test_health_hang_after_accept_ends_at_deadline(deploy, service):
     assert_agent_clean(res, "FAIL")
     assert res.returncode == 2
     assert 3.0 <= res.elapsed < 5.0 + SLACK, res
-    # the one attempt gets what is left of the deadline: 3.0 s, or a tenth
-    # less when a loaded machine started the hook late
-    assert re.search(r"no reply within (3\.0|2\.9)s \(cut at the deadline\) after "
+    # the one attempt gets what is left of the deadline: 3.0 s, or less
+    # when a loaded machine (ASan's build above all) started the hook late
+    assert re.search(r"no reply within (3\.0|2\.\d)s \(cut at the deadline\) after "
                      r"1 attempt in 3\.\ds$", res.verdict), res
 
 
