@@ -532,7 +532,7 @@ def test_health_sigterm_during_wait_exits_3_at_once(deploy, service, report, han
         service.set("status", status=503, body="starting")
     # the harness's deadline (1.5 s) comes long before cdgate's own (300 s)
     res = deploy(config=config(f"url = {service.url}\ninterval = 200ms",
-                               timeout=300)).run("validate-service", timeout=1.5)
+                               timeout=300)).run("validate-service", timeout=1.5 + SLACK)
     # the verdict goes to the pipes the agent closed: lost, as on the agent
     assert_verdict_lost(res)
     if not hang:    # it was in the health wait

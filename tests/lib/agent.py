@@ -107,7 +107,7 @@ WRAP = os.environ.get("CDGATE_WRAP", "")
 # leak check make every program slower, and make check runs the ASan suite
 # beside the plain one on two cores.
 SANITIZED = "ASAN_OPTIONS" in os.environ
-SLACK = 3.0 if WRAP == "valgrind" else (1.5 if SANITIZED else 0.0)
+SLACK = 3.0 if WRAP == "valgrind" or SANITIZED else 0.0
 VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect",
             "--show-leak-kinds=definite,indirect", "--track-fds=no",
