@@ -259,8 +259,7 @@ VALGRIND_SUBSET = {
     # instead of the program)
     "test_http_bounds.py": ("test_health_redirect_to_another_origin_is_not_followed",
                             "test_health_redirect_from_https_to_http_is_not_followed",
-                            "test_headers_just_under_the_cap_pass",
-                            "test_ec2_certificate_error_fails_at_once"),
+                            "test_headers_just_under_the_cap_pass"),
     "test_hardening2.py": ("test_mark_run_withdraws_the_previous_marker_while_it_runs",
                            "test_marker_boot_id_must_be_well_formed",
                            "test_health_unix_socket_ownership",
