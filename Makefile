@@ -56,7 +56,7 @@ STATIC_PKGS = inih json-c expat yaml-0.1
 PKGS        = libcurl openssl $(STATIC_PKGS)
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 CURL_STUB   = $(BUILD)/stub/libcurl.so
-COMPAT_OBJ  = $(BUILD)/obj/compat.o
+COMPAT_OBJ  = $(BUILD)/obj/base/compat.o
 PKG_LIBS    = $(COMPAT_OBJ) -L$(BUILD)/stub \
     $(shell $(PKG_CONFIG) --libs-only-L $(STATIC_PKGS)) \
     -Wl,-Bstatic -l:libinih.a -l:libjson-c.a -l:libexpat.a -l:libyaml.a \
@@ -107,7 +107,7 @@ HOOKS = application-stop before-install after-install application-start \
         before-allow-traffic after-allow-traffic
 BINS  = $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 
-LIB_SRC  = $(filter-out src/compat.c,$(wildcard src/*.c))
+LIB_SRC  = $(filter-out src/base/compat.c,$(wildcard src/*/*.c))
 LIB_OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB      = $(BUILD)/libcdgate.a
 HOOK_BIN = $(addprefix $(BUILD)/hooks/,$(HOOKS))
@@ -141,7 +141,7 @@ $(DROPIN): dist/systemd/$(DROPIN_D)/cdgate.conf.in $(BUILD)/dist/bindir
 	@mkdir -p $(@D)
 	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -16,16 +16,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "digest.h"
-#include "file.h"
-#include "history.h"
-#include "imds.h"
-#include "marker.h"
-#include "mono.h"
-#include "out.h"
-#include "proc.h"
-#include "text.h"
+#include "run/config.h"
+#include "fmt/digest.h"
+#include "base/file.h"
+#include "fmt/history.h"
+#include "aws/imds.h"
+#include "fmt/markerfile.h"
+#include "base/mono.h"
+#include "base/out.h"
+#include "base/proc.h"
+#include "base/text.h"
 
 #define MARK_MAX_DIGEST_PATHS 64
 
@@ -51,7 +51,7 @@ struct mark {
 	int check_mode;
 	int renamed;		/* the new marker is in place */
 	struct config cfg;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	struct history hist;
 };
@@ -60,7 +60,7 @@ static int
 mark_tag(struct mark *k, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
-	struct marker_tag *t;
+	struct markerfile_tag *t;
 	size_t i;
 
 	if (eq == NULL || eq == arg)
@@ -75,7 +75,7 @@ mark_tag(struct mark *k, const char *arg)
 	    !text_utf8_valid(arg, strlen(arg)))
 		return status_set(&k->st, ST_USAGE, "--tag '%s': too long or "
 		    "not UTF-8", arg);
-	if (!marker_value_ok(eq + 1))
+	if (!markerfile_value_ok(eq + 1))
 		return status_set(&k->st, ST_USAGE, "--tag '%s': the value "
 		    "holds a control character, a leading or trailing blank, "
 		    "or ' ;'", arg);
@@ -238,7 +238,7 @@ mark_facts(struct mark *k)
 		if (rc != ST_OK)
 			return rc;
 	}
-	return marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id), &k->st);
+	return markerfile_boot_id(k->m.boot_id, sizeof(k->m.boot_id), &k->st);
 }
 
 /*
@@ -275,7 +275,7 @@ mark_plan(struct mark *k)
 		text_copy(k->m.instance_id, "<from instance metadata>",
 		    sizeof(k->m.instance_id));
 	}
-	if ((rc = marker_boot_id(k->m.boot_id, sizeof(k->m.boot_id),
+	if ((rc = markerfile_boot_id(k->m.boot_id, sizeof(k->m.boot_id),
 	    &k->st)) != ST_OK)
 		return rc;
 	if (k->run != NULL)
@@ -290,7 +290,7 @@ mark_plan(struct mark *k)
 	    k->ndigests, k->m.digest, &k->st)) != ST_OK)
 		return rc;
 	mono_utc(k->m.finished_at);
-	if ((rc = marker_format(&k->m, text, sizeof(text), &k->st)) != ST_OK)
+	if ((rc = markerfile_format(&k->m, text, sizeof(text), &k->st)) != ST_OK)
 		return rc;
 	fputs(text, stdout);
 	out_verdict(0, 0, "check mode: would write '%s'", k->path);
@@ -490,7 +490,7 @@ mark_written_but(struct mark *k, const char *why)
 }
 
 /*
- * marker_write_cb's hook: the new marker is in place (its directory is
+ * markerfile_write_cb's hook: the new marker is in place (its directory is
  * being synced), so SIGTERM now says so, not that nothing was written.
  */
 static void
@@ -521,7 +521,7 @@ mark_withdraw(struct mark *k)
 {
 	int rc, withdrawn;
 
-	rc = marker_withdraw(k->path, &withdrawn, &k->st);
+	rc = markerfile_withdraw(k->path, &withdrawn, &k->st);
 	if (withdrawn) {
 		out_info("withdrew the previous marker '%s': hooks wait until "
 		    "this run records its outcome", k->path);
@@ -561,7 +561,7 @@ main(int argc, char **argv)
 		return mark_exit(&k, status_set(&k.st, ST_USAGE, "--path '%s' "
 		    "is not absolute", k.path));
 	k.m.ok = k.failed == NULL;
-	if (k.failed != NULL)	/* marker_format cleans it */
+	if (k.failed != NULL)	/* markerfile_format cleans it */
 		text_copy(k.m.message, k.failed, sizeof(k.m.message));
 	if (k.check_mode) {
 		if ((rc = mark_plan(&k)) != ST_OK)
@@ -589,7 +589,7 @@ main(int argc, char **argv)
 	}
 	mono_utc(k.m.finished_at);
 	mark_self = &k;
-	if ((rc = marker_write_cb(k.path, &k.m, mark_renamed, &k.st)) !=
+	if ((rc = markerfile_write_cb(k.path, &k.m, mark_renamed, &k.st)) !=
 	    ST_OK && k.renamed) {
 		/* in place, and hooks read it: only its durability failed */
 		text_copy(msg, k.st.msg, sizeof(msg));

@@ -18,16 +18,16 @@
 
 #include <json-c/json.h>
 
-#include "cloudinit.h"
-#include "config.h"
-#include "history.h"
-#include "imds.h"
-#include "lifecycle.h"
-#include "marker.h"
-#include "mono.h"
-#include "out.h"
-#include "proc.h"
-#include "text.h"
+#include "fmt/cloudinit.h"
+#include "run/config.h"
+#include "fmt/history.h"
+#include "aws/imds.h"
+#include "checks/lifecycle.h"
+#include "fmt/markerfile.h"
+#include "base/mono.h"
+#include "base/out.h"
+#include "base/proc.h"
+#include "base/text.h"
 
 #define STATUS_DEFAULT_LAST 10
 #define STATUS_SCAN      200	/* entries searched for "last passed" */
@@ -117,17 +117,17 @@ static void
 report_marker(struct report *r, struct json_object *mk)
 {
 	struct json_object *tags;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	int absent = 0, other = 0, rc;
 	size_t i;
 
 	memset(&m, 0, sizeof(m));
 	js_str(mk, "path", r->cfg.marker_path);
-	rc = marker_read(r->cfg.marker_path, &m, &absent, &st);
+	rc = markerfile_read(r->cfg.marker_path, &m, &absent, &st);
 	json_object_object_add(mk, "present", json_object_new_boolean(!absent));
 	if (rc == ST_OK)
-		rc = marker_verify(r->cfg.marker_path, &m, r->iid[0] ? r->iid :
+		rc = markerfile_verify(r->cfg.marker_path, &m, r->iid[0] ? r->iid :
 		    NULL, r->cfg.digest, &other, &st);
 	if (rc == ST_OK && r->cfg.imds && r->iid[0] == '\0') {
 		/* the hooks would fail here: valid is not known, not true */

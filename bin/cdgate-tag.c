@@ -9,14 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
-#include "ec2.h"
-#include "history.h"
-#include "imds.h"
-#include "mono.h"
-#include "out.h"
-#include "proc.h"
-#include "text.h"
+#include "run/config.h"
+#include "aws/ec2.h"
+#include "fmt/history.h"
+#include "aws/imds.h"
+#include "base/mono.h"
+#include "base/out.h"
+#include "base/proc.h"
+#include "base/text.h"
 
 #define TAG_MIN_ROUND_MS 500	/* less time left: stop confirming */
 

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gate.h"
-#include "out.h"
-#include "proc.h"
-#include "text.h"
+#include "run/gate.h"
+#include "base/out.h"
+#include "base/proc.h"
+#include "base/text.h"
 
 static const char usage[] =
     "usage: cdgate-wait [-hnqV] [-c config] [-t seconds]\n"

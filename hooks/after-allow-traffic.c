@@ -1,5 +1,5 @@
-/* after-allow-traffic: the AfterAllowTraffic hook; see src/gate.c. */
-#include "gate.h"
+/* after-allow-traffic: the AfterAllowTraffic hook; see src/run/gate.c. */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

@@ -1,5 +1,5 @@
-/* after-block-traffic: the AfterBlockTraffic hook; see src/gate.c. */
-#include "gate.h"
+/* after-block-traffic: the AfterBlockTraffic hook; see src/run/gate.c. */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

@@ -1,5 +1,5 @@
-/* after-install: the AfterInstall hook (src/gate.c does the work). */
-#include "gate.h"
+/* after-install: the AfterInstall hook (src/run/gate.c does the work). */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

@@ -1,5 +1,5 @@
-/* application-start: the ApplicationStart hook (src/gate.c does the work). */
-#include "gate.h"
+/* application-start: the ApplicationStart hook (src/run/gate.c does the work). */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

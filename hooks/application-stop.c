@@ -1,5 +1,5 @@
-/* application-stop: the ApplicationStop hook (src/gate.c does the work). */
-#include "gate.h"
+/* application-stop: the ApplicationStop hook (src/run/gate.c does the work). */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

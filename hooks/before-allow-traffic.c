@@ -1,5 +1,5 @@
-/* before-allow-traffic: the BeforeAllowTraffic hook; see src/gate.c. */
-#include "gate.h"
+/* before-allow-traffic: the BeforeAllowTraffic hook; see src/run/gate.c. */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

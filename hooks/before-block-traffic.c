@@ -1,5 +1,5 @@
-/* before-block-traffic: the BeforeBlockTraffic hook; see src/gate.c. */
-#include "gate.h"
+/* before-block-traffic: the BeforeBlockTraffic hook; see src/run/gate.c. */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

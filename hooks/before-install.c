@@ -1,5 +1,5 @@
-/* before-install: the BeforeInstall hook (src/gate.c does the work). */
-#include "gate.h"
+/* before-install: the BeforeInstall hook (src/run/gate.c does the work). */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

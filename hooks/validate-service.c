@@ -1,5 +1,5 @@
-/* validate-service: the ValidateService hook (src/gate.c does the work). */
-#include "gate.h"
+/* validate-service: the ValidateService hook (src/run/gate.c does the work). */
+#include "run/gate.h"
 
 int
 main(int argc, char **argv)

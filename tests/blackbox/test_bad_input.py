@@ -580,7 +580,7 @@ ENV_MATRIX = {
                                           "*": (78, "AWS_EC2_METADATA_SERVICE_ENDPOINT")},
     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": {"*": (0, "PASS")},
     "AWS_EC2_METADATA_DISABLED": {"*": (0, "PASS")},
-    # test-only knobs (src/ec2.c): ignored unless 1..60000
+    # test-only knobs (src/aws/ec2.c): ignored unless 1..60000
     "CDGATE_TEST_BACKOFF_MS": {"*": (0, "PASS")},
     "CDGATE_TEST_FIXED_RETRY_MS": {"*": (0, "PASS")},
     # libcurl's (CURL_CA_BUNDLE is the curl tool's, not libcurl's)

@@ -2,10 +2,10 @@
 
 - every man page is clean under `mandoc -Tlint` and names only pages that
   exist;
-- every section and key src/config.c accepts, every marker key and every
+- every section and key src/run/config.c accepts, every marker key and every
   check and event name is documented in cdgate.ini(5);
 - every option in a program's usage (`-h`) is documented in its man page;
-- every exit code of src/status.h is in cdgate(7)'s table;
+- every exit code of src/base/status.h is in cdgate(7)'s table;
 - every message quoted in docs/troubleshooting.md is one the programs print,
   and every failure message the programs can print has a row there (or a
   stated reason for having none);
@@ -86,7 +86,7 @@ def test_man_page_renders(name):
 
 
 # ---------------------------------------------------------------------------
-# cdgate.ini(5) against src/config.c and src/marker.c
+# cdgate.ini(5) against src/run/config.c and src/fmt/markerfile.c
 
 
 def function_body(text: str, name: str) -> str:
@@ -96,9 +96,9 @@ def function_body(text: str, name: str) -> str:
 
 
 def config_keys() -> dict:
-    """{section: set of keys} accepted by src/config.c, read from its cf_*
+    """{section: set of keys} accepted by src/run/config.c, read from its cf_*
     functions (`strcmp(k, "KEY")`, `strncmp(k, "PREFIX", n)`)."""
-    text = (SRC / "config.c").read_text()
+    text = (SRC / "run/config.c").read_text()
     funcs = {"gate": ["cf_gate"], "marker": ["cf_marker"], "tags": ["cf_tags"],
              "health": ["cf_health", "cf_health_more"], "drain": ["cf_drain"],
              "event": ["cf_event"]}
@@ -114,7 +114,7 @@ def config_keys() -> dict:
 
 
 def config_sections() -> set:
-    body = function_body((SRC / "config.c").read_text(), "config_handler")
+    body = function_body((SRC / "run/config.c").read_text(), "config_handler")
     return set(re.findall(r'strcmp\(sec, "([^"]+)"\)', body))
 
 
@@ -139,12 +139,12 @@ def test_every_config_key_is_documented():
             pat = re.compile(r"\bCm %s(?=\s|$)" % re.escape(key))
             if not any(pat.search(ln) for ln in items):
                 missing.append(f"[{sec}] {key}")
-    assert not missing, "keys accepted by src/config.c but not in cdgate.ini.5: " + \
+    assert not missing, "keys accepted by src/run/config.c but not in cdgate.ini.5: " + \
         ", ".join(sorted(missing))
 
 
 def test_every_marker_key_is_documented():
-    body = function_body((SRC / "marker.c").read_text(), "mk_provision")
+    body = function_body((SRC / "fmt/markerfile.c").read_text(), "mk_provision")
     keys = set(re.findall(r'strcmp\(k, "([^"]+)"\)', body))
     assert {"status", "instance_id", "boot_id", "finished_at"} <= keys, keys
     items = item_lines(page("cdgate.ini.5"))
@@ -153,7 +153,7 @@ def test_every_marker_key_is_documented():
 
 
 def test_every_check_and_event_is_documented():
-    ev_src = (SRC / "event.c").read_text()
+    ev_src = (SRC / "base/event.c").read_text()
     checks = re.search(r"checks\[CHK_COUNT\] = \{(.*?)\}", ev_src, re.S).group(1)
     checks = re.findall(r'"(\w+)"', checks)
     assert len(checks) >= 5, checks
@@ -170,7 +170,7 @@ def test_every_check_and_event_is_documented():
 
 def test_config_defaults_in_man_page_match_headers():
     ini = page("cdgate.ini.5")
-    caps = (SRC / "config.h").read_text() + (SRC / "history.h").read_text()
+    caps = (SRC / "run/config.h").read_text() + (SRC / "fmt/history.h").read_text()
 
     def define(name):
         return re.search(r"#define %s\s+(.+?)\s*(/\*|$)" % name, caps, re.M).group(1)
@@ -242,7 +242,7 @@ def test_every_hook_has_the_same_usage(build):
 
 
 def test_every_exit_code_is_in_cdgate_7():
-    codes = re.findall(r"^\s*ST_[A-Z]+ = (\d+),?", (SRC / "status.h").read_text(), re.M)
+    codes = re.findall(r"^\s*ST_[A-Z]+ = (\d+),?", (SRC / "base/status.h").read_text(), re.M)
     assert len(codes) == 10, codes
     text = page("cdgate.7")
     table = text.split(".Sh EXIT STATUS", 1)[1].split(".Sh ", 1)[0]
@@ -269,7 +269,7 @@ def source_formats() -> list:
     (regex whose printf conversions match anything, the text with HOLE for
     each conversion, its longest literal piece, its literal length)."""
     out = []
-    for f in sorted(SRC.glob("*.c")) + sorted((ROOT / "bin").glob("*.c")):
+    for f in sorted(SRC.glob("*/*.c")) + sorted((ROOT / "bin").glob("*.c")):
         text = re.sub(r"/\*.*?\*/", " ", f.read_text(), flags=re.S)
         pos = 0
         while (m := _LIT.search(text, pos)) is not None:
@@ -489,9 +489,9 @@ WRAPPED = {
 # 3. Never printed: the only caller replaces the message, or keeps it where
 #    nothing prints it.  format -> where it ends.
 NOT_PRINTED = {
-    # marker.c's only call replaces it with its own line error,
+    # markerfile.c's only call replaces it with its own line error,
     # "digest = '%s': expected sha256: and 64 hex digits" (which has a row)
-    'digest \'%.100s\' is not "sha256:" followed by %d hex digits': "marker.c mk_provision",
+    'digest \'%.100s\' is not "sha256:" followed by %d hex digits': "markerfile.c mk_provision",
 }
 
 _CALL = re.compile(r"^([^\n]*?)\b(%s)\(" % "|".join(MESSAGE_CALLS), re.M)
@@ -520,14 +520,14 @@ def _call_args(text: str, pos: int) -> list:
 
 def message_formats() -> list:
     """(file:line, function, exit code argument or None, format) for every
-    MESSAGE_CALLS call in src/*.c and bin/*.c, comments removed.  A format
+    MESSAGE_CALLS call in src/*/*.c and bin/*.c, comments removed.  A format
     is a run of adjacent string literals (joined, backslash escapes undone,
     printf conversions kept), after the text the function puts in front of
     it; a format argument with two runs (a ?: between two formats) gives
     two.  A format argument that is not a literal (a message made
     elsewhere) gives none."""
     out = []
-    for f in sorted(SRC.glob("*.c")) + sorted((ROOT / "bin").glob("*.c")):
+    for f in sorted(SRC.glob("*/*.c")) + sorted((ROOT / "bin").glob("*.c")):
         text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)),
                       f.read_text(), flags=re.S)
         for m in _CALL.finditer(text):

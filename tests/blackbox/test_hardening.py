@@ -18,7 +18,7 @@ from lib.agent import SLACK, assert_agent_clean, run_program
 from lib.marker import marker_text, write_marker
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*ROOT.glob("src/*.c"), *ROOT.glob("bin/*.c"), *ROOT.glob("hooks/*.c")])
+SOURCES = sorted([*ROOT.glob("src/*/*.c"), *ROOT.glob("bin/*.c"), *ROOT.glob("hooks/*.c")])
 # Debian's libfaketime, wherever the architecture puts it (no fixed path)
 FAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))),
                 "libfaketimeMT.so.1 (not found under /usr/lib/*/faketime)")
@@ -57,9 +57,9 @@ def test_wall_clock_jump_changes_no_deadline(deploy, imds, tmp_path, offset, aft
 
 # wall-clock reads allowed, and why; any other is a deadline risk
 WALL_CLOCK_ALLOWED = {
-    ("src/mono.c", "mono_utc"): "prints the time",
-    ("src/creds.c", "creds_fresh"): "role credentials expire at a wall time",
-    ("src/ec2.c", "ec2_amz_date"): "SigV4 signs the wall time",
+    ("src/base/mono.c", "mono_utc"): "prints the time",
+    ("src/aws/creds.c", "creds_fresh"): "role credentials expire at a wall time",
+    ("src/aws/ec2.c", "ec2_amz_date"): "SigV4 signs the wall time",
 }
 WALL_RE = re.compile(r"\btime\s*\(\s*(NULL|&)|CLOCK_REALTIME|gettimeofday|\bclock\s*\(")
 
@@ -83,7 +83,7 @@ def test_only_the_monotonic_clock_times_waits():
             found[(str(p.relative_to(ROOT)), fn)] = True
     extra = set(found) - set(WALL_CLOCK_ALLOWED)
     assert not extra, f"wall clock read outside {sorted(WALL_CLOCK_ALLOWED)}: {sorted(extra)}"
-    mono = (ROOT / "src" / "mono.c").read_text()
+    mono = (ROOT / "src" / "base" / "mono.c").read_text()
     assert "CLOCK_MONOTONIC" in mono and "CLOCK_REALTIME" not in mono
 
 
@@ -130,8 +130,8 @@ def test_every_file_open_refuses_links():
 def test_libcurl_is_wrapped_once():
     users = [str(p.relative_to(ROOT)) for p in SOURCES
              if re.search(r"\bcurl_easy_(setopt|perform)\b", p.read_text())]
-    assert users == ["src/http.c"], users
-    http = (ROOT / "src" / "http.c").read_text()
+    assert users == ["src/aws/http.c"], users
+    http = (ROOT / "src" / "aws" / "http.c").read_text()
     for opt in ("CURLOPT_PROTOCOLS_STR", "CURLOPT_REDIR_PROTOCOLS_STR", "CURLOPT_TIMEOUT_MS",
                 "CURLOPT_CONNECTTIMEOUT_MS", "CURLOPT_NOPROXY", "CURLOPT_SSL_VERIFYPEER, 1L",
                 "CURLOPT_SSL_VERIFYHOST, 2L", "CURLOPT_WRITEFUNCTION"):
@@ -154,7 +154,7 @@ def test_no_banned_calls():
 def test_secrets_are_wiped_where_they_live():
     """Every module holding a token, a key or a reply that may carry one
     wipes it with OPENSSL_cleanse."""
-    for f in ("src/imds.c", "src/creds.c", "src/sigv4.c", "src/ec2.c", "src/http.c"):
+    for f in ("src/aws/imds.c", "src/aws/creds.c", "src/aws/sigv4.c", "src/aws/ec2.c", "src/aws/http.c"):
         assert "OPENSSL_cleanse" in (ROOT / f).read_text(), f
 
 

@@ -32,7 +32,7 @@ from lib.agent import SLACK, assert_agent_clean
 from lib.marker import marker_text, write_marker
 from standin.service import Service
 
-HEADERS_CAP = 65536         # CAP_HTTP_HEADERS (src/caps.h)
+HEADERS_CAP = 65536         # CAP_HTTP_HEADERS (src/base/caps.h)
 RSS_BOUND_KIB = 96 * 1024   # the hooks peak near 10 MB; the fault made 274 MB+
 
 

@@ -1,7 +1,7 @@
 """The Auto Scaling lifecycle check and watch (issue 4), run as the agent runs
 hooks, against the IMDS stand-in.
 
-Policy under test (src/lifecycle.h): 404 and InService run the checks;
+Policy under test (src/checks/lifecycle.h): 404 and InService run the checks;
 Terminated and Warmed:Terminated follow on_terminating (skip by default);
 Standby, Detached and Warmed:* follow on_standby, on_detached, on_warmed
 (check by default).  A change of state during any wait ends the run within

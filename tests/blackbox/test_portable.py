@@ -8,7 +8,7 @@ the sanitizer builds need their runtime libraries by design.
   NEEDED list, the version requirements and the dynamic symbols.
 - tools/elfcheck names the program and the library or symbol when a
   program breaks a ceiling: the usual dynamic link (build/legacy) and the
-  static link without src/compat.c.
+  static link without src/base/compat.c.
 - Proof by running: tools/minroot makes a root filesystem holding only
   glibc, libcurl and OpenSSL (cached under build/minroot/ARCH); before-install
   (a marker written by cdgate-mark, then a missing marker) runs in it with
@@ -74,7 +74,7 @@ def test_elfcheck_names_what_the_usual_dynamic_link_needs():
 
 
 def test_elfcheck_names_a_glibc_symbol_over_the_ceiling():
-    # the static archives without src/compat.c: expat's arc4random_buf
+    # the static archives without src/base/compat.c: expat's arc4random_buf
     nocompat = BUILD / "legacy" / "before-install-nocompat"
     r = elfcheck(nocompat)
     assert r.returncode == 1, r.stdout
@@ -216,7 +216,7 @@ def test_terminated_skips_in_the_cross_root(imds):
 
 def test_protocols_limited_on_a_libcurl_older_than_7_85(deploy, tmp_path):
     """RHEL 9 (7.76) and Ubuntu 22.04 (7.81) have no *_PROTOCOLS_STR: the
-    hooks limit protocols with the bitmask options there (src/http.c), and
+    hooks limit protocols with the bitmask options there (src/aws/http.c), and
     still pass.  tests/shim/oldcurl.so makes this machine's libcurl answer
     like theirs and logs the masks set."""
     from lib.marker import marker_text, write_marker

@@ -21,7 +21,7 @@
 #include "fuzz.h"
 
 #include "fake_http.h"
-#include "mono.h"
+#include "base/mono.h"
 
 static const uint8_t *fake_p;
 static size_t fake_n;

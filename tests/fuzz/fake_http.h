@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "status.h"
+#include "aws/http.h"
+#include "base/status.h"
 
 struct http {
 	unsigned long count;

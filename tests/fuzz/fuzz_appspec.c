@@ -11,8 +11,8 @@
  */
 #include "fuzz.h"
 
-#include "appspec.h"
-#include "event.h"
+#include "fmt/appspec.h"
+#include "base/event.h"
 
 static void
 check_doc(const struct appspec_doc *d)

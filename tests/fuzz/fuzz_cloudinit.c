@@ -7,7 +7,7 @@
  */
 #include "fuzz.h"
 
-#include "cloudinit.h"
+#include "fmt/cloudinit.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -6,7 +6,7 @@
  */
 #include "fuzz.h"
 
-#include "config.h"
+#include "run/config.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -11,7 +11,7 @@
 
 #include <time.h>
 
-#include "creds.h"
+#include "aws/creds.h"
 
 static int
 all_zero(const void *p, size_t n)

@@ -10,7 +10,7 @@
  */
 #include "fuzz.h"
 
-#include "drain.h"
+#include "checks/drain.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

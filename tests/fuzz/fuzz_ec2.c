@@ -10,7 +10,7 @@
  */
 #include "fake.h"
 
-#include "ec2.h"
+#include "aws/ec2.h"
 
 #define SECRET "fuzz+secret/never/sent/0123456789abcdef"
 #define TOKEN  "fuzz-session-token-never-printed-0123456789"

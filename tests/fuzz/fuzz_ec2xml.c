@@ -7,8 +7,8 @@
  */
 #include "fuzz.h"
 
-#include "ec2xml.h"
-#include "text.h"
+#include "aws/ec2xml.h"
+#include "base/text.h"
 
 static size_t
 chars(const char *s)

@@ -10,8 +10,8 @@
  */
 #include "fuzz.h"
 
-#include "ec2.h"
-#include "imds.h"
+#include "aws/ec2.h"
+#include "aws/imds.h"
 
 static void
 check_ep(const struct ec2_endpoint *ep)

@@ -9,7 +9,7 @@
  */
 #include "fuzz.h"
 
-#include "health.h"
+#include "checks/health.h"
 
 static void
 check_target(const struct health_target *t)

@@ -11,8 +11,8 @@
 
 #include <json-c/json.h>
 
-#include "history.h"
-#include "text.h"
+#include "fmt/history.h"
+#include "base/text.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,12 +10,12 @@
  */
 #include "fake.h"
 
-#include "config.h"
-#include "creds.h"
-#include "imds.h"
-#include "lifecycle.h"
-#include "tags.h"
-#include "text.h"
+#include "run/config.h"
+#include "aws/creds.h"
+#include "aws/imds.h"
+#include "checks/lifecycle.h"
+#include "checks/tags.h"
+#include "base/text.h"
 
 static void
 imds_rules(const struct http_req *req)

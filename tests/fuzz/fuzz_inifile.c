@@ -6,7 +6,7 @@
  */
 #include "fuzz.h"
 
-#include "inifile.h"
+#include "base/inifile.h"
 
 #define SEEN_MAX 512
 

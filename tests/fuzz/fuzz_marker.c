@@ -1,18 +1,18 @@
 /*
- * fuzz_marker: the provisioning marker through marker_read (file checks,
- * strict INI, required keys, %XX tag keys), then marker_verify and
- * marker_format.  Asserts marker.h's rules: ST_OK or ST_FAIL only; a
+ * fuzz_marker: the provisioning marker through markerfile_read (file checks,
+ * strict INI, required keys, %XX tag keys), then markerfile_verify and
+ * markerfile_format.  Asserts marker.h's rules: ST_OK or ST_FAIL only; a
  * marker read is complete (status, instance id, boot id, time); a
  * formatted marker reads back the same.
  */
 #include "fuzz.h"
 
-#include "marker.h"
+#include "fmt/markerfile.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct marker m, m2;
+	static struct markerfile m, m2;
 	static char buf[CAP_MARKER_FILE * 4];
 	struct status st;
 	const char *path = fz_path(0, "provisioned");
@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > CAP_MARKER_FILE + 16)
 		return 0;
 	fz_write(path, data, size);
-	rc = marker_read(path, &m, &absent, &st);
+	rc = markerfile_read(path, &m, &absent, &st);
 	FZ_ASSERT(rc == ST_OK || rc == ST_FAIL);
 	FZ_ASSERT(!absent);
 	FZ_ASSERT(rc == ST_OK || fz_printable(st.msg));
@@ -31,15 +31,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	FZ_ASSERT(m.instance_id[0] != '\0' && strlen(m.finished_at) == 20);
 	FZ_ASSERT(m.ntags <= CAP_TAGS);
-	rc = marker_verify(path, &m, "i-0123456789abcdef0", NULL, &other, &st);
+	rc = markerfile_verify(path, &m, "i-0123456789abcdef0", NULL, &other, &st);
 	FZ_ASSERT(rc == ST_OK || rc == ST_FAIL);
-	rc = marker_verify(path, &m, NULL, "sha256:0000000000000000000000000"
+	rc = markerfile_verify(path, &m, NULL, "sha256:0000000000000000000000000"
 	    "000000000000000000000000000000000000000", &other, &st);
 	FZ_ASSERT(rc == ST_OK || rc == ST_FAIL);
-	if (marker_format(&m, buf, sizeof(buf), &st) != ST_OK)
+	if (markerfile_format(&m, buf, sizeof(buf), &st) != ST_OK)
 		return 0;
 	fz_write(path2, buf, strlen(buf));
-	rc = marker_read(path2, &m2, &absent, &st);
+	rc = markerfile_read(path2, &m2, &absent, &st);
 	if (rc != ST_OK) {
 		fprintf(stderr, "formatted marker does not read back: %s\n%s",
 		    st.msg, buf);

@@ -9,7 +9,7 @@
  */
 #include "fuzz.h"
 
-#include "sigv4.h"
+#include "aws/sigv4.h"
 
 #define HMAX (SIGV4_CAP_HEADERS + 2)
 

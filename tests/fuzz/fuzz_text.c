@@ -6,9 +6,9 @@
  */
 #include "fuzz.h"
 
-#include "caps.h"
-#include "digest.h"
-#include "text.h"
+#include "base/caps.h"
+#include "fmt/digest.h"
+#include "base/text.h"
 
 /* RFC 3629 by the book, independent of text.c. */
 static int

@@ -4,7 +4,7 @@
  * 22.04's 7.81): CURLOPT_PROTOCOLS_STR and CURLOPT_REDIR_PROTOCOLS_STR are
  * unknown options.  Every protocol bitmask set is appended to the file
  * $OLDCURL_LOG ("PROTOCOLS 1", "REDIR_PROTOCOLS 2"), so the test sees the
- * fallback that src/http.c takes.  Test code only, never in a product.
+ * fallback that src/aws/http.c takes.  Test code only, never in a product.
  */
 #include <dlfcn.h>
 #include <fcntl.h>

@@ -25,10 +25,10 @@
 
 #include <openssl/crypto.h>
 
-#include "caps.h"
-#include "sigv4.h"
-#include "status.h"
-#include "text.h"
+#include "base/caps.h"
+#include "aws/sigv4.h"
+#include "base/status.h"
+#include "base/text.h"
 
 #define TOOL_CAP_BODY  65536			/* body, bytes */
 #define TOOL_CAP_LINE  (2 * TOOL_CAP_BODY + 64)	/* one input line */

@@ -8,9 +8,9 @@
  * directory under /tmp: DIR/g/d/deployment-archive/ with the program at
  * cdgate/before-install (any regular file: lookup only compares inodes).
  */
-#include "appspec.h"
-#include "mono.h"
-#include "status.h"
+#include "fmt/appspec.h"
+#include "base/mono.h"
+#include "base/status.h"
 #include "testlib.h"
 
 #include <sys/utsname.h>

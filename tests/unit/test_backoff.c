@@ -2,8 +2,8 @@
  * test_backoff.c: the backoff ceiling and the cut backoff sleep that IMDS
  * and EC2 retries share, and the range of the jitter they use.
  */
-#include "backoff.h"
-#include "mono.h"
+#include "base/backoff.h"
+#include "base/mono.h"
 #include "testlib.h"
 
 struct ceiling_case {

@@ -4,7 +4,7 @@
  *
  * In expected messages '@' stands for the fixture's path.
  */
-#include "cloudinit.h"
+#include "fmt/cloudinit.h"
 #include "testlib.h"
 
 enum kind {

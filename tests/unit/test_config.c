@@ -11,11 +11,11 @@
  */
 #include <errno.h>
 
-#include "config.h"
-#include "event.h"
-#include "status.h"
+#include "run/config.h"
+#include "base/event.h"
+#include "base/status.h"
 #include "testlib.h"
-#include "text.h"
+#include "base/text.h"
 
 #define DESIGN_CHECKS (CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH)
 #define HEX64 "0123456789abcdef0123456789abcdef" \

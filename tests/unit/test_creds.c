@@ -4,7 +4,7 @@
  */
 #include <time.h>
 
-#include "creds.h"
+#include "aws/creds.h"
 #include "testlib.h"
 
 /* 1 when the n bytes at p are all zero. */

@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#include "digest.h"
+#include "fmt/digest.h"
 #include "testlib.h"
 
 #define MAXNODES 16

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "drain.h"
+#include "checks/drain.h"
 #include "testlib.h"
 
 /* ------------------------------------------------------------------ */

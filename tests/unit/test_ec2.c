@@ -2,8 +2,8 @@
  * test_ec2.c: the pure parts of the EC2 client: endpoint and region
  * resolution, the classification of replies, filter escaping, backoff.
  */
-#include "backoff.h"
-#include "ec2.h"
+#include "base/backoff.h"
+#include "aws/ec2.h"
 #include "testlib.h"
 
 /* ------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
  * test_ec2xml.c: DescribeTags, CreateTags and error replies.
  */
-#include "ec2xml.h"
+#include "aws/ec2xml.h"
 #include "testlib.h"
 
 #define MAXTAGS 4

@@ -6,7 +6,7 @@
  * (lifecycle, marker, tags, health) are compared through a mask of their
  * bits, DESIGN_CHECKS, and the name tables are walked up to CHK_COUNT.
  */
-#include "event.h"
+#include "base/event.h"
 #include "testlib.h"
 
 #define DESIGN_CHECKS (CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH)

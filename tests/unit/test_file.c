@@ -6,8 +6,8 @@
  * Every test works in its own mkdtemp directory (mode 0700) under /tmp,
  * removed at the end.  The ownership cases need root (chown to 65534).
  */
-#include "file.h"
-#include "status.h"
+#include "base/file.h"
+#include "base/status.h"
 #include "testlib.h"
 
 static struct tl_fx_spec fx_spec = { "file", "f", NULL };

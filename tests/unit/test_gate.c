@@ -7,9 +7,9 @@
  */
 #include "testlib.h"
 
-#include "gate.h"
-#include "out.h"
-#include "status.h"
+#include "run/gate.h"
+#include "base/out.h"
+#include "base/status.h"
 
 struct code_case {
 	const char *what;

@@ -4,8 +4,8 @@
  * /proc/net/tcp and tcp6 parser of the drain check, on fixture text and on
  * files that cross the reader's chunk size.
  */
-#include "drain.h"
-#include "health.h"
+#include "checks/drain.h"
+#include "checks/health.h"
 #include "testlib.h"
 
 static void

@@ -12,11 +12,11 @@
 
 #include <json-c/json.h>
 
-#include "history.h"
-#include "mono.h"
-#include "out.h"
-#include "proc.h"
-#include "status.h"
+#include "fmt/history.h"
+#include "base/mono.h"
+#include "base/out.h"
+#include "base/proc.h"
+#include "base/status.h"
 #include "testlib.h"
 
 static char dir[64];

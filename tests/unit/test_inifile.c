@@ -8,8 +8,8 @@
  * [bad]"), to test that handler errors carry the line and that the first
  * error wins.
  */
-#include "inifile.h"
-#include "status.h"
+#include "base/inifile.h"
+#include "base/status.h"
 #include "testlib.h"
 
 #define PATH "conf/x.ini"

@@ -7,16 +7,16 @@
  */
 #include <dirent.h>
 
-#include "marker.h"
-#include "status.h"
+#include "fmt/markerfile.h"
+#include "base/status.h"
 #include "testlib.h"
-#include "text.h"
+#include "base/text.h"
 
 #define GOOD_HEAD "[provision]\nstatus = ok\n"				\
 	"instance_id = i-0123456789abcdef0\n"				\
 	"boot_id = 8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab\n"		\
 	"finished_at = 2026-11-26T02:00:00Z\n"
-/* a boot id of the kernel's form: marker_read refuses any other */
+/* a boot id of the kernel's form: markerfile_read refuses any other */
 #define BOOT "8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab"
 #define DIGEST_A "sha256:" \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -54,7 +54,7 @@ assert_dir_holds(const char *dir, const char *want)
 }
 
 static void
-good_marker(struct marker *m)
+good_marker(struct markerfile *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->ok = 1;
@@ -67,19 +67,19 @@ good_marker(struct marker *m)
 }
 
 /* ------------------------------------------------------------------ */
-/* marker_read: content */
+/* markerfile_read: content */
 
 static void
 test_read_good_marker(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	int absent = 7;
 
 	tl_put_text(x->path, GOOD_HEAD "digest = " DIGEST_A "\n"
 	    "message = all good\n[tags]\nRole = api\nEnv = prod\n");
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(absent, 0);
 	assert_int_equal(m.ok, 1);
 	assert_string_equal(m.instance_id, "i-0123456789abcdef0");
@@ -99,13 +99,13 @@ static void
 test_read_minimal_marker(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	int absent;
 
 	tl_put_text(x->path, "[provision]\nstatus = failed\ninstance_id = i-1\n"
 	    "boot_id = " BOOT "\nfinished_at = 2026-01-02T03:04:05Z");
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(m.ok, 0);
 	assert_string_equal(m.digest, "");
 	assert_string_equal(m.message, "");
@@ -137,7 +137,7 @@ static void
 test_read_percent_encoded_tag_keys(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	char text[512];
 	size_t i;
@@ -147,7 +147,7 @@ test_read_percent_encoded_tag_keys(void **state)
 		snprintf(text, sizeof(text), GOOD_HEAD "[tags]\n%s = v%zu\n",
 		    tagkey_cases[i].stored, i);
 		tl_put_text(x->path, text);
-		CHECK_INT(tagkey_cases[i].stored, marker_read(x->path, &m,
+		CHECK_INT(tagkey_cases[i].stored, markerfile_read(x->path, &m,
 		    &absent, &st), ST_OK);
 		CHECK_INT(tagkey_cases[i].stored, m.ntags, 1);
 		CHECK_STR(tagkey_cases[i].stored, m.tags[0].key,
@@ -243,7 +243,7 @@ static void
 test_read_bad_content(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	char want[256];
 	size_t i;
@@ -254,7 +254,7 @@ test_read_bad_content(void **state)
 
 		tl_put_text(x->path, c->text);
 		absent = 7;
-		CHECK_INT(c->what, marker_read(x->path, &m, &absent, &st),
+		CHECK_INT(c->what, markerfile_read(x->path, &m, &absent, &st),
 		    ST_FAIL);
 		CHECK_INT(c->what, st.code, ST_FAIL);
 		CHECK_INT(c->what, absent, 0);
@@ -275,7 +275,7 @@ test_read_at_most_cap_tags(void **state)
 {
 	struct tl_fx *x = *state;
 	char text[4096], want[256];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	size_t used;
 	int i, absent;
@@ -285,12 +285,12 @@ test_read_at_most_cap_tags(void **state)
 		used += (size_t)snprintf(text + used, sizeof(text) - used,
 		    "k%d = v%d\n", i, i);
 	tl_put_text(x->path, text);
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_OK);
 	assert_int_equal(m.ntags, CAP_TAGS);
 	assert_string_equal(m.tags[CAP_TAGS - 1].key, "k49");
 	snprintf(text + used, sizeof(text) - used, "one = more\n");
 	tl_put_text(x->path, text);
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_FAIL);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_FAIL);
 	snprintf(want, sizeof(want), "%s:%d: more than %d tags", x->path,
 	    5 + 1 + CAP_TAGS + 1, CAP_TAGS);
 	assert_non_null(strstr(st.msg, want));
@@ -301,31 +301,31 @@ static void
 test_read_crlf_marker(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	int absent;
 
 	tl_put_text(x->path, "[provision]\r\nstatus = ok\r\ninstance_id = i-1\r\n"
 	    "boot_id = " BOOT "\r\nfinished_at = 2026-11-26T02:00:00Z\r\n"
 	    "[tags]\r\nRole = api\r\n");
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_OK);
 	assert_string_equal(m.instance_id, "i-1");
 	assert_string_equal(m.finished_at, "2026-11-26T02:00:00Z");
 	assert_string_equal(m.tags[0].value, "api");
 }
 
 /* ------------------------------------------------------------------ */
-/* marker_read: the file itself */
+/* markerfile_read: the file itself */
 
 static void
 test_read_absent(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	int absent = 0;
 
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_FAIL);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_FAIL);
 	assert_int_equal(absent, 1);
 	assert_non_null(strstr(st.msg, "does not exist"));
 }
@@ -439,7 +439,7 @@ static void
 test_read_bad_files(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	char want[256];
 	size_t i;
@@ -452,7 +452,7 @@ test_read_bad_files(void **state)
 
 		make_bad(x, c->kind);
 		absent = 7;
-		CHECK_INT(c->what, marker_read(x->path, &m, &absent, &st),
+		CHECK_INT(c->what, markerfile_read(x->path, &m, &absent, &st),
 		    ST_FAIL);
 		CHECK_INT(c->what, absent, 0);
 		snprintf(want, sizeof(want), "marker %s'%s' %s",
@@ -467,7 +467,7 @@ static void
 test_read_cap_sized_marker(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	char *big;
 	int absent;
@@ -477,11 +477,11 @@ test_read_cap_sized_marker(void **state)
 	memcpy(big, GOOD_HEAD, strlen(GOOD_HEAD));
 	tl_put_file(x->path, big, CAP_MARKER_FILE, 0644);
 	free(big);
-	assert_int_equal(marker_read(x->path, &m, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &m, &absent, &st), ST_OK);
 }
 
 /* ------------------------------------------------------------------ */
-/* marker_verify */
+/* markerfile_verify */
 
 struct verify_case {
 	const char *what;
@@ -525,7 +525,7 @@ static const struct verify_case verify_cases[] = {
 static void
 test_verify_table(void **state)
 {
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	size_t i;
 	int other;
@@ -541,7 +541,7 @@ test_verify_table(void **state)
 		text_copy(m.message, c->message, sizeof(m.message));
 		status_clear(&st);
 		other = 7;
-		CHECK_INT(c->what, marker_verify("/m", &m, c->want_instance,
+		CHECK_INT(c->what, markerfile_verify("/m", &m, c->want_instance,
 		    c->want_digest, &other, &st), c->rc);
 		CHECK_INT(c->what, other, c->other);
 		if (c->rc == ST_OK)
@@ -552,12 +552,12 @@ test_verify_table(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* marker_format and marker_write */
+/* markerfile_format and markerfile_write */
 
 /* the tags a round trip must keep: keys with every character INI would
  * misread, non-ASCII, and the longest values */
 static void
-tricky_marker(struct marker *m)
+tricky_marker(struct markerfile *m)
 {
 	static const char *const keys[] = {
 		"Role", "aws:autoscaling:groupName", "a=b", "100%", "x;y",
@@ -586,7 +586,7 @@ tricky_marker(struct marker *m)
 }
 
 static void
-assert_same_marker(const struct marker *a, const struct marker *b)
+assert_same_marker(const struct markerfile *a, const struct markerfile *b)
 {
 	size_t i;
 
@@ -608,7 +608,7 @@ static void
 test_format_exact_text(void **state)
 {
 	char buf[1024];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 
 	(void)state;
@@ -619,7 +619,7 @@ test_format_exact_text(void **state)
 	text_copy(m.tags[0].key, "aws:x y", sizeof(m.tags[0].key));
 	text_copy(m.tags[0].value, "v", sizeof(m.tags[0].value));
 	m.ntags = 1;
-	assert_int_equal(marker_format(&m, buf, sizeof(buf), &st), ST_OK);
+	assert_int_equal(markerfile_format(&m, buf, sizeof(buf), &st), ST_OK);
 	assert_string_equal(buf, "[provision]\nstatus = failed\n"
 	    "instance_id = i-0123456789abcdef0\n"
 	    "boot_id = 8c0c0d6e-1a2b-4c3d-9e8f-0123456789ab\n"
@@ -633,34 +633,34 @@ static void
 test_format_too_small(void **state)
 {
 	char buf[CAP_MARKER_FILE];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	size_t need, len;
 
 	(void)state;
 	tricky_marker(&m);
-	assert_int_equal(marker_format(&m, buf, sizeof(buf), &st), ST_OK);
+	assert_int_equal(markerfile_format(&m, buf, sizeof(buf), &st), ST_OK);
 	need = strlen(buf) + 1;
 	for (len = 1; len < need; len += 7) {
 		status_clear(&st);
-		CHECK_INT("short buffer", marker_format(&m, buf, len, &st),
+		CHECK_INT("short buffer", markerfile_format(&m, buf, len, &st),
 		    ST_USAGE);
 		assert_non_null(strstr(st.msg, "marker text longer than"));
 	}
-	assert_int_equal(marker_format(&m, buf, need, &st), ST_OK);
+	assert_int_equal(markerfile_format(&m, buf, need, &st), ST_OK);
 }
 
 static void
 test_write_read_round_trip(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m, r;
+	struct markerfile m, r;
 	struct status st;
 	int absent;
 
 	tricky_marker(&m);
-	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
-	assert_int_equal(marker_read(x->path, &r, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &r, &absent, &st), ST_OK);
 	assert_same_marker(&m, &r);
 }
 
@@ -669,7 +669,7 @@ static void
 test_write_read_long_message(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m, r;
+	struct markerfile m, r;
 	struct status st;
 	int absent, other;
 
@@ -677,10 +677,10 @@ test_write_read_long_message(void **state)
 	m.ok = 0;
 	memset(m.message, 'm', CAP_MSG - 1);
 	m.message[CAP_MSG - 1] = '\0';
-	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
-	assert_int_equal(marker_read(x->path, &r, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &r, &absent, &st), ST_OK);
 	assert_string_equal(r.message, m.message);
-	assert_int_equal(marker_verify(x->path, &r, NULL, NULL, &other, &st),
+	assert_int_equal(markerfile_verify(x->path, &r, NULL, NULL, &other, &st),
 	    ST_FAIL);
 	assert_non_null(strstr(st.msg, "provisioning failed at"));
 }
@@ -690,7 +690,7 @@ test_write_modes_and_no_temp_file(void **state)
 {
 	struct tl_fx *x = *state;
 	char sub[128], path[160];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	struct stat sb;
 	mode_t old = umask(077);
@@ -699,7 +699,7 @@ test_write_modes_and_no_temp_file(void **state)
 	/* missing directories are created, 0755 whatever the umask */
 	tl_join(sub, sizeof(sub), x->dir, "var/lib/cdgate");
 	tl_join(path, sizeof(path), sub, "provisioned");
-	assert_int_equal(marker_write(path, &m, &st), ST_OK);
+	assert_int_equal(markerfile_write(path, &m, &st), ST_OK);
 	umask(old);
 	assert_int_equal(stat(sub, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0755);
@@ -718,7 +718,7 @@ static void
 test_write_replaces_existing_marker(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m, r;
+	struct markerfile m, r;
 	struct status st;
 	struct stat sb;
 	int absent;
@@ -727,8 +727,8 @@ test_write_replaces_existing_marker(void **state)
 	good_marker(&m);
 	m.ok = 0;
 	text_copy(m.message, "second", sizeof(m.message));
-	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
-	assert_int_equal(marker_read(x->path, &r, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(markerfile_read(x->path, &r, &absent, &st), ST_OK);
 	assert_same_marker(&m, &r);
 	assert_int_equal(stat(x->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0644);
@@ -740,12 +740,12 @@ test_write_refuses_group_writable_dir(void **state)
 {
 	struct tl_fx *x = *state;
 	char want[256];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 
 	good_marker(&m);
 	assert_int_equal(chmod(x->dir, 0770), 0);
-	assert_int_equal(marker_write(x->path, &m, &st), ST_FAIL);
+	assert_int_equal(markerfile_write(x->path, &m, &st), ST_FAIL);
 	snprintf(want, sizeof(want), "marker directory '%s' is writable by "
 	    "its group; chmod go-w '%s'", x->dir, x->dir);
 	assert_non_null(strstr(st.msg, want));
@@ -758,12 +758,12 @@ test_write_refuses_a_directory_path(void **state)
 {
 	struct tl_fx *x = *state;
 	char path[160];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 
 	good_marker(&m);
 	tl_join(path, sizeof(path), x->dir, "d/");
-	assert_int_equal(marker_write(path, &m, &st), ST_CONFIG);
+	assert_int_equal(markerfile_write(path, &m, &st), ST_CONFIG);
 	assert_non_null(strstr(st.msg, "names a directory"));
 }
 
@@ -773,14 +773,14 @@ test_write_parent_is_a_file(void **state)
 {
 	struct tl_fx *x = *state;
 	char file[160], path[192];
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 
 	good_marker(&m);
 	tl_join(file, sizeof(file), x->dir, "file");
 	tl_put_text(file, "x");
 	tl_join(path, sizeof(path), file, "provisioned");
-	assert_int_not_equal(marker_write(path, &m, &st), ST_OK);
+	assert_int_not_equal(markerfile_write(path, &m, &st), ST_OK);
 	assert_non_null(strstr(st.msg, file));
 	assert_dir_holds(x->dir, "file");
 }
@@ -792,11 +792,11 @@ test_boot_id(void **state)
 	struct status st;
 
 	(void)state;
-	assert_int_equal(marker_boot_id(id, sizeof(id), &st), ST_OK);
+	assert_int_equal(markerfile_boot_id(id, sizeof(id), &st), ST_OK);
 	assert_int_equal(strlen(id), 36);
 	assert_int_equal(id[8], '-');
-	assert_int_equal(marker_boot_id(id, 10, &st), ST_OSERR);
-	assert_true(marker_boot_id_ok(id));
+	assert_int_equal(markerfile_boot_id(id, 10, &st), ST_OSERR);
+	assert_true(markerfile_boot_id_ok(id));
 }
 
 /* boot_id: the kernel's form, 8-4-4-4-12 lowercase hex digits */
@@ -804,45 +804,45 @@ static void
 test_boot_id_form(void **state)
 {
 	(void)state;
-	assert_true(marker_boot_id_ok(BOOT));
-	assert_false(marker_boot_id_ok("not-a-uuid"));
-	assert_false(marker_boot_id_ok(""));
-	assert_false(marker_boot_id_ok("8C0C0D6E-1A2B-4C3D-9E8F-0123456789AB"));
-	assert_false(marker_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789a"));
-	assert_false(marker_boot_id_ok(BOOT "c"));
-	assert_false(marker_boot_id_ok("8c0c0d6e01a2b-4c3d-9e8f-0123456789ab"));
-	assert_false(marker_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789ag"));
+	assert_true(markerfile_boot_id_ok(BOOT));
+	assert_false(markerfile_boot_id_ok("not-a-uuid"));
+	assert_false(markerfile_boot_id_ok(""));
+	assert_false(markerfile_boot_id_ok("8C0C0D6E-1A2B-4C3D-9E8F-0123456789AB"));
+	assert_false(markerfile_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789a"));
+	assert_false(markerfile_boot_id_ok(BOOT "c"));
+	assert_false(markerfile_boot_id_ok("8c0c0d6e01a2b-4c3d-9e8f-0123456789ab"));
+	assert_false(markerfile_boot_id_ok("8c0c0d6e-1a2b-4c3d-9e8f-0123456789ag"));
 }
 
-/* marker_withdraw: removes the marker, once; refuses an unsafe directory */
+/* markerfile_withdraw: removes the marker, once; refuses an unsafe directory */
 static void
 test_withdraw(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 	char path[256];
 	int withdrawn;
 
 	good_marker(&m);
-	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
-	assert_int_equal(marker_withdraw(x->path, &withdrawn, &st), ST_OK);
+	assert_int_equal(markerfile_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(markerfile_withdraw(x->path, &withdrawn, &st), ST_OK);
 	assert_int_equal(withdrawn, 1);
 	assert_int_equal(access(x->path, F_OK), -1);
-	assert_int_equal(marker_withdraw(x->path, &withdrawn, &st), ST_OK);
+	assert_int_equal(markerfile_withdraw(x->path, &withdrawn, &st), ST_OK);
 	assert_int_equal(withdrawn, 0);
 	/* a missing directory: nothing to withdraw */
 	snprintf(path, sizeof(path), "%s/none/provisioned", x->dir);
-	assert_int_equal(marker_withdraw(path, &withdrawn, &st), ST_OK);
+	assert_int_equal(markerfile_withdraw(path, &withdrawn, &st), ST_OK);
 	assert_int_equal(withdrawn, 0);
 	/* a directory at the path */
 	snprintf(path, sizeof(path), "%s/d", x->dir);
 	assert_int_equal(mkdir(path, 0755), 0);
-	assert_int_equal(marker_withdraw(path, &withdrawn, &st), ST_CONFIG);
+	assert_int_equal(markerfile_withdraw(path, &withdrawn, &st), ST_CONFIG);
 	/* a directory others can write: refused, the marker left alone */
-	assert_int_equal(marker_write(x->path, &m, &st), ST_OK);
+	assert_int_equal(markerfile_write(x->path, &m, &st), ST_OK);
 	assert_int_equal(chmod(x->dir, 0777), 0);
-	assert_int_equal(marker_withdraw(x->path, &withdrawn, &st), ST_FAIL);
+	assert_int_equal(markerfile_withdraw(x->path, &withdrawn, &st), ST_FAIL);
 	assert_non_null(strstr(st.msg, "is writable by everyone"));
 	assert_int_equal(access(x->path, F_OK), 0);
 	assert_int_equal(chmod(x->dir, 0700), 0);
@@ -856,17 +856,17 @@ count_renamed(void)
 	renamed_calls++;
 }
 
-/* marker_write_cb: the hook runs once the marker is in place */
+/* markerfile_write_cb: the hook runs once the marker is in place */
 static void
 test_write_cb_renamed(void **state)
 {
 	struct tl_fx *x = *state;
-	struct marker m;
+	struct markerfile m;
 	struct status st;
 
 	good_marker(&m);
 	renamed_calls = 0;
-	assert_int_equal(marker_write_cb(x->path, &m, count_renamed, &st),
+	assert_int_equal(markerfile_write_cb(x->path, &m, count_renamed, &st),
 	    ST_OK);
 	assert_int_equal(renamed_calls, 1);
 	assert_int_equal(access(x->path, F_OK), 0);

@@ -14,10 +14,10 @@
 
 #include <openssl/crypto.h>
 
-#include "caps.h"
-#include "config.h"
-#include "sigv4.h"
-#include "status.h"
+#include "base/caps.h"
+#include "run/config.h"
+#include "aws/sigv4.h"
+#include "base/status.h"
 #include "testlib.h"
 
 static int fail_openssl;

@@ -12,9 +12,10 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include "out.h"
-#include "proc.h"
-#include "status.h"
+#include "base/ending.h"
+#include "base/out.h"
+#include "base/proc.h"
+#include "base/status.h"
 #include "testlib.h"
 
 /* The child's exit status (-signal when a signal killed it). */
@@ -102,7 +103,7 @@ test_inherited_blocked_sigterm_is_unblocked(void **state)
 	}
 }
 
-/* Item 3: once the outcome is decided (proc_end_begin), a signal exits
+/* Item 3: once the outcome is decided (ending_begin), a signal exits
  * with its code, before or after the verdict. */
 static void
 test_signal_after_the_outcome_keeps_it(void **state)
@@ -117,7 +118,7 @@ test_signal_after_the_outcome_keeps_it(void **state)
 			if ((pid = fork()) == 0) {
 				quiet_stdout();
 				proc_start("test");
-				proc_end_begin(codes[i]);
+				ending_begin(codes[i]);
 				if (when == 0)
 					kill(getpid(), SIGTERM);
 				out_verdict(codes[i], 0, "done");

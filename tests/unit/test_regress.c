@@ -23,13 +23,13 @@
 
 #include <cmocka.h>
 
-#include "creds.h"
-#include "ec2.h"
-#include "http.h"
-#include "imds.h"
-#include "marker.h"
-#include "mono.h"
-#include "text.h"
+#include "aws/creds.h"
+#include "aws/ec2.h"
+#include "aws/http.h"
+#include "aws/imds.h"
+#include "fmt/markerfile.h"
+#include "base/mono.h"
+#include "base/text.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -84,7 +84,7 @@ test_marker_key_with_control_reads_back(void **state)
 	    "tab\there", "del\x7f", "ok:key=[x]; #y" };
 	char dir[] = "/tmp/cdgate-regress-XXXXXX", path[64];
 	static char text[CAP_MARKER_FILE];
-	static struct marker m, back;
+	static struct markerfile m, back;
 	struct status st;
 	size_t i;
 	int absent;
@@ -105,11 +105,11 @@ test_marker_key_with_control_reads_back(void **state)
 		text_copy(m.tags[i].value, "web-asg", sizeof(m.tags[i].value));
 	}
 	m.ntags = NELEM(keys);
-	assert_int_equal(marker_format(&m, text, sizeof(text), &st), ST_OK);
+	assert_int_equal(markerfile_format(&m, text, sizeof(text), &st), ST_OK);
 	assert_non_null(f = fopen(path, "w"));
 	fputs(text, f);
 	fclose(f);
-	assert_int_equal(marker_read(path, &back, &absent, &st), ST_OK);
+	assert_int_equal(markerfile_read(path, &back, &absent, &st), ST_OK);
 	assert_int_equal(back.ntags, NELEM(keys));
 	for (i = 0; i < NELEM(keys); i++)
 		assert_string_equal(back.tags[i].key, keys[i]);
@@ -143,21 +143,21 @@ static const struct {
 static void
 test_marker_value_ok(void **state)
 {
-	static struct marker m;
+	static struct markerfile m;
 	char text[1024];
 	struct status st;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < NELEM(values); i++) {
-		assert_int_equal(marker_value_ok(values[i].value),
+		assert_int_equal(markerfile_value_ok(values[i].value),
 		    values[i].ok);
 		memset(&m, 0, sizeof(m));
 		m.ntags = 1;
 		text_copy(m.tags[0].key, "Role", sizeof(m.tags[0].key));
 		text_copy(m.tags[0].value, values[i].value,
 		    sizeof(m.tags[0].value));
-		assert_int_equal(marker_format(&m, text, sizeof(text), &st),
+		assert_int_equal(markerfile_format(&m, text, sizeof(text), &st),
 		    values[i].ok ? ST_OK : ST_USAGE);
 	}
 }
@@ -170,7 +170,7 @@ test_marker_digest_is_checked_when_read(void **state)
 	static const char *const bad[] = { ";256:00", "sha256:abc",
 	    "md5:0123456789abcdef0123456789abcdef" };
 	char dir[] = "/tmp/cdgate-regress-XXXXXX", path[64];
-	static struct marker m;
+	static struct markerfile m;
 	struct status st;
 	size_t i;
 	int absent;
@@ -189,11 +189,11 @@ test_marker_digest_is_checked_when_read(void **state)
 		    "0123456789");
 		fclose(f);
 		if (i < NELEM(bad)) {
-			assert_int_equal(marker_read(path, &m, &absent, &st),
+			assert_int_equal(markerfile_read(path, &m, &absent, &st),
 			    ST_FAIL);
 			assert_non_null(strstr(st.msg, "64 hex digits"));
 		} else {
-			assert_int_equal(marker_read(path, &m, &absent, &st),
+			assert_int_equal(markerfile_read(path, &m, &absent, &st),
 			    ST_OK);
 			assert_string_equal(m.digest, "sha256:abcdef0123456789"
 			    "abcdef0123456789abcdef0123456789abcdef0123456789");

@@ -22,10 +22,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "caps.h"
-#include "sigv4.h"
-#include "status.h"
-#include "text.h"
+#include "base/caps.h"
+#include "aws/sigv4.h"
+#include "base/status.h"
+#include "base/text.h"
 
 #define ACCESS "AKIDEXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

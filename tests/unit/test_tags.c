@@ -3,9 +3,9 @@
  * against [tags] globs and the marker's recorded tags, the metadata
  * listing, and the key characters metadata tags allow.
  */
-#include "tags.h"
+#include "checks/tags.h"
 #include "testlib.h"
-#include "text.h"
+#include "base/text.h"
 
 #define MAXT 6
 
@@ -64,7 +64,7 @@ fill_req(struct config_tag *t, const struct kv *kv)
 }
 
 static size_t
-fill_tags(struct marker_tag *t, const struct kv *kv)
+fill_tags(struct markerfile_tag *t, const struct kv *kv)
 {
 	size_t n;
 
@@ -79,7 +79,7 @@ static void
 test_evaluate(void **state)
 {
 	static struct config_tag req[MAXT];
-	static struct marker_tag mk[MAXT], live[MAXT];
+	static struct markerfile_tag mk[MAXT], live[MAXT];
 	struct tags_eval ev;
 	size_t i, nr, nm, nl, got;
 
@@ -105,7 +105,7 @@ static void
 test_evaluate_long_values_cut(void **state)
 {
 	static struct config_tag req[1];
-	static struct marker_tag live[1];
+	static struct markerfile_tag live[1];
 	struct tags_eval ev;
 	char big[CAP_TAG_VALUE + 1];
 

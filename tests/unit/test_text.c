@@ -3,7 +3,7 @@
  * text_long and text_glob, each from a table of cases.
  */
 #include "testlib.h"
-#include "text.h"
+#include "base/text.h"
 
 #define GUARD 16
 
