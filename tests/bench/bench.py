@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make bench: cdgate next to the hand-written gate (docs/bench.md).
+"""make bench: cdgate next to the hand-written gate (docs/dev/bench.md).
 
     bench.py --build BUILD [--runs N] [--wait S] [--fleet 200,1000]
              [--items 1,2,3,4,6] [--out FILE] [--smoke] [--keep]
@@ -10,7 +10,7 @@ tests/standin (each in its own process, tests/bench/serve.py); nothing
 leaves the machine.  The aws CLI, when installed, only ever talks to the
 EC2 stand-in (--endpoint-url, dummy keys, AWS_EC2_METADATA_DISABLED).
 
-Items (the numbering of docs/bench.md):
+Items (the numbering of docs/dev/bench.md):
  1. happy path: wall time and peak RSS of before-install (marker present,
     tags from instance metadata) next to the floor, bash + curl, and
     bash + aws CLI; the commands alternate, N rounds, one table per run;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # gate.sh: the hand-written BeforeInstall gate cdgate is compared with in
-# docs/bench.md: what users write today with bash + curl (+ the aws CLI).
+# docs/dev/bench.md: what users write today with bash + curl (+ the aws CLI).
 # It does less than cdgate (no lifecycle state, no marker ownership or mode
 # check, no boot id, no deadline, no history, no retries): it is the floor
 # of what a script does, not a re-implementation.

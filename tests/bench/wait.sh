@@ -1,5 +1,5 @@
 #!/bin/bash
-# wait.sh: the hand-written wait cdgate is compared with in docs/bench.md:
+# wait.sh: the hand-written wait cdgate is compared with in docs/dev/bench.md:
 # poll the marker every INTERVAL seconds and read the tag each round (with
 # curl from instance metadata, or with `aws ec2 describe-tags`), until both
 # pass or TIMEOUT seconds have passed.  Same environment as gate.sh, plus

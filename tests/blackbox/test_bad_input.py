@@ -1,4 +1,4 @@
-"""The bad-input matrix (docs/bad-input.md): files, HTTP replies and
+"""The bad-input matrix (docs/dev/bad-input.md): files, HTTP replies and
 environment values no hook may crash, hang, pass by accident or leak on
 (issue 6).  Rows already covered by test_marker.py, test_config.py,
 test_imds_faults.py, test_tags.py and test_health.py are referenced from the

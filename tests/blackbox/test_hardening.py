@@ -1,4 +1,4 @@
-"""Hardening rules of issue 6 that docs/hardening.md lists, where a test of
+"""Hardening rules of issue 6 that docs/dev/hardening.md lists, where a test of
 the built programs or of the source shows them: deadlines on the monotonic
 clock (a wall clock stepped 10 years changes no wait), no child left holding the output, and source rules every file keeps
 (opens, wall-clock uses, libcurl in one place, banned calls).

@@ -1,7 +1,7 @@
 """Issue 15, "Hardening, second round": items 6-10, 16, 17 and closefrom.
 
 Each test fails without its fix: the item it proves is named in its
-docstring, and docs/bad-input.md has its row.
+docstring, and docs/dev/bad-input.md has its row.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What the network may not do to a hook through libcurl (issue 15, the
-second round of hardening; rows in docs/bad-input.md):
+second round of hardening; rows in docs/dev/bad-input.md):
 
 - a name lookup that never answers ends by the deadline (a black-hole DNS
   server on a loopback address, named by a resolv.conf bind-mounted over

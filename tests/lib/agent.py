@@ -85,7 +85,7 @@ DEFAULT_SAFETY = 30.0
 MAX_LINE_BYTES = 400            # assert_agent_clean's "short lines"
 # SIGTERM -> exit, as the tests bound it: at once, not at a heartbeat or the
 # deadline (seconds away in every such test). Issue 2's 100 ms is a target,
-# measured by `make bench` (item 6, docs/bench.md) and reported by each test,
+# measured by `make bench` (item 6, docs/dev/bench.md) and reported by each test,
 # not asserted on a machine shared by two parallel suites.
 TERM_PROMPT_MS = 1000
 VERDICT_RE = re.compile(r"^cdgate: \S+: (PASS|FAIL|SKIP)")

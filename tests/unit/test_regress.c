@@ -1,6 +1,6 @@
 /*
  * test_regress.c: one test per finding of the fuzz targets (tests/fuzz/,
- * docs/fuzzing.md), each named after the rule it broke; the input that
+ * docs/dev/fuzzing.md), each named after the rule it broke; the input that
  * found it stays in tests/fuzz/corpus/NAME/crash-*.  Also the hardening
  * rules that are easiest to hold in a unit test: no deadline on the wall
  * clock, no request past a deadline.
