@@ -9,6 +9,8 @@
 - every message quoted in docs/troubleshooting.md is one the programs print,
   and every failure message the programs can print has a row there (or a
   stated reason for having none);
+- the IAM policy lives once, in docs/iam.md, and the README keeps no copy
+  of the reference tables of the man pages and docs/;
 - the repository stands alone (issue 11): no tracked file points outside
   it, and every relative link or `docs/...` path in the documents exists.
 """
@@ -373,19 +375,36 @@ def test_troubleshooting_check_can_fail():
     assert not message_in_sources("\x01 is absent", formats)
 
 
-def test_readme_iam_policy_is_the_one_of_docs_iam():
-    """The README carries the least-privilege policy (issue 3); it must be
-    the very policy docs/iam.md explains, and valid JSON."""
+def test_iam_policy_lives_in_docs_iam():
+    """The least-privilege policy (issue 3) lives once, in docs/iam.md: one
+    valid JSON block granting exactly DescribeTags and CreateTags.  The
+    README carries no copy that could drift from it, and points there."""
     import json
-    blocks = []
-    for name in ("README.md", "docs/iam.md"):
-        text = (ROOT / name).read_text()
-        m = re.search(r"```json\n(.*?)```", text, re.S)
-        assert m, f"{name}: no json block"
-        blocks.append(json.loads(m.group(1)))
-    assert blocks[0] == blocks[1]
-    actions = {s["Action"] for s in blocks[0]["Statement"]}
+    text = (ROOT / "docs" / "iam.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    assert len(blocks) == 1, f"docs/iam.md: {len(blocks)} json blocks, want 1"
+    policy = json.loads(blocks[0])
+    actions = {s["Action"] for s in policy["Statement"]}
     assert actions == {"ec2:DescribeTags", "ec2:CreateTags"}
+    readme = (ROOT / "README.md").read_text()
+    assert "```json" not in readme and '"Statement"' not in readme, \
+        "README.md carries a policy: keep it in docs/iam.md alone"
+    assert "(docs/iam.md)" in readme, "README.md does not link to docs/iam.md"
+
+
+def test_readme_leaves_reference_to_man_pages_and_docs():
+    """Reference material lives once: the settings in cdgate.ini(5), the
+    exit codes in cdgate(7) (both checked against the sources above), the
+    failure messages in docs/troubleshooting.md.  The README keeps none of
+    their tables and names where they are."""
+    readme = (ROOT / "README.md").read_text()
+    headers = [ln.replace(" ", "") for ln in readme.splitlines() if ln.startswith("|")]
+    for header in ("|section|key|", "|code|meaning|", "|message"):
+        assert not any(h.startswith(header) for h in headers), \
+            f"README.md has a reference table ({header}...)"
+    for where in ("cdgate.ini(5)", "cdgate(7)", "(docs/troubleshooting.md)",
+                  "(docs/dev/README.md)"):
+        assert where in readme, f"README.md does not point to {where}"
 
 
 # ---------------------------------------------------------------------------
