@@ -714,10 +714,10 @@ PROGRAM_ENV = {
     "cdgate-status": ("CDGATE_CONFIG",) + IMDS_ENV,
     "cdgate-tag": ("CDGATE_CONFIG",) + IMDS_ENV + EC2_ENV,
 }
-# the exit codes each documents (its -h, within the README's table)
-README_EXITS = {0, 1, 2, 3, 64, 69, 70, 71, 77, 78}
+# the exit codes each documents (its -h, within cdgate(7)'s table)
+CDGATE7_EXITS = {0, 1, 2, 3, 64, 69, 70, 71, 77, 78}
 PROGRAM_EXITS = {
-    "cdgate-mark": README_EXITS,            # its -h names no subset
+    "cdgate-mark": CDGATE7_EXITS,           # its -h names no subset
     "cdgate-wait": {0, 1, 2, 3, 64, 69, 78},
     "cdgate-status": {0, 64, 70, 71, 78},
     "cdgate-tag": {0, 2, 3, 64, 69, 70, 71, 77, 78},

@@ -1,5 +1,5 @@
 /*
- * test_gate.c: the exit-code table (README, cdgate(7)) as gate_verdict
+ * test_gate.c: the exit-code table (cdgate(7)) as gate_verdict
  * applies it: every status a check can end with gives its documented exit
  * code and verdict word, the verdict is one line, and it is the last.
  * Exit 70 (an internal error) has no input that reaches it by design; this
