@@ -305,7 +305,7 @@ demo:
 	$(MAKE) all
 	$(PYTHON) tests/demo.py $(abspath $(BUILD))
 
-# Benchmarks (docs/bench.md): cdgate next to the hand-written bash + curl
+# Benchmarks (docs/dev/bench.md): cdgate next to the hand-written bash + curl
 # (+ aws CLI) gate, on loopback stand-ins; a few minutes, results also in
 # $(BUILD)/bench/results.md.  bench-smoke: one iteration of each, a few
 # seconds, asserting behaviour and request economy, nothing about speed.

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checks/marker.h"
 #include "run/config.h"
 #include "fmt/digest.h"
 #include "base/file.h"
@@ -556,7 +557,8 @@ main(int argc, char **argv)
 		    "was written");
 	}
 	if (k.path == NULL)
-		k.path = k.cfg.marker_path;
+		k.path = ((const struct marker_conf *)config_conf(&k.cfg,
+		    &check_marker))->path;
 	else if (k.path[0] != '/')
 		return mark_exit(&k, status_set(&k.st, ST_USAGE, "--path '%s' "
 		    "is not absolute", k.path));

@@ -23,6 +23,7 @@
 #include "fmt/history.h"
 #include "aws/imds.h"
 #include "checks/lifecycle.h"
+#include "checks/marker.h"
 #include "fmt/markerfile.h"
 #include "base/mono.h"
 #include "base/out.h"
@@ -45,6 +46,7 @@ static const char usage[] =
 
 struct report {
 	struct config cfg;
+	const struct marker_conf *mk;	/* in cfg */
 	struct json_object *root;
 	char iid[CAP_INSTANCE_ID];
 	struct imds imds;
@@ -123,12 +125,12 @@ report_marker(struct report *r, struct json_object *mk)
 	size_t i;
 
 	memset(&m, 0, sizeof(m));
-	js_str(mk, "path", r->cfg.marker_path);
-	rc = markerfile_read(r->cfg.marker_path, &m, &absent, &st);
+	js_str(mk, "path", r->mk->path);
+	rc = markerfile_read(r->mk->path, &m, &absent, &st);
 	json_object_object_add(mk, "present", json_object_new_boolean(!absent));
 	if (rc == ST_OK)
-		rc = markerfile_verify(r->cfg.marker_path, &m, r->iid[0] ? r->iid :
-		    NULL, r->cfg.digest, &other, &st);
+		rc = markerfile_verify(r->mk->path, &m, r->iid[0] ? r->iid :
+		    NULL, r->mk->digest, &other, &st);
 	if (rc == ST_OK && r->cfg.imds && r->iid[0] == '\0') {
 		/* the hooks would fail here: valid is not known, not true */
 		json_object_object_add(mk, "valid", NULL);
@@ -163,11 +165,11 @@ report_cloudinit(struct report *r, struct json_object *ci)
 	int rc;
 
 	json_object_object_add(ci, "configured",
-	    json_object_new_boolean(r->cfg.cloud_init));
-	if (!r->cfg.cloud_init)
+	    json_object_new_boolean(r->mk->cloud_init));
+	if (!r->mk->cloud_init)
 		return;
-	rc = cloudinit_check(r->cfg.cloud_init_result,
-	    r->cfg.cloud_init_status, &rep, &st);
+	rc = cloudinit_check(r->mk->cloud_init_result,
+	    r->mk->cloud_init_status, &rep, &st);
 	js_str(ci, "state", rc == ST_OK ? "done" : rc == ST_TIMEOUT &&
 	    rep.pending ? "pending" : "failed");
 	js_str(ci, "reason", rc == ST_OK ? NULL : st.msg);
@@ -203,7 +205,7 @@ report_lifecycle(struct report *r, struct json_object *lc)
 	json_object_object_add(lc, "in_group",
 	    json_object_new_boolean(state[0] != '\0'));
 	js_str(lc, "state", state);
-	action = lifecycle_action(&r->cfg, -1, state, &key);
+	action = lifecycle_action(config_conf(&r->cfg, &check_lifecycle), -1, state, &key);
 	js_str(lc, "action", names[action]);
 	js_str(lc, "setting", key);
 }
@@ -487,22 +489,23 @@ status_fail(int rc, const char *msg)
 static int
 status_plan(const struct config *cfg, long n)
 {
+	const struct marker_conf *mk = config_conf(cfg, &check_marker);
 	struct imds m;
 	struct status st;
 
 	out_info("cdgate-status %s, config %s%s%s", PROC_VERSION,
 	    cfg->path[0] ? "'" : "", cfg->path[0] ? cfg->path :
 	    "built-in defaults (no cdgate.ini found)", cfg->path[0] ? "'" : "");
-	out_info("marker: '%s'%s", cfg->marker_path, cfg->digest[0] ?
+	out_info("marker: '%s'%s", mk->path, mk->digest[0] ?
 	    ", digest required" : "");
 	if (cfg->history[0] != '\0')
 		out_info("history: '%s', last %ld run%s", cfg->history, n,
 		    n == 1 ? "" : "s");
 	else
 		out_info("history: off ([gate] history = none)");
-	if (cfg->cloud_init)
+	if (mk->cloud_init)
 		out_info("cloud-init: would be consulted ('%s', '%s')",
-		    cfg->cloud_init_result, cfg->cloud_init_status);
+		    mk->cloud_init_result, mk->cloud_init_status);
 	else
 		out_info("cloud-init: not consulted ([marker] cloud_init = no)");
 	if (!cfg->imds)
@@ -566,6 +569,7 @@ main(int argc, char **argv)
 	rc = config_load_for(&r.cfg, cfgpath, &r.st);
 	if (rc != ST_OK)
 		return status_fail(rc, r.st.msg);
+	r.mk = config_conf(&r.cfg, &check_marker);
 	if (check)
 		return status_plan(&r.cfg, n);
 	if ((r.root = json_object_new_object()) == NULL)

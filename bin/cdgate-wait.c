@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checks/marker.h"
 #include "run/gate.h"
+#include "run/registry.h"
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
@@ -24,14 +26,15 @@ static const char usage[] =
 int
 main(int argc, char **argv)
 {
-	struct gate g;
+	static struct gate g;	/* a whole configuration: not on the stack */
+	const struct marker_conf *mk;
 	const char *cfgpath = NULL;
 	long timeout = 0;
 	int c, rc;
 
 	proc_start("cdgate-wait");
 	proc_on_term("terminated by SIGTERM while waiting for provisioning");
-	gate_init(&g, "cdgate-wait", argv[0]);
+	gate_init(&g, "cdgate-wait");
 	while ((c = getopt(argc, argv, "c:hnqt:V")) != -1) {
 		switch (c) {
 		case 'c': cfgpath = optarg; break;
@@ -56,19 +59,20 @@ main(int argc, char **argv)
 		    "cdgate-wait -h", argv[optind]);
 		return ST_USAGE;
 	}
-	rc = config_load_for(&g.cfg, cfgpath, &g.st);
+	rc = config_load_for(&g.cfg, cfgpath, &g.cx.st);
 	if (rc != ST_OK) {
-		out_verdict(rc, 0, "%s", g.st.msg);
+		out_verdict(rc, 0, "%s", g.cx.st.msg);
 		return rc;
 	}
-	g.checks = CHK_MARKER;
-	g.timeout = timeout > 0 ? timeout : g.cfg.timeout;
-	g.deadline = g.start + g.timeout * 1000;
+	mk = config_conf(&g.cfg, &check_marker);
+	g.checks = registry_bit("marker");
+	g.cx.timeout = timeout > 0 ? timeout : g.cfg.timeout;
+	g.cx.deadline = g.cx.start + g.cx.timeout * 1000;
 	out_info("config %s; waiting up to %lds for '%s'", g.cfg.path[0] ?
-	    g.cfg.path : "built-in defaults", g.timeout, g.cfg.marker_path);
+	    g.cfg.path : "built-in defaults", g.cx.timeout, mk->path);
 	if (g.check_mode) {
-		out_info("checks: marker%s; deadline %lds%s", g.cfg.cloud_init ?
-		    ", and cloud-init's result" : "", g.timeout, timeout > 0 ?
+		out_info("checks: marker%s; deadline %lds%s", mk->cloud_init ?
+		    ", and cloud-init's result" : "", g.cx.timeout, timeout > 0 ?
 		    " (-t)" : " ([gate] timeout)");
 		out_verdict(0, 0, "configuration is valid (check mode: nothing "
 		    "read or waited for)");

@@ -30,7 +30,7 @@
  * of retries run in a fraction of a second.  Not for production use.
  * Test-only: CDGATE_TEST_FIXED_RETRY_MS=N (1..60000) makes every retry
  * wait exactly N ms, without jitter or growth: the naive fixed-interval
- * policy the fleet benchmark compares with (docs/bench.md).  Not for
+ * policy the fleet benchmark compares with (docs/dev/bench.md).  Not for
  * production use.
  */
 #ifndef CDGATE_EC2_H

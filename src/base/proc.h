@@ -25,7 +25,7 @@
  * Once the outcome is being recorded (ending.h), a signal no longer
  * changes it: the handler exits with the outcome's code, printing nothing
  * more, so the exit code always agrees with the history line and the
- * verdict (docs/bad-input.md, "Signals and output").
+ * verdict (docs/dev/bad-input.md, "Signals, output and system limits").
  */
 #ifndef CDGATE_PROC_H
 #define CDGATE_PROC_H

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "run/gate.h"
+#include "base/event.h"
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
@@ -569,15 +569,15 @@ out:
 /* the check */
 
 static int
-drain_count_family(struct gate *g, int family, unsigned long *n)
+drain_count_family(struct check_ctx *g, const struct drain_conf *c, int family,
+    unsigned long *n)
 {
 	static int told[2];
-	const struct config *c = &g->cfg;
 	const char *path = family == AF_INET ? DRAIN_PROC_TCP :
 	    DRAIN_PROC_TCP6;
 	int rc, why;
 
-	if ((rc = drain_count_diag(family, c->drain_ports, c->ndrain_ports, n,
+	if ((rc = drain_count_diag(family, c->ports, c->nports, n,
 	    &why, &g->st)) != ST_OK || why == 0)
 		return rc;
 	if (!told[family == AF_INET6]) {
@@ -585,33 +585,33 @@ drain_count_family(struct gate *g, int family, unsigned long *n)
 		    path, strerror(why));
 		told[family == AF_INET6] = 1;
 	}
-	return drain_count_proc(path, family == AF_INET6, c->drain_ports,
-	    c->ndrain_ports, n, &g->st);
+	return drain_count_proc(path, family == AF_INET6, c->ports,
+	    c->nports, n, &g->st);
 }
 
 static int
-drain_count(struct gate *g, unsigned long *n)
+drain_count(struct check_ctx *g, const struct drain_conf *c, unsigned long *n)
 {
 	unsigned long v4, v6;
 	int rc;
 
-	if ((rc = drain_count_family(g, AF_INET, &v4)) != ST_OK ||
-	    (rc = drain_count_family(g, AF_INET6, &v6)) != ST_OK)
+	if ((rc = drain_count_family(g, c, AF_INET, &v4)) != ST_OK ||
+	    (rc = drain_count_family(g, c, AF_INET6, &v6)) != ST_OK)
 		return rc;
 	*n = v4 + v6;
 	return ST_OK;
 }
 
 static void
-drain_port_list(const struct config *c, char *out, size_t len)
+drain_port_list(const struct drain_conf *c, char *out, size_t len)
 {
 	size_t i, used = 0;
 	int k;
 
 	out[0] = '\0';
-	for (i = 0; i < c->ndrain_ports; i++) {
+	for (i = 0; i < c->nports; i++) {
 		k = snprintf(out + used, len - used, "%s%u", i ? " " : "",
-		    (unsigned)c->drain_ports[i]);
+		    (unsigned)c->ports[i]);
 		if (k < 0 || (size_t)k >= len - used)
 			break;
 		used += (size_t)k;
@@ -619,55 +619,124 @@ drain_port_list(const struct config *c, char *out, size_t len)
 }
 
 static int
-drain_deadline(struct gate *g, unsigned long n, const char *ports)
+drain_deadline(struct check_ctx *g, const struct drain_conf *c, unsigned long n,
+    const char *ports)
 {
-	if (g->cfg.drain_on_timeout == DRAIN_FAIL)
+	if (c->on_timeout == DRAIN_FAIL)
 		return status_set(&g->st, ST_TIMEOUT, "drain: %lu connection%s "
 		    "still established on local port%s %s after %lds; stop "
 		    "the clients, raise timeout, or set [drain] on_timeout = "
-		    "pass", n, n == 1 ? "" : "s", g->cfg.ndrain_ports == 1 ?
+		    "pass", n, n == 1 ? "" : "s", c->nports == 1 ?
 		    "" : "s", ports, g->timeout);
 	out_info("drain: WARNING: %lu connection%s still established on "
 	    "port%s %s at the deadline (%lds); going on (on_timeout = pass)",
-	    n, n == 1 ? "" : "s", g->cfg.ndrain_ports == 1 ? "" : "s", ports,
+	    n, n == 1 ? "" : "s", c->nports == 1 ? "" : "s", ports,
 	    g->timeout);
-	gate_note(g, "drain: %lu connection%s left open at the deadline", n,
+	check_note(g, "drain: %lu connection%s left open at the deadline", n,
 	    n == 1 ? "" : "s");
 	return ST_OK;
 }
 
-int
-drain_check(struct gate *g)
+static int
+drain_run(struct check_ctx *g, const void *conf)
 {
+	const struct drain_conf *c = conf;
 	char ports[DRAIN_MAX_PORTS * 6 + 1];
 	unsigned long n, shown;
 	int64_t report;
 	int rc;
 
-	drain_port_list(&g->cfg, ports, sizeof(ports));
-	if ((rc = drain_count(g, &n)) != ST_OK)
+	drain_port_list(c, ports, sizeof(ports));
+	if ((rc = drain_count(g, c, &n)) != ST_OK)
 		return rc;
 	out_info("drain: %lu established connection%s on local port%s %s",
-	    n, n == 1 ? "" : "s", g->cfg.ndrain_ports == 1 ? "" : "s", ports);
+	    n, n == 1 ? "" : "s", c->nports == 1 ? "" : "s", ports);
 	shown = n;
 	report = mono_ms() + DRAIN_REPORT_MS;
 	while (n > 0) {
 		if (mono_left(g->deadline) == 0)
-			return drain_deadline(g, n, ports);
-		if ((rc = gate_wait(g, NULL, DRAIN_POLL_MS)) != ST_OK)
+			return drain_deadline(g, c, n, ports);
+		if ((rc = check_wait(g, NULL, DRAIN_POLL_MS)) != ST_OK)
 			return rc;
-		if ((rc = drain_count(g, &n)) != ST_OK)
+		if ((rc = drain_count(g, c, &n)) != ST_OK)
 			return rc;
 		if (n > 0 && n != shown && mono_ms() >= report) {
 			out_info("drain: %lu still established after %.0fs", n,
-			    gate_elapsed(g));
+			    check_elapsed(g));
 			shown = n;
 			report = mono_ms() + DRAIN_REPORT_MS;
 		}
 	}
 	out_info("drain: no established connections left (%.1fs)",
-	    gate_elapsed(g));
-	gate_note(g, "drained (port%s %s)", g->cfg.ndrain_ports == 1 ? "" :
+	    check_elapsed(g));
+	check_note(g, "drained (port%s %s)", c->nports == 1 ? "" :
 	    "s", ports);
 	return ST_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* its configuration: [drain] */
+
+static void
+drain_defaults(void *conf)
+{
+	((struct drain_conf *)conf)->on_timeout = DRAIN_PASS;
+}
+
+static int
+drain_key(void *conf, struct inifile *f, int where, const char *k,
+    const char *v)
+{
+	struct drain_conf *c = conf;
+	struct status st;
+
+	if (where != CHECK_IN_SECTION)
+		return CHECK_KEY_NOT_MINE;
+	if (strcmp(k, "ports") == 0) {
+		if (drain_ports_parse(v, c->ports, &c->nports, DRAIN_MAX_PORTS,
+		    &st) != ST_OK)
+			return inifile_error(f, "%s", st.msg);
+		return 0;
+	}
+	if (strcmp(k, "on_timeout") == 0) {
+		if (strcmp(v, "pass") == 0)
+			c->on_timeout = DRAIN_PASS;
+		else if (strcmp(v, "fail") == 0)
+			c->on_timeout = DRAIN_FAIL;
+		else
+			return inifile_error(f, "on_timeout = '%s': expected "
+			    "pass or fail", v);
+		return 0;
+	}
+	return CHECK_KEY_NOT_MINE;
+}
+
+static int
+drain_validate(const void *conf, int configured, const char *path,
+    struct status *st)
+{
+	if (configured && ((const struct drain_conf *)conf)->nports == 0)
+		return status_set(st, ST_CONFIG, "%s: [drain] needs ports, such "
+		    "as ports = 80 443", path);
+	return ST_OK;
+}
+
+static int
+drain_by_default(const void *conf, int configured, int ev)
+{
+	(void)conf;
+	/* once the load balancer has stopped sending new connections */
+	return configured && ev == EV_AFTER_BLOCK_TRAFFIC;
+}
+
+const struct check_def check_drain = {
+	.name = "drain",
+	.section = "drain",
+	.keys = "ports on_timeout",
+	.conf_size = sizeof(struct drain_conf),
+	.defaults = drain_defaults,
+	.key = drain_key,
+	.validate = drain_validate,
+	.by_default = drain_by_default,
+	.run = drain_run,
+};

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "checks/check.h"
 
 #define DRAIN_MAX_PORTS  16
 #define DRAIN_POLL_MS    500		/* re-count interval */
@@ -76,10 +77,14 @@ struct drain_diag {
 	int error;		/* the kernel's errno, or 0 */
 };
 
-struct gate;
+/* [drain] */
+struct drain_conf {
+	uint16_t ports[DRAIN_MAX_PORTS];
+	size_t nports;
+	int on_timeout;			/* enum drain_on_timeout */
+};
 
-/* The check: ST_OK, GATE_LEAVING, or a failure in g->st. */
-int drain_check(struct gate *g);
+extern const struct check_def check_drain;
 
 /* "80 443" or "80,443": 1..65535, at most max; ST_OK or ST_CONFIG. */
 int drain_ports_parse(const char *list, uint16_t *ports, size_t *n,

@@ -13,8 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "run/gate.h"
 #include "aws/http.h"
+#include "base/event.h"
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
@@ -32,6 +32,7 @@ struct health_try {
 };
 
 struct health_run {
+	const struct health_conf *c;
 	struct health_target t[HEALTH_MAX_URLS + HEALTH_MAX_TCP];
 	size_t n;
 	struct health_codes codes;
@@ -351,7 +352,7 @@ health_excerpt(const char *body, size_t len, char *ex, size_t exlen)
 }
 
 static void
-health_judge(const struct config *cfg, const struct health_run *run,
+health_judge(const struct health_conf *cfg, const struct health_run *run,
     const struct http_resp *resp, struct health_try *r)
 {
 	char ex[HEALTH_EXCERPT], key[HEALTH_KEY_LEN];
@@ -360,7 +361,7 @@ health_judge(const struct config *cfg, const struct health_run *run,
 	if (!health_codes_match(&run->codes, resp->status)) {
 		snprintf(key, sizeof(key), "s%ld", resp->status);
 		if (resp->status >= 300 && resp->status < 400 &&
-		    cfg->health_redirects == 0)
+		    cfg->redirects == 0)
 			health_fail_what(r, key, "%ld, a redirect (not "
 			    "followed: follow_redirects = no)", resp->status);
 		else if (ex[0] == '\0')
@@ -370,16 +371,16 @@ health_judge(const struct config *cfg, const struct health_run *run,
 			health_fail_what(r, key, "%ld '%s'", resp->status, ex);
 		return;
 	}
-	if (cfg->health_body[0] != '\0' && (resp->len == 0 ||
-	    memmem(resp->body, resp->len, cfg->health_body,
-	    strlen(cfg->health_body)) == NULL)) {
+	if (cfg->body[0] != '\0' && (resp->len == 0 ||
+	    memmem(resp->body, resp->len, cfg->body,
+	    strlen(cfg->body)) == NULL)) {
 		snprintf(key, sizeof(key), "b%ld", resp->status);
 		if (ex[0] == '\0')
 			health_fail_what(r, key, "%ld with an empty body, "
-			    "without '%.40s'", resp->status, cfg->health_body);
+			    "without '%.40s'", resp->status, cfg->body);
 		else
 			health_fail_what(r, key, "%ld without '%.40s' in the "
-			    "body '%s'", resp->status, cfg->health_body, ex);
+			    "body '%s'", resp->status, cfg->body, ex);
 		return;
 	}
 	r->ok = 1;
@@ -396,19 +397,19 @@ health_judge(const struct config *cfg, const struct health_run *run,
  * no redirect itself.
  */
 static int
-health_redirect(const struct config *cfg, const struct health_target *t,
+health_redirect(const struct health_conf *cfg, const struct health_target *t,
     const struct http_resp *resp, long hops, char *url, size_t len,
     struct health_try *r)
 {
 	char from[CAP_URL], to[CAP_URL], key[HEALTH_KEY_LEN];
 
-	if (cfg->health_redirects == 0 || resp->status < 300 ||
+	if (cfg->redirects == 0 || resp->status < 300 ||
 	    resp->status > 399 || resp->location[0] == '\0')
 		return 0;
 	snprintf(key, sizeof(key), "r%ld", resp->status);
-	if (hops >= cfg->health_redirects) {
+	if (hops >= cfg->redirects) {
 		health_fail_what(r, key, "Maximum (%ld) redirects followed, "
-		    "the last to '%.200s'", cfg->health_redirects,
+		    "the last to '%.200s'", cfg->redirects,
 		    resp->location);
 		return 0;
 	}
@@ -484,7 +485,7 @@ health_unix_trusted(const struct health_target *t, struct health_try *r)
 
 /* ST_OK with the outcome in r; anything else ends the check. */
 static int
-health_http(struct gate *g, struct health_run *run,
+health_http(struct check_ctx *g, struct health_run *run,
     const struct health_target *t, long ms, int cut, struct health_try *r)
 {
 	struct http_req req;
@@ -503,7 +504,7 @@ health_http(struct gate *g, struct health_run *run,
 	/* the same origin throughout: no redirect changes the scheme */
 	req.protocols = t->https ? HTTP_PROTO_HTTPS : HTTP_PROTO_HTTP;
 	req.no_proxy = 1;
-	req.ca_file = g->cfg.health_ca_file[0] ? g->cfg.health_ca_file : NULL;
+	req.ca_file = run->c->ca_file[0] ? run->c->ca_file : NULL;
 	req.unix_socket = t->kind == HEALTH_UNIX ? t->sock : NULL;
 	if (t->kind == HEALTH_UNIX && !health_unix_trusted(t, r))
 		return ST_OK;
@@ -513,7 +514,7 @@ health_http(struct gate *g, struct health_run *run,
 		if (req.total_ms <= 0)
 			req.total_ms = 1;
 		rc = http_do(run->http, &req, &resp, &g->st);
-		if (rc != ST_OK || !health_redirect(&g->cfg, t, &resp, hops,
+		if (rc != ST_OK || !health_redirect(run->c, t, &resp, hops,
 		    url, sizeof(url), r))
 			break;
 		http_resp_free(&resp);
@@ -521,7 +522,7 @@ health_http(struct gate *g, struct health_run *run,
 	if (rc == ST_OK && r->what[0] != '\0')
 		;	/* a redirect not followed: r says why */
 	else if (rc == ST_OK)
-		health_judge(&g->cfg, run, &resp, r);
+		health_judge(run->c, run, &resp, r);
 	else if (rc == ST_UNAVAIL && resp.timed_out) {
 		health_fail_what(r, "timeout", "no reply within %.1fs%s",
 		    (double)ms / 1000.0, cut ? " (cut at the deadline)" :
@@ -541,7 +542,7 @@ health_http(struct gate *g, struct health_run *run,
 
 /* Connects and closes; ST_OK with the outcome in r, or ST_OSERR. */
 static int
-health_tcp(struct gate *g, const struct health_target *t, long ms, int cut,
+health_tcp(struct check_ctx *g, const struct health_target *t, long ms, int cut,
     struct health_try *r)
 {
 	struct sockaddr_storage ss;
@@ -605,7 +606,7 @@ health_tcp(struct gate *g, const struct health_target *t, long ms, int cut,
 
 /* Every target in order, up to the first failure. */
 static int
-health_round(struct gate *g, struct health_run *run)
+health_round(struct check_ctx *g, struct health_run *run)
 {
 	struct health_try *r = &run->last;
 	int64_t left;
@@ -618,8 +619,8 @@ health_round(struct gate *g, struct health_run *run)
 		memset(r, 0, sizeof(*r));
 		r->t = &run->t[i];
 		left = mono_left(g->deadline);
-		cut = left < g->cfg.health_request_ms;
-		ms = cut ? (long)left : g->cfg.health_request_ms;
+		cut = left < run->c->request_ms;
+		ms = cut ? (long)left : run->c->request_ms;
 		if (ms <= 0) {
 			health_fail_what(r, "timeout", "no time left for a "
 			    "request");
@@ -638,31 +639,31 @@ health_round(struct gate *g, struct health_run *run)
 /* the check */
 
 static int
-health_setup(struct gate *g, struct health_run *run)
+health_setup(struct check_ctx *g, struct health_run *run)
 {
-	const struct config *c = &g->cfg;
+	const struct health_conf *c = run->c;
 	size_t i;
 
-	if (c->health_url[0] != '\0' && health_list_parse("url",
-	    c->health_url, health_url_parse, run->t, &run->n, HEALTH_MAX_URLS,
+	if (c->url[0] != '\0' && health_list_parse("url",
+	    c->url, health_url_parse, run->t, &run->n, HEALTH_MAX_URLS,
 	    &g->st) != ST_OK)
 		return status_wrap(&g->st, "health");
-	if (c->health_tcp[0] != '\0' && health_list_parse("tcp",
-	    c->health_tcp, health_tcp_parse, run->t, &run->n, HEALTH_MAX_TCP,
+	if (c->tcp[0] != '\0' && health_list_parse("tcp",
+	    c->tcp, health_tcp_parse, run->t, &run->n, HEALTH_MAX_TCP,
 	    &g->st) != ST_OK)
 		return status_wrap(&g->st, "health");
 	if (run->n == 0)
 		return status_set(&g->st, ST_CONFIG, "health: [health] needs "
 		    "a url or a tcp");
-	if (health_codes_parse(c->health_status, &run->codes, &g->st) != ST_OK)
+	if (health_codes_parse(c->status, &run->codes, &g->st) != ST_OK)
 		return status_wrap(&g->st, "health");
-	for (i = 0; i < c->health_nheaders && i + 1 < HTTP_MAX_HEADERS; i++)
-		run->headers[i] = c->health_headers[i];
-	if (c->health_ca_file[0] != '\0' && access(c->health_ca_file, R_OK))
+	for (i = 0; i < c->nheaders && i + 1 < HTTP_MAX_HEADERS; i++)
+		run->headers[i] = c->headers[i];
+	if (c->ca_file[0] != '\0' && access(c->ca_file, R_OK))
 		return status_set(&g->st, ST_CONFIG, "health: ca_file '%s' "
 		    "cannot be read: %s; fix [health] ca_file",
-		    c->health_ca_file, strerror(errno));
-	if (c->health_url[0] != '\0' && (run->http = http_new(&g->st)) ==
+		    c->ca_file, strerror(errno));
+	if (c->url[0] != '\0' && (run->http = http_new(&g->st)) ==
 	    NULL)
 		return g->st.code;
 	return ST_OK;
@@ -690,7 +691,7 @@ health_show(struct health_run *run, long need)
 }
 
 static int
-health_fail(struct gate *g, struct health_run *run, long need)
+health_fail(struct check_ctx *g, struct health_run *run, long need)
 {
 	const struct health_try *r = &run->fail;
 	char tail[96] = "";
@@ -705,26 +706,26 @@ health_fail(struct gate *g, struct health_run *run, long need)
 		    "in a row)", run->passes, need);
 	return status_set(&g->st, ST_TIMEOUT, "health '%.100s': %s after %lu "
 	    "attempt%s in %.1fs%s", r->t->name, r->what, run->rounds,
-	    run->rounds == 1 ? "" : "s", gate_elapsed(g), tail);
+	    run->rounds == 1 ? "" : "s", check_elapsed(g), tail);
 }
 
 /* The wait before the next round: the interval after a pass, else a
  * backoff that doubles up to interval_max, with jitter. */
 static int64_t
-health_next(const struct config *c, const struct health_run *run,
+health_next(const struct health_conf *c, const struct health_run *run,
     int64_t *backoff)
 {
 	int64_t d;
 
 	if (run->last.ok) {
-		*backoff = c->health_interval_ms;
-		return c->health_interval_ms;
+		*backoff = c->interval_ms;
+		return c->interval_ms;
 	}
 	d = *backoff;
-	*backoff = d * 2 > c->health_interval_max_ms ?
-	    c->health_interval_max_ms : d * 2;
-	if (*backoff < c->health_interval_ms)
-		*backoff = c->health_interval_ms;
+	*backoff = d * 2 > c->interval_max_ms ?
+	    c->interval_max_ms : d * 2;
+	if (*backoff < c->interval_ms)
+		*backoff = c->interval_ms;
 	return d / 2 + mono_jitter(d / 2);
 }
 
@@ -734,11 +735,12 @@ health_next(const struct config *c, const struct health_run *run,
  * up during a long backoff is still seen.  -1: no time for another one.
  */
 static int64_t
-health_wait_ms(const struct gate *g, int64_t wait)
+health_wait_ms(const struct check_ctx *g, const struct health_run *run,
+    int64_t wait)
 {
 	int64_t left = mono_left(g->deadline);
-	int64_t reserve = g->cfg.health_request_ms < HEALTH_FINAL_MS ?
-	    g->cfg.health_request_ms : HEALTH_FINAL_MS;
+	int64_t reserve = run->c->request_ms < HEALTH_FINAL_MS ?
+	    run->c->request_ms : HEALTH_FINAL_MS;
 
 	if (left <= reserve)
 		return -1;
@@ -746,24 +748,24 @@ health_wait_ms(const struct gate *g, int64_t wait)
 }
 
 static void
-health_plan(struct gate *g, const struct health_run *run, long need)
+health_plan(const struct health_run *run, long need)
 {
 	char more[32] = "";
 
 	if (run->n > 1)
 		snprintf(more, sizeof(more), " and %zu more", run->n - 1);
 	out_info("health: checking '%.100s'%s; status %s%s%.40s%s; %ld in a "
-	    "row", run->t[0].name, more, g->cfg.health_status,
-	    g->cfg.health_body[0] ? ", body has '" : "", g->cfg.health_body,
-	    g->cfg.health_body[0] ? "'" : "", need);
+	    "row", run->t[0].name, more, run->c->status,
+	    run->c->body[0] ? ", body has '" : "", run->c->body,
+	    run->c->body[0] ? "'" : "", need);
 }
 
 static int
-health_loop(struct gate *g, struct health_run *run)
+health_loop(struct check_ctx *g, struct health_run *run)
 {
-	long need = g->cfg.health_successes;
-	int64_t backoff = g->cfg.health_interval_ms;
-	int64_t beat = mono_ms() + GATE_HEARTBEAT_MS, wait;
+	long need = run->c->successes;
+	int64_t backoff = run->c->interval_ms;
+	int64_t beat = mono_ms() + CHECK_HEARTBEAT_MS, wait;
 	int rc;
 
 	for (;;) {
@@ -782,39 +784,193 @@ health_loop(struct gate *g, struct health_run *run)
 			return health_fail(g, run, need);
 		if (mono_ms() >= beat) {
 			out_info("health: still waiting after %.0fs of %lds, "
-			    "%lu attempts", gate_elapsed(g), g->timeout,
+			    "%lu attempts", check_elapsed(g), g->timeout,
 			    run->rounds);
-			beat = mono_ms() + GATE_HEARTBEAT_MS;
+			beat = mono_ms() + CHECK_HEARTBEAT_MS;
 		}
-		if ((wait = health_wait_ms(g, health_next(&g->cfg, run,
+		if ((wait = health_wait_ms(g, run, health_next(run->c, run,
 		    &backoff))) < 0)
 			return health_fail(g, run, need);
-		if ((rc = gate_wait(g, NULL, wait)) != ST_OK)
+		if ((rc = check_wait(g, NULL, wait)) != ST_OK)
 			return rc;
 	}
 }
 
-int
-health_check(struct gate *g)
+static int
+health_run_check(struct check_ctx *g, const void *conf)
 {
 	struct health_run *run;
 	int rc;
 
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return status_set(&g->st, ST_OSERR, "health: out of memory");
+	run->c = conf;
 	if ((rc = health_setup(g, run)) != ST_OK)
 		goto out;
-	health_plan(g, run, g->cfg.health_successes);
+	health_plan(run, run->c->successes);
 	if ((rc = health_loop(g, run)) != ST_OK)
 		goto out;
 	out_info("health: ok, %zu target%s passed %ld time%s in a row "
 	    "(%lu attempts, %.1fs)", run->n, run->n == 1 ? "" : "s",
 	    run->streak, run->streak == 1 ? "" : "s", run->rounds,
-	    gate_elapsed(g));
-	gate_note(g, "health ok, %lu attempt%s", run->rounds,
+	    check_elapsed(g));
+	check_note(g, "health ok, %lu attempt%s", run->rounds,
 	    run->rounds == 1 ? "" : "s");
 out:
 	http_free(run->http);
 	free(run);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* its configuration: [health] */
+
+/* A [health] list (url, tcp): validated by health.c's grammar. */
+static int
+health_key_list(struct inifile *f, const char *k, const char *v,
+    int (*parse)(const char *, struct health_target *, struct status *),
+    size_t max, char *out, size_t len)
+{
+	struct status st;
+	size_t n = 0;
+
+	if (strlen(v) >= len)
+		return inifile_error(f, "%s: too long", k);
+	if (health_list_parse(k, v, parse, NULL, &n, max, &st) != ST_OK)
+		return inifile_error(f, "%s", st.msg);
+	text_copy(out, v, len);
+	return 0;
+}
+
+static int
+health_key_ms(struct inifile *f, const char *k, const char *v, long *out)
+{
+	if (health_ms_parse(v, HEALTH_MS_MIN, HEALTH_MS_MAX, out) != 0)
+		return inifile_error(f, "%s = '%s': expected seconds (5, 5s) "
+		    "or milliseconds (500ms) from %dms to %ds", k, v,
+		    HEALTH_MS_MIN, HEALTH_MS_MAX / 1000);
+	return 0;
+}
+
+static int
+health_key_more(struct inifile *f, struct health_conf *c, const char *k,
+    const char *v)
+{
+	struct status st;
+	int yes;
+
+	if (strcmp(k, "follow_redirects") == 0) {
+		if (text_long(v, 0, HEALTH_MAX_REDIRS, &c->redirects) ==
+		    0)
+			return 0;
+		if (check_bool(f, k, v, &yes) != 0)
+			return inifile_error(f, "follow_redirects = '%s': "
+			    "expected yes, no or a count up to %d", v,
+			    HEALTH_MAX_REDIRS);
+		c->redirects = yes ? HEALTH_MAX_REDIRS : 0;
+		return 0;
+	}
+	if (strcmp(k, "ca_file") == 0)
+		return check_path(f, k, v, c->ca_file,
+		    sizeof(c->ca_file));
+	if (strncmp(k, "header.", 7) == 0) {
+		if (c->nheaders >= HEALTH_MAX_HEADERS)
+			return inifile_error(f, "more than %d header.NAME keys",
+			    HEALTH_MAX_HEADERS);
+		if (health_header_make(k + 7, v,
+		    c->headers[c->nheaders],
+		    sizeof(c->headers[0]), &st) != ST_OK)
+			return inifile_error(f, "%s", st.msg);
+		c->nheaders++;
+		return 0;
+	}
+	return CHECK_KEY_NOT_MINE;
+}
+
+static int
+health_key(void *conf, struct inifile *f, int where, const char *k,
+    const char *v)
+{
+	struct health_conf *c = conf;
+	struct health_codes codes;
+	struct status st;
+
+	if (where != CHECK_IN_SECTION)
+		return CHECK_KEY_NOT_MINE;
+	if (strcmp(k, "url") == 0)
+		return health_key_list(f, k, v, health_url_parse,
+		    HEALTH_MAX_URLS, c->url, sizeof(c->url));
+	if (strcmp(k, "tcp") == 0)
+		return health_key_list(f, k, v, health_tcp_parse,
+		    HEALTH_MAX_TCP, c->tcp, sizeof(c->tcp));
+	if (strcmp(k, "status") == 0) {
+		if (health_codes_parse(v, &codes, &st) != ST_OK)
+			return inifile_error(f, "%s", st.msg);
+		text_copy(c->status, v, sizeof(c->status));
+		return 0;
+	}
+	if (strcmp(k, "body") == 0) {
+		text_copy(c->body, v, sizeof(c->body));
+		return 0;
+	}
+	if (strcmp(k, "request_timeout") == 0)
+		return health_key_ms(f, k, v, &c->request_ms);
+	if (strcmp(k, "interval") == 0)
+		return health_key_ms(f, k, v, &c->interval_ms);
+	if (strcmp(k, "interval_max") == 0)
+		return health_key_ms(f, k, v, &c->interval_max_ms);
+	if (strcmp(k, "successes") == 0) {
+		if (text_long(v, 1, HEALTH_MAX_SUCCESSES,
+		    &c->successes) != 0)
+			return inifile_error(f, "successes = '%s': expected a "
+			    "count from 1 to %d", v, HEALTH_MAX_SUCCESSES);
+		return 0;
+	}
+	return health_key_more(f, c, k, v);
+}
+
+static void
+health_defaults(void *conf)
+{
+	struct health_conf *c = conf;
+
+	text_copy(c->status, "200", sizeof(c->status));
+	c->request_ms = HEALTH_REQUEST_MS;
+	c->successes = 1;
+	c->interval_ms = HEALTH_INTERVAL_MS;
+	c->interval_max_ms = HEALTH_INTERVAL_MAX_MS;
+}
+
+static int
+health_validate(const void *conf, int configured, const char *path,
+    struct status *st)
+{
+	const struct health_conf *c = conf;
+
+	if (configured && c->url[0] == '\0' && c->tcp[0] == '\0')
+		return status_set(st, ST_CONFIG, "%s: [health] needs a url or "
+		    "a tcp", path);
+	return ST_OK;
+}
+
+static int
+health_by_default(const void *conf, int configured, int ev)
+{
+	(void)conf;
+	/* when configured: after the start, and before traffic */
+	return configured && (ev == EV_VALIDATE_SERVICE ||
+	    ev == EV_BEFORE_ALLOW_TRAFFIC);
+}
+
+const struct check_def check_health = {
+	.name = "health",
+	.section = "health",
+	.keys = "url tcp status body header.NAME request_timeout successes "
+	    "interval interval_max follow_redirects ca_file",
+	.conf_size = sizeof(struct health_conf),
+	.defaults = health_defaults,
+	.key = health_key,
+	.validate = health_validate,
+	.by_default = health_by_default,
+	.run = health_run_check,
+};

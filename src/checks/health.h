@@ -33,6 +33,7 @@
 
 #include "base/caps.h"
 #include "base/status.h"
+#include "checks/check.h"
 
 #define HEALTH_BODY_CAP       65536	/* one health reply, bytes */
 #define HEALTH_EXCERPT        84	/* body excerpt, "..." and NUL */
@@ -68,10 +69,21 @@ struct health_codes {
 	uint64_t bits[10];		/* 0..639 */
 };
 
-struct gate;
+/* [health] */
+struct health_conf {
+	char url[CAP_URL];		/* blank-separated urls, may be "" */
+	char tcp[CAP_VALUE];		/* blank-separated ADDRESS:PORT */
+	char status[HEALTH_STATUS_LEN];	/* "200", "200,204", "2xx" */
+	char body[CAP_VALUE];		/* "": any body */
+	char headers[HEALTH_MAX_HEADERS][CAP_INI_LINE];	/* "N: v" */
+	size_t nheaders;
+	long request_ms, successes;
+	long interval_ms, interval_max_ms;
+	long redirects;			/* 0: redirects not followed */
+	char ca_file[CAP_PATH];		/* "": the system store */
+};
 
-/* The check: ST_OK, GATE_LEAVING, or a failure in g->st. */
-int health_check(struct gate *g);
+extern const struct check_def check_health;
 
 /*
  * "200", "200,204", "2xx", "200 3xx" (commas and/or blanks): ST_OK, or

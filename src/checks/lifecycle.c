@@ -1,5 +1,7 @@
 #include "checks/lifecycle.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/out.h"
@@ -10,22 +12,26 @@ int
 lifecycle_read(struct imds *m, int64_t deadline, char *out, size_t len,
     struct status *st)
 {
-	char buf[CAP_IMDS_BODY];
+	char *buf;
 	long code;
 	int rc;
 
 	out[0] = '\0';
-	if ((rc = imds_get(m, LIFECYCLE_ITEM, deadline, buf, sizeof(buf),
-	    &code, st)) != ST_OK)
+	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
+		return status_set(st, ST_OSERR, "lifecycle: out of memory");
+	if ((rc = imds_get(m, LIFECYCLE_ITEM, deadline, buf, CAP_IMDS_BODY,
+	    &code, st)) != ST_OK || code == 404) {
+		free(buf);
 		return rc;
-	if (code == 404)
-		return ST_OK;
+	}
 	text_trim(buf);
 	if (buf[0] == '\0' || strlen(buf) >= len || strpbrk(buf, " \n"))
-		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
+		rc = status_set(st, ST_UNAVAIL, "instance metadata sent a "
 		    "malformed lifecycle state '%s'", buf);
-	text_copy(out, buf, len);
-	return ST_OK;
+	else
+		text_copy(out, buf, len);
+	free(buf);
+	return rc;
 }
 
 int
@@ -36,21 +42,26 @@ lifecycle_leaving(const char *state)
 }
 
 int
-lifecycle_action(const struct config *c, int ev, const char *state,
+lifecycle_on_terminating(const struct lifecycle_conf *c, int ev)
+{
+	if (ev >= 0 && ev < EV_COUNT && c->ev_on_terminating[ev] >= 0)
+		return c->ev_on_terminating[ev];
+	return c->on_terminating;
+}
+
+int
+lifecycle_action(const struct lifecycle_conf *c, int ev, const char *state,
     const char **key)
 {
 	const char *dummy;
-	int onterm;
 
 	if (key == NULL)
 		key = &dummy;
 	*key = NULL;
 	if (lifecycle_leaving(state)) {
 		*key = "on_terminating";
-		onterm = ev >= 0 && ev < EV_COUNT ?
-		    config_on_terminating(c, (enum event)ev) :
-		    c->on_terminating;
-		return onterm == ON_TERM_FAIL ? ON_STATE_FAIL : ON_STATE_SKIP;
+		return lifecycle_on_terminating(c, ev) == ON_TERM_FAIL ?
+		    ON_STATE_FAIL : ON_STATE_SKIP;
 	}
 	if (strcmp(state, "Standby") == 0) {
 		*key = "on_standby";
@@ -67,38 +78,157 @@ lifecycle_action(const struct config *c, int ev, const char *state,
 	return ON_STATE_CHECK;
 }
 
-int
-lifecycle_check(struct gate *g)
+/* The end of the run for a state the policy skips or fails. */
+static int
+lifecycle_leave(struct check_ctx *cx, const char *state, int action,
+    const char *key)
+{
+	int skip = action != ON_STATE_FAIL;
+
+	return check_leave(cx, skip, "%s (target lifecycle state %s): %s; "
+	    "%s = %s", lifecycle_leaving(state) ? "instance is leaving" :
+	    "instance is not in service", state, skip ? "not checking" :
+	    "failing", key ? key : "policy", skip ? "skip" : "fail");
+}
+
+static int
+lifecycle_run(struct check_ctx *cx, const void *conf)
 {
 	const char *key;
-	int rc;
+	int action, rc;
 
-	if (!g->cfg.imds) {
-		gate_note(g, "lifecycle not checked (imds = no)");
+	if (!cx->imds_on) {
+		check_note(cx, "lifecycle not checked (imds = no)");
 		return ST_OK;
 	}
-	if ((rc = gate_imds(g, "the lifecycle check")) != ST_OK)
+	if ((rc = check_imds(cx, "the lifecycle check")) != ST_OK)
 		return rc;
-	if ((rc = lifecycle_read(&g->imds, g->deadline, g->lifecycle,
-	    sizeof(g->lifecycle), &g->st)) != ST_OK) {
-		status_wrap(&g->st, "lifecycle");
+	if ((rc = lifecycle_read(&cx->imds, cx->deadline, cx->lifecycle,
+	    sizeof(cx->lifecycle), &cx->st)) != ST_OK) {
+		status_wrap(&cx->st, "lifecycle");
 		return rc;
 	}
-	if (g->lifecycle[0] == '\0') {
+	if (cx->lifecycle[0] == '\0') {
 		out_info("lifecycle: not in an Auto Scaling group");
-		gate_note(g, "no Auto Scaling group");
+		check_note(cx, "no Auto Scaling group");
 		return ST_OK;
 	}
-	if (lifecycle_action(&g->cfg, g->ev, g->lifecycle, &key) !=
+	if ((action = lifecycle_action(conf, cx->ev, cx->lifecycle, &key)) !=
 	    ON_STATE_CHECK)
-		return GATE_LEAVING;
-	out_info("lifecycle: target state %s", g->lifecycle);
+		return lifecycle_leave(cx, cx->lifecycle, action, key);
+	out_info("lifecycle: target state %s", cx->lifecycle);
 	if (key != NULL)
 		out_info("lifecycle: %s = check: the checks run as for "
 		    "InService", key);
-	else if (strcmp(g->lifecycle, "InService") != 0)
+	else if (strcmp(cx->lifecycle, "InService") != 0)
 		out_info("lifecycle: state unknown to cdgate %s: the checks "
 		    "run as for InService", PROC_VERSION);
-	gate_note(g, "lifecycle %s", g->lifecycle);
+	check_note(cx, "lifecycle %s", cx->lifecycle);
+	check_watch_me(cx);	/* in a group: the state may change */
 	return ST_OK;
 }
+
+/* The watch: the state again; a change is said, a leaving ends the run. */
+static int
+lifecycle_watch(struct check_ctx *wcx, const void *conf)
+{
+	char state[sizeof(wcx->lifecycle)];
+	const char *key;
+	int action;
+
+	if (lifecycle_read(&wcx->imds, wcx->deadline, state, sizeof(state),
+	    &wcx->st) != ST_OK)
+		return wcx->st.code;	/* the checks themselves fail closed */
+	if (strcmp(state, wcx->lifecycle) != 0) {
+		snprintf(wcx->said, sizeof(wcx->said), "lifecycle: target "
+		    "state now %s", state[0] ? state : "(not in a group)");
+		text_copy(wcx->lifecycle, state, sizeof(wcx->lifecycle));
+	}
+	if ((action = lifecycle_action(conf, wcx->ev, state, &key)) !=
+	    ON_STATE_CHECK)
+		return lifecycle_leave(wcx, state, action, key);
+	return ST_OK;
+}
+
+static void
+lifecycle_defaults(void *conf)
+{
+	struct lifecycle_conf *c = conf;
+	int i;
+
+	/* skip on_terminating, check the rest: see lifecycle.h for why */
+	c->on_terminating = ON_TERM_SKIP;
+	c->on_standby = c->on_detached = c->on_warmed = ON_STATE_CHECK;
+	for (i = 0; i < EV_COUNT; i++)
+		c->ev_on_terminating[i] = -1;
+}
+
+static int
+lifecycle_on_term(struct inifile *f, const char *v, int *out)
+{
+	if (strcmp(v, "skip") == 0)
+		*out = ON_TERM_SKIP;
+	else if (strcmp(v, "fail") == 0)
+		*out = ON_TERM_FAIL;
+	else
+		return inifile_error(f, "on_terminating = '%s': expected skip "
+		    "or fail", v);
+	return 0;
+}
+
+static int
+lifecycle_on_state(struct inifile *f, const char *key, const char *v,
+    int *out)
+{
+	if (strcmp(v, "check") == 0)
+		*out = ON_STATE_CHECK;
+	else if (strcmp(v, "skip") == 0)
+		*out = ON_STATE_SKIP;
+	else if (strcmp(v, "fail") == 0)
+		*out = ON_STATE_FAIL;
+	else
+		return inifile_error(f, "%s = '%s': expected check, skip or "
+		    "fail", key, v);
+	return 0;
+}
+
+static int
+lifecycle_key(void *conf, struct inifile *f, int where, const char *k,
+    const char *v)
+{
+	struct lifecycle_conf *c = conf;
+
+	if (strcmp(k, "on_terminating") == 0)
+		return lifecycle_on_term(f, v, where >= 0 ?
+		    &c->ev_on_terminating[where] : &c->on_terminating);
+	if (where != CHECK_IN_GATE)
+		return CHECK_KEY_NOT_MINE;
+	if (strcmp(k, "on_standby") == 0)
+		return lifecycle_on_state(f, k, v, &c->on_standby);
+	if (strcmp(k, "on_detached") == 0)
+		return lifecycle_on_state(f, k, v, &c->on_detached);
+	if (strcmp(k, "on_warmed") == 0)
+		return lifecycle_on_state(f, k, v, &c->on_warmed);
+	return CHECK_KEY_NOT_MINE;
+}
+
+static int
+lifecycle_by_default(const void *conf, int configured, int ev)
+{
+	(void)conf;
+	(void)configured;
+	(void)ev;
+	return 1;	/* every event: it is what keeps waits from stalling */
+}
+
+const struct check_def check_lifecycle = {
+	.name = "lifecycle",
+	.gate_keys = "on_terminating on_standby on_detached on_warmed",
+	.event_keys = "on_terminating",
+	.conf_size = sizeof(struct lifecycle_conf),
+	.defaults = lifecycle_defaults,
+	.key = lifecycle_key,
+	.by_default = lifecycle_by_default,
+	.run = lifecycle_run,
+	.watch = lifecycle_watch,
+};

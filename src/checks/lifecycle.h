@@ -3,8 +3,8 @@
  *
  * Rules: 404 means "not in an Auto Scaling group" and the checks run; an
  * unreadable or malformed state fails closed; what each state does is
- * decided by lifecycle_action alone, at the start and on every re-read in
- * a wait (gate_wait), so a state that ends the run ends a wait too.
+ * decided by lifecycle_action alone, at the start and on every re-read of
+ * the watch (check.h), so a state that ends the run ends a wait too.
  *
  * The policy (cdgate.ini [gate]):
  * - Terminated, Warmed:Terminated: the instance is leaving (a scale-in
@@ -38,11 +38,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "run/config.h"
-#include "run/gate.h"
 #include "aws/imds.h"
+#include "base/event.h"
+#include "checks/check.h"
 
 #define LIFECYCLE_ITEM "meta-data/autoscaling/target-lifecycle-state"
+
+enum on_term { ON_TERM_SKIP, ON_TERM_FAIL };
+/*
+ * What a hook does when the target lifecycle state is Standby, Detached or
+ * Warmed:* (the policy above): check = run the checks as for InService,
+ * skip = exit 0 at once saying why, fail = fail at once.
+ */
+enum on_state { ON_STATE_CHECK, ON_STATE_SKIP, ON_STATE_FAIL };
+
+/* [gate] on_terminating on_standby on_detached on_warmed, and
+ * on_terminating of the event sections */
+struct lifecycle_conf {
+	int on_terminating;		/* enum on_term */
+	int on_standby, on_detached, on_warmed;	/* enum on_state */
+	int ev_on_terminating[EV_COUNT];	/* -1: as [gate] */
+};
+
+extern const struct check_def check_lifecycle;
 
 /* ST_OK with the state in out ("" when not in a group), or a failure. */
 int lifecycle_read(struct imds *m, int64_t deadline, char *out, size_t len,
@@ -55,9 +73,9 @@ int lifecycle_leaving(const char *state);
  * (may be NULL) gets the setting that decided ("on_terminating", ...) or
  * NULL for check by rule.
  */
-int lifecycle_action(const struct config *c, int ev, const char *state,
-    const char **key);
-/* The lifecycle check: ST_OK, GATE_LEAVING or a failure in g->st. */
-int lifecycle_check(struct gate *g);
+int lifecycle_action(const struct lifecycle_conf *c, int ev,
+    const char *state, const char **key);
+/* on_terminating for event ev (-1: [gate]'s) */
+int lifecycle_on_terminating(const struct lifecycle_conf *c, int ev);
 
 #endif

@@ -11,9 +11,23 @@
 #ifndef CDGATE_CHECK_MARKER_H
 #define CDGATE_CHECK_MARKER_H
 
-#include "run/gate.h"
+#include "base/caps.h"
+#include "checks/check.h"
 
-/* ST_OK (g->marker filled), GATE_LEAVING, or a failure in g->st. */
-int marker_check(struct gate *g);
+#define MARKER_DEFAULT_PATH "/var/lib/cdgate/provisioned"
+#define MARKER_CLOUD_INIT_RESULT "/run/cloud-init/result.json"
+#define MARKER_CLOUD_INIT_STATUS "/run/cloud-init/status.json"
+
+/* [marker] */
+struct marker_conf {
+	char path[CAP_PATH];
+	int cloud_init;
+	char cloud_init_result[CAP_PATH];
+	char cloud_init_status[CAP_PATH];
+	char digest[CAP_DIGEST];	/* "" when not required */
+};
+
+/* Fills cx->marker and cx->have_marker when it passes. */
+extern const struct check_def check_marker;
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aws/ec2.h"
+#include "base/event.h"
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
@@ -16,7 +17,8 @@ enum tags_from { FROM_IMDS, FROM_EC2 };
 
 /* One run of the check; heap-allocated (the arrays are large). */
 struct tags_run {
-	struct gate *g;
+	struct check_ctx *g;
+	const struct tags_conf *c;
 	const char *want[TAGS_CAP_WANT];	/* keys to read */
 	size_t nwant;
 	struct markerfile_tag live[TAGS_CAP_WANT];
@@ -112,7 +114,7 @@ tags_why(struct tags_eval *ev, const char *fmt, ...)
 }
 
 size_t
-tags_evaluate(const struct config_tag *req, size_t nreq,
+tags_evaluate(const struct tags_rule *req, size_t nreq,
     const struct markerfile_tag *mk, size_t nmk, const struct markerfile_tag *live,
     size_t nlive, struct tags_eval *ev)
 {
@@ -194,13 +196,13 @@ tags_add_live(struct tags_run *r, const char *key, const char *value,
 
 /* The id for how-to messages, without asking for it. */
 static const char *
-tags_iid(const struct gate *g)
+tags_iid(const struct check_ctx *g)
 {
 	return g->instance_id[0] ? g->instance_id : "ID";
 }
 
 static void
-tags_howto(const struct gate *g)
+tags_howto(const struct check_ctx *g)
 {
 	out_info("tags: to read tags from instance metadata (no IAM "
 	    "permission, no EC2 throttling), set InstanceMetadataTags="
@@ -217,7 +219,7 @@ tags_howto(const struct gate *g)
 static int
 tags_read_imds(struct tags_run *r, const char **why, struct status *st)
 {
-	struct gate *g = r->g;
+	struct check_ctx *g = r->g;
 	char *list = NULL, *val = NULL, item[sizeof(TAGS_ITEM) + CAP_TAG_KEY_B];
 	long code;
 	size_t i;
@@ -271,7 +273,7 @@ tags_open_ec2(struct tags_run *r, struct status *st)
 
 	if (r->ec2_open)
 		return ST_OK;
-	if ((rc = gate_instance_id(r->g)) != ST_OK)
+	if ((rc = check_instance_id(r->g)) != ST_OK)
 		return rc;
 	if ((rc = ec2_open(&r->ec2, &r->g->imds, r->g->deadline, st)) !=
 	    ST_OK)
@@ -311,7 +313,7 @@ tags_read_ec2(struct tags_run *r, struct status *st)
 static int
 tags_read(struct tags_run *r)
 {
-	struct gate *g = r->g;
+	struct check_ctx *g = r->g;
 	const char *why;
 	int rc;
 
@@ -319,14 +321,14 @@ tags_read(struct tags_run *r)
 		return tags_read_ec2(r, &g->st);
 	if ((rc = tags_read_imds(r, &why, &g->st)) != ST_OK || why == NULL)
 		return rc;
-	if (g->cfg.tags_source == TAGS_IMDS) {
+	if (r->c->source == TAGS_IMDS) {
 		tags_howto(g);
 		return status_set(&g->st, ST_UNAVAIL, "[tags] source = imds "
 		    "but instance metadata tags are not enabled (%s): enable "
 		    "InstanceMetadataTags (docs/iam.md) or set source = auto",
 		    why);
 	}
-	if ((rc = gate_instance_id(g)) != ST_OK)
+	if ((rc = check_instance_id(g)) != ST_OK)
 		return rc;
 	out_info("tags: instance metadata tags are not enabled (%s): "
 	    "reading tags with EC2 DescribeTags instead", why);
@@ -365,7 +367,7 @@ tags_show(const struct tags_run *r, char *buf, size_t len)
 static int
 tags_give_up(struct tags_run *r, const char *last_error)
 {
-	struct gate *g = r->g;
+	struct check_ctx *g = r->g;
 	struct tags_eval all;
 	size_t nmk = g->have_marker && g->marker.has_tags ? g->marker.ntags :
 	    0;
@@ -374,12 +376,12 @@ tags_give_up(struct tags_run *r, const char *last_error)
 	 * below can only hold what fits */
 	memset(&all, 0, sizeof(all));
 	all.print = 1;
-	(void)tags_evaluate(g->cfg.tags, g->cfg.ntags, g->marker.tags, nmk,
+	(void)tags_evaluate(r->c->tags, r->c->ntags, g->marker.tags, nmk,
 	    r->live, r->nlive, &all);
 	/* the counts first: a long list is cut at the end of the line */
 	return status_set(&g->st, r->ev.missing ? ST_TIMEOUT : ST_FAIL,
 	    "tags not as required after %.0fs (%s, %zu missing, %zu "
-	    "mismatched): %s%s%s", gate_elapsed(g), tags_from_name(r->from),
+	    "mismatched): %s%s%s", check_elapsed(g), tags_from_name(r->from),
 	    r->ev.missing, r->ev.mismatched, r->ev.why, last_error ?
 	    "; last read: " : "", last_error ? last_error : "");
 }
@@ -387,10 +389,10 @@ tags_give_up(struct tags_run *r, const char *last_error)
 static int
 tags_loop(struct tags_run *r)
 {
-	struct gate *g = r->g;
-	const struct config *c = &g->cfg;
+	struct check_ctx *g = r->g;
+	const struct tags_conf *c = r->c;
 	char waiting[CAP_MSG] = "", shown[CAP_LINE], err[160];
-	int64_t beat = mono_ms() + GATE_HEARTBEAT_MS;
+	int64_t beat = mono_ms() + CHECK_HEARTBEAT_MS;
 	size_t nmk = g->have_marker && g->marker.has_tags ? g->marker.ntags :
 	    0;
 	int rc, attempt;
@@ -408,7 +410,7 @@ tags_loop(struct tags_run *r)
 		    r->live, r->nlive, &r->ev) == 0) {
 			out_info("tags: %s (from %s)", shown[0] ? shown :
 			    "(none)", tags_from_name(r->from));
-			gate_note(g, "tags ok (%s)", tags_from_name(r->from));
+			check_note(g, "tags ok (%s)", tags_from_name(r->from));
 			return ST_OK;
 		}
 		if (strcmp(waiting, r->ev.why) != 0) {
@@ -417,12 +419,12 @@ tags_loop(struct tags_run *r)
 		}
 		if (mono_ms() >= beat) {
 			out_info("tags: still waiting after %.0fs of %lds",
-			    gate_elapsed(g), g->timeout);
-			beat = mono_ms() + GATE_HEARTBEAT_MS;
+			    check_elapsed(g), g->timeout);
+			beat = mono_ms() + CHECK_HEARTBEAT_MS;
 		}
 		if (mono_left(g->deadline) < TAGS_MIN_ROUND_MS)
 			return tags_give_up(r, NULL);
-		if ((rc = gate_wait(g, NULL, ec2_poll_delay(attempt))) !=
+		if ((rc = check_wait(g, NULL, ec2_poll_delay(attempt))) !=
 		    ST_OK)
 			return rc;
 		if (mono_left(g->deadline) < TAGS_MIN_ROUND_MS)
@@ -430,26 +432,28 @@ tags_loop(struct tags_run *r)
 	}
 }
 
-int
-tags_check(struct gate *g)
+static int
+tags_run_check(struct check_ctx *g, const void *conf)
 {
+	const struct tags_conf *c = conf;
 	struct tags_run *r;
 	size_t i, nmk = g->have_marker && g->marker.has_tags ?
 	    g->marker.ntags : 0;
 	int rc;
 
-	if (g->cfg.ntags == 0 && nmk == 0) {
-		gate_note(g, "no tags required");
+	if (c->ntags == 0 && nmk == 0) {
+		check_note(g, "no tags required");
 		return ST_OK;
 	}
-	if ((rc = gate_imds(g, "the tags check")) != ST_OK)
+	if ((rc = check_imds(g, "the tags check")) != ST_OK)
 		return rc;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return status_set(&g->st, ST_OSERR, "out of memory");
 	r->g = g;
-	r->from = g->cfg.tags_source == TAGS_EC2 ? FROM_EC2 : FROM_IMDS;
-	for (i = 0; i < g->cfg.ntags; i++)
-		tags_add_want(r, g->cfg.tags[i].key);
+	r->c = c;
+	r->from = c->source == TAGS_EC2 ? FROM_EC2 : FROM_IMDS;
+	for (i = 0; i < c->ntags; i++)
+		tags_add_want(r, c->tags[i].key);
 	for (i = 0; i < nmk; i++)
 		if (tags_add_want(r, g->marker.tags[i].key) != 0)
 			break;
@@ -461,3 +465,66 @@ tags_check(struct gate *g)
 	free(r);
 	return rc;
 }
+
+static int
+tags_key(void *conf, struct inifile *f, int where, const char *k,
+    const char *v)
+{
+	struct tags_conf *c = conf;
+	struct tags_rule *t;
+
+	if (where != CHECK_IN_SECTION)
+		return CHECK_KEY_NOT_MINE;
+	if (strcmp(k, "source") == 0) {
+		if (strcmp(v, "auto") == 0)
+			c->source = TAGS_AUTO;
+		else if (strcmp(v, "imds") == 0)
+			c->source = TAGS_IMDS;
+		else if (strcmp(v, "ec2") == 0)
+			c->source = TAGS_EC2;
+		else
+			return inifile_error(f, "source = '%s': expected auto, "
+			    "imds or ec2", v);
+		return 0;
+	}
+	/* any other key is a tag to require */
+	if (c->ntags >= CAP_TAGS)
+		return inifile_error(f, "more than %d required tags", CAP_TAGS);
+	/* CAP_TAG_KEY counts characters */
+	if (strlen(k) >= sizeof(t->key) || text_utf8_chars(k) > CAP_TAG_KEY)
+		return inifile_error(f, "tag key too long");
+	if (strlen(v) >= sizeof(t->glob))
+		return inifile_error(f, "tag value pattern too long");
+	t = &c->tags[c->ntags];
+	if (text_pct_decode(k, t->key, sizeof(t->key)) != 0)
+		return inifile_error(f, "tag key '%s': bad %%XX escape", k);
+	text_copy(t->glob, v, sizeof(t->glob));
+	c->ntags++;
+	return 0;
+}
+
+static void
+tags_defaults(void *conf)
+{
+	((struct tags_conf *)conf)->source = TAGS_AUTO;
+}
+
+static int
+tags_by_default(const void *conf, int configured, int ev)
+{
+	(void)conf;
+	(void)configured;
+	/* with the marker: its recorded tags are checked even with no [tags] */
+	return ev == EV_BEFORE_INSTALL || ev == EV_BEFORE_ALLOW_TRAFFIC;
+}
+
+const struct check_def check_tags = {
+	.name = "tags",
+	.section = "tags",
+	.keys = "source, or a tag key",
+	.conf_size = sizeof(struct tags_conf),
+	.defaults = tags_defaults,
+	.key = tags_key,
+	.by_default = tags_by_default,
+	.run = tags_run_check,
+};

@@ -13,7 +13,7 @@
  *   or 200 with an empty list), saying so and how to enable them; with
  *   source = imds that is a failure with the same how-to;
  * - tags that are missing or do not match yet are read again with
- *   jittered backoff (ec2_poll_delay) through gate_wait until the
+ *   jittered backoff (ec2_poll_delay) through check_wait until the
  *   deadline, since tags written by the instance lag; then the check fails
  *   naming every missing or mismatched key with its live value: ST_TIMEOUT
  *   when a tag is still missing, ST_FAIL when all exist but some differ;
@@ -28,16 +28,29 @@
 
 #include <stddef.h>
 
-#include "run/config.h"
-#include "run/gate.h"
+#include "checks/check.h"
 #include "fmt/markerfile.h"
 
 #define TAGS_ITEM "meta-data/tags/instance"
 #define TAGS_CAP_WANT (2 * CAP_TAGS)	/* [tags] keys + marker keys */
 #define TAGS_SHOW_VALUE 48		/* bytes of a value in messages */
 
-/* ST_OK, GATE_LEAVING, or a failure in g->st. */
-int tags_check(struct gate *g);
+enum tags_source { TAGS_AUTO, TAGS_IMDS, TAGS_EC2 };
+
+/* One key of [tags]: the tag must exist with a value matching glob. */
+struct tags_rule {
+	char key[CAP_TAG_KEY_B];
+	char glob[CAP_TAG_VALUE_B];
+};
+
+/* [tags] */
+struct tags_conf {
+	int source;			/* enum tags_source */
+	struct tags_rule tags[CAP_TAGS];
+	size_t ntags;
+};
+
+extern const struct check_def check_tags;
 
 /* Pure parts, for the unit tests. */
 
@@ -57,7 +70,7 @@ struct tags_eval {
  * recorded tags (key + exact value; mk may be NULL when nmk is 0).
  * Returns the number of problems (0: pass) and fills ev.
  */
-size_t tags_evaluate(const struct config_tag *req, size_t nreq,
+size_t tags_evaluate(const struct tags_rule *req, size_t nreq,
     const struct markerfile_tag *mk, size_t nmk, const struct markerfile_tag *live,
     size_t nlive, struct tags_eval *ev);
 /* 1 when key is a line of the metadata listing. */

@@ -13,51 +13,56 @@
 #include "base/inifile.h"
 #include "base/text.h"
 
+long
+config_offset(size_t i)
+{
+	size_t off = 0, j;
+
+	for (j = 0; j <= i && j < registry_count(); j++) {
+		if (j == i)
+			break;
+		/* each conf aligned as the store is */
+		off += (registry_at(j)->conf_size + 15) & ~(size_t)15;
+	}
+	if (i >= registry_count() || off + registry_at(i)->conf_size >
+	    CONFIG_STORE)
+		return -1;
+	return (long)off;
+}
+
+const void *
+config_conf(const struct config *c, const struct check_def *d)
+{
+	size_t i;
+
+	for (i = 0; i < registry_count(); i++)
+		if (registry_at(i) == d)
+			return c->store + config_offset(i);
+	return NULL;
+}
+
+static void *
+config_conf_at(struct config *c, size_t i)
+{
+	return c->store + config_offset(i);
+}
+
 void
 config_defaults(struct config *c)
 {
-	int i;
+	size_t i;
 
 	memset(c, 0, sizeof(*c));
 	c->timeout = CONFIG_DEFAULT_TIMEOUT;
-	c->on_terminating = ON_TERM_SKIP;
 	c->imds = 1;
-	/* check: see lifecycle.h for why these states run the checks */
-	c->on_standby = c->on_detached = c->on_warmed = ON_STATE_CHECK;
 	text_copy(c->history, HISTORY_DEFAULT, sizeof(c->history));
 	c->history_max = HISTORY_DEFAULT_MAX;
-	text_copy(c->marker_path, CONFIG_DEFAULT_MARKER, sizeof(c->marker_path));
-	text_copy(c->cloud_init_result, CONFIG_CLOUD_INIT_RESULT,
-	    sizeof(c->cloud_init_result));
-	text_copy(c->cloud_init_status, CONFIG_CLOUD_INIT_STATUS,
-	    sizeof(c->cloud_init_status));
-	c->tags_source = TAGS_AUTO;
-	text_copy(c->health_status, "200", sizeof(c->health_status));
-	c->health_request_ms = HEALTH_REQUEST_MS;
-	c->health_successes = 1;
-	c->health_interval_ms = HEALTH_INTERVAL_MS;
-	c->health_interval_max_ms = HEALTH_INTERVAL_MAX_MS;
-	c->drain_on_timeout = DRAIN_PASS;
-	for (i = 0; i < EV_COUNT; i++)
-		c->ev[i].on_terminating = -1;
+	for (i = 0; i < registry_count(); i++)
+		if (registry_at(i)->defaults != NULL)
+			registry_at(i)->defaults(config_conf_at(c, i));
 }
 
 /* value parsers: 0 on success, else inifile_error */
-
-static int
-cf_bool(struct inifile *f, const char *key, const char *v, int *out)
-{
-	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
-	    strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
-		*out = 1;
-	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
-	    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
-		*out = 0;
-	else
-		return inifile_error(f, "%s = '%s': expected yes or no", key,
-		    v);
-	return 0;
-}
 
 static int
 cf_timeout(struct inifile *f, const char *v, long *out)
@@ -70,110 +75,95 @@ cf_timeout(struct inifile *f, const char *v, long *out)
 }
 
 static int
-cf_on_term(struct inifile *f, const char *v, int *out)
-{
-	if (strcmp(v, "skip") == 0)
-		*out = ON_TERM_SKIP;
-	else if (strcmp(v, "fail") == 0)
-		*out = ON_TERM_FAIL;
-	else
-		return inifile_error(f, "on_terminating = '%s': expected skip "
-		    "or fail", v);
-	return 0;
-}
-
-static int
-cf_on_state(struct inifile *f, const char *key, const char *v, int *out)
-{
-	if (strcmp(v, "check") == 0)
-		*out = ON_STATE_CHECK;
-	else if (strcmp(v, "skip") == 0)
-		*out = ON_STATE_SKIP;
-	else if (strcmp(v, "fail") == 0)
-		*out = ON_STATE_FAIL;
-	else
-		return inifile_error(f, "%s = '%s': expected check, skip or "
-		    "fail", key, v);
-	return 0;
-}
-
-static int
-cf_path(struct inifile *f, const char *key, const char *v, char *out,
-    size_t len)
-{
-	if (v[0] != '/')
-		return inifile_error(f, "%s = '%s': expected an absolute path",
-		    key, v);
-	if (strlen(v) >= len)
-		return inifile_error(f, "%s: path too long", key);
-	text_copy(out, v, len);
-	return 0;
-}
-
-static int
-cf_digest(struct inifile *f, const char *v, char *out, size_t len)
-{
-	size_t i;
-
-	if (strncmp(v, "sha256:", 7) != 0 || strlen(v) != 7 + 64)
-		return inifile_error(f, "digest = '%s': expected sha256: and "
-		    "64 hex digits", v);
-	for (i = 7; v[i] != '\0'; i++)
-		if (!((v[i] >= '0' && v[i] <= '9') ||
-		    (v[i] >= 'a' && v[i] <= 'f') ||
-		    (v[i] >= 'A' && v[i] <= 'F')))
-			return inifile_error(f, "digest = '%s': expected "
-			    "sha256: and 64 hex digits", v);
-	text_copy(out, v, len);
-	for (i = 7; out[i] != '\0'; i++)
-		if (out[i] >= 'A' && out[i] <= 'F')
-			out[i] = (char)(out[i] - 'A' + 'a');
-	return 0;
-}
-
-static int
 cf_checks(struct inifile *f, const char *v, unsigned *out)
 {
-	char buf[CAP_VALUE], *tok, *save = NULL;
+	char buf[CAP_VALUE], *tok, *save = NULL, names[256];
 	unsigned bit, c = 0;
 
+	registry_list(registry_all(), names, sizeof(names));
 	text_copy(buf, v, sizeof(buf));
 	for (tok = strtok_r(buf, " ,\t", &save); tok != NULL;
 	    tok = strtok_r(NULL, " ,\t", &save)) {
-		if ((bit = check_by_name(tok)) == 0)
+		if ((bit = registry_bit(tok)) == 0)
 			return inifile_error(f, "checks: unknown check '%s' "
-			    "(known: lifecycle marker tags health drain)", tok);
+			    "(known: %s)", tok, names);
 		c |= bit;
 	}
 	if (c == 0)
 		return inifile_error(f, "checks is empty; name at least one "
-		    "check (lifecycle marker tags health drain)");
+		    "check (%s)", names);
 	*out = c;
 	return 0;
+}
+
+/*
+ * A key of [gate] (where CHECK_IN_GATE) or of an event section: the checks'
+ * handlers first, in registry order; CHECK_KEY_NOT_MINE when none took it.
+ */
+static int
+cf_check_keys(struct inifile *f, struct config *c, int where, const char *k,
+    const char *v)
+{
+	const struct check_def *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < registry_count(); i++) {
+		d = registry_at(i);
+		if (d->key == NULL || (where == CHECK_IN_GATE ?
+		    d->gate_keys : d->event_keys) == NULL)
+			continue;
+		if ((r = d->key(config_conf_at(c, i), f, where, k, v)) !=
+		    CHECK_KEY_NOT_MINE)
+			return r;
+	}
+	return CHECK_KEY_NOT_MINE;
+}
+
+/* Appends " words" to buf when it fits whole. */
+static void
+cf_append(char *buf, size_t len, const char *words)
+{
+	size_t used = strlen(buf);
+
+	if (used + 1 + strlen(words) < len)
+		snprintf(buf + used, len - used, " %s", words);
+}
+
+/* "timeout imds history history_max on_terminating ..." */
+static void
+cf_known(char *buf, size_t len, const char *own, int where)
+{
+	const struct check_def *d;
+	const char *more;
+	size_t i;
+
+	text_copy(buf, own, len);
+	for (i = 0; i < registry_count(); i++) {
+		d = registry_at(i);
+		more = where == CHECK_IN_GATE ? d->gate_keys : d->event_keys;
+		if (more != NULL)
+			cf_append(buf, len, more);
+	}
 }
 
 static int
 cf_gate(struct inifile *f, struct config *c, const char *k, const char *v)
 {
+	char known[CAP_MSG / 2];
+	int r;
+
 	if (strcmp(k, "timeout") == 0)
 		return cf_timeout(f, v, &c->timeout);
-	if (strcmp(k, "on_terminating") == 0)
-		return cf_on_term(f, v, &c->on_terminating);
 	if (strcmp(k, "imds") == 0)
-		return cf_bool(f, k, v, &c->imds);
-	if (strcmp(k, "on_standby") == 0)
-		return cf_on_state(f, k, v, &c->on_standby);
-	if (strcmp(k, "on_detached") == 0)
-		return cf_on_state(f, k, v, &c->on_detached);
-	if (strcmp(k, "on_warmed") == 0)
-		return cf_on_state(f, k, v, &c->on_warmed);
+		return check_bool(f, k, v, &c->imds);
 	if (strcmp(k, "history") == 0 && (strcmp(v, "none") == 0 ||
 	    strcmp(v, "no") == 0)) {
 		c->history[0] = '\0';
 		return 0;
 	}
 	if (strcmp(k, "history") == 0)
-		return cf_path(f, k, v, c->history, sizeof(c->history));
+		return check_path(f, k, v, c->history, sizeof(c->history));
 	if (strcmp(k, "history_max") == 0) {
 		if (text_long(v, HISTORY_MIN_MAX, HISTORY_MAX_MAX,
 		    &c->history_max) != 0)
@@ -182,205 +172,65 @@ cf_gate(struct inifile *f, struct config *c, const char *k, const char *v)
 			    HISTORY_MAX_MAX);
 		return 0;
 	}
-	return inifile_error(f, "unknown key '%s' in [gate] (known: timeout "
-	    "on_terminating on_standby on_detached on_warmed imds history "
-	    "history_max)", k);
+	if ((r = cf_check_keys(f, c, CHECK_IN_GATE, k, v)) !=
+	    CHECK_KEY_NOT_MINE)
+		return r;
+	cf_known(known, sizeof(known), "timeout imds history history_max",
+	    CHECK_IN_GATE);
+	return inifile_error(f, "unknown key '%s' in [gate] (known: %s)", k,
+	    known);
 }
 
 static int
-cf_marker(struct inifile *f, struct config *c, const char *k, const char *v)
-{
-	if (strcmp(k, "path") == 0)
-		return cf_path(f, k, v, c->marker_path, sizeof(c->marker_path));
-	if (strcmp(k, "cloud_init") == 0)
-		return cf_bool(f, k, v, &c->cloud_init);
-	if (strcmp(k, "cloud_init_result") == 0)
-		return cf_path(f, k, v, c->cloud_init_result,
-		    sizeof(c->cloud_init_result));
-	if (strcmp(k, "cloud_init_status") == 0)
-		return cf_path(f, k, v, c->cloud_init_status,
-		    sizeof(c->cloud_init_status));
-	if (strcmp(k, "digest") == 0)
-		return cf_digest(f, v, c->digest, sizeof(c->digest));
-	return inifile_error(f, "unknown key '%s' in [marker] (known: path "
-	    "cloud_init cloud_init_result cloud_init_status digest)", k);
-}
-
-static int
-cf_tags(struct inifile *f, struct config *c, const char *k, const char *v)
-{
-	struct config_tag *t;
-
-	if (strcmp(k, "source") == 0) {
-		if (strcmp(v, "auto") == 0)
-			c->tags_source = TAGS_AUTO;
-		else if (strcmp(v, "imds") == 0)
-			c->tags_source = TAGS_IMDS;
-		else if (strcmp(v, "ec2") == 0)
-			c->tags_source = TAGS_EC2;
-		else
-			return inifile_error(f, "source = '%s': expected auto, "
-			    "imds or ec2", v);
-		return 0;
-	}
-	if (c->ntags >= CAP_TAGS)
-		return inifile_error(f, "more than %d required tags", CAP_TAGS);
-	/* CAP_TAG_KEY counts characters */
-	if (strlen(k) >= sizeof(t->key) || text_utf8_chars(k) > CAP_TAG_KEY)
-		return inifile_error(f, "tag key too long");
-	if (strlen(v) >= sizeof(t->glob))
-		return inifile_error(f, "tag value pattern too long");
-	t = &c->tags[c->ntags];
-	if (text_pct_decode(k, t->key, sizeof(t->key)) != 0)
-		return inifile_error(f, "tag key '%s': bad %%XX escape", k);
-	text_copy(t->glob, v, sizeof(t->glob));
-	c->ntags++;
-	return 0;
-}
-
-/* A [health] list (url, tcp): validated by health.c's grammar. */
-static int
-cf_health_list(struct inifile *f, const char *k, const char *v,
-    int (*parse)(const char *, struct health_target *, struct status *),
-    size_t max, char *out, size_t len)
-{
-	struct status st;
-	size_t n = 0;
-
-	if (strlen(v) >= len)
-		return inifile_error(f, "%s: too long", k);
-	if (health_list_parse(k, v, parse, NULL, &n, max, &st) != ST_OK)
-		return inifile_error(f, "%s", st.msg);
-	text_copy(out, v, len);
-	return 0;
-}
-
-static int
-cf_health_ms(struct inifile *f, const char *k, const char *v, long *out)
-{
-	if (health_ms_parse(v, HEALTH_MS_MIN, HEALTH_MS_MAX, out) != 0)
-		return inifile_error(f, "%s = '%s': expected seconds (5, 5s) "
-		    "or milliseconds (500ms) from %dms to %ds", k, v,
-		    HEALTH_MS_MIN, HEALTH_MS_MAX / 1000);
-	return 0;
-}
-
-static int
-cf_health_more(struct inifile *f, struct config *c, const char *k,
+cf_event(struct inifile *f, struct config *c, int ev, const char *k,
     const char *v)
 {
-	struct status st;
-	int yes;
+	struct config_event *e = &c->ev[ev];
+	char known[CAP_MSG / 2];
+	int r;
 
-	if (strcmp(k, "follow_redirects") == 0) {
-		if (text_long(v, 0, HEALTH_MAX_REDIRS, &c->health_redirects) ==
-		    0)
-			return 0;
-		if (cf_bool(f, k, v, &yes) != 0)
-			return inifile_error(f, "follow_redirects = '%s': "
-			    "expected yes, no or a count up to %d", v,
-			    HEALTH_MAX_REDIRS);
-		c->health_redirects = yes ? HEALTH_MAX_REDIRS : 0;
-		return 0;
-	}
-	if (strcmp(k, "ca_file") == 0)
-		return cf_path(f, k, v, c->health_ca_file,
-		    sizeof(c->health_ca_file));
-	if (strncmp(k, "header.", 7) == 0) {
-		if (c->health_nheaders >= HEALTH_MAX_HEADERS)
-			return inifile_error(f, "more than %d header.NAME keys",
-			    HEALTH_MAX_HEADERS);
-		if (health_header_make(k + 7, v,
-		    c->health_headers[c->health_nheaders],
-		    sizeof(c->health_headers[0]), &st) != ST_OK)
-			return inifile_error(f, "%s", st.msg);
-		c->health_nheaders++;
-		return 0;
-	}
-	return inifile_error(f, "unknown key '%s' in [health] (known: url tcp "
-	    "status body header.NAME request_timeout successes interval "
-	    "interval_max follow_redirects ca_file)", k);
-}
-
-static int
-cf_health(struct inifile *f, struct config *c, const char *k, const char *v)
-{
-	struct health_codes codes;
-	struct status st;
-
-	c->has_health = 1;
-	if (strcmp(k, "url") == 0)
-		return cf_health_list(f, k, v, health_url_parse,
-		    HEALTH_MAX_URLS, c->health_url, sizeof(c->health_url));
-	if (strcmp(k, "tcp") == 0)
-		return cf_health_list(f, k, v, health_tcp_parse,
-		    HEALTH_MAX_TCP, c->health_tcp, sizeof(c->health_tcp));
-	if (strcmp(k, "status") == 0) {
-		if (health_codes_parse(v, &codes, &st) != ST_OK)
-			return inifile_error(f, "%s", st.msg);
-		text_copy(c->health_status, v, sizeof(c->health_status));
-		return 0;
-	}
-	if (strcmp(k, "body") == 0) {
-		text_copy(c->health_body, v, sizeof(c->health_body));
-		return 0;
-	}
-	if (strcmp(k, "request_timeout") == 0)
-		return cf_health_ms(f, k, v, &c->health_request_ms);
-	if (strcmp(k, "interval") == 0)
-		return cf_health_ms(f, k, v, &c->health_interval_ms);
-	if (strcmp(k, "interval_max") == 0)
-		return cf_health_ms(f, k, v, &c->health_interval_max_ms);
-	if (strcmp(k, "successes") == 0) {
-		if (text_long(v, 1, HEALTH_MAX_SUCCESSES,
-		    &c->health_successes) != 0)
-			return inifile_error(f, "successes = '%s': expected a "
-			    "count from 1 to %d", v, HEALTH_MAX_SUCCESSES);
-		return 0;
-	}
-	return cf_health_more(f, c, k, v);
-}
-
-static int
-cf_drain(struct inifile *f, struct config *c, const char *k, const char *v)
-{
-	struct status st;
-
-	c->has_drain = 1;
-	if (strcmp(k, "ports") == 0) {
-		if (drain_ports_parse(v, c->drain_ports, &c->ndrain_ports,
-		    DRAIN_MAX_PORTS, &st) != ST_OK)
-			return inifile_error(f, "%s", st.msg);
-		return 0;
-	}
-	if (strcmp(k, "on_timeout") == 0) {
-		if (strcmp(v, "pass") == 0)
-			c->drain_on_timeout = DRAIN_PASS;
-		else if (strcmp(v, "fail") == 0)
-			c->drain_on_timeout = DRAIN_FAIL;
-		else
-			return inifile_error(f, "on_timeout = '%s': expected "
-			    "pass or fail", v);
-		return 0;
-	}
-	return inifile_error(f, "unknown key '%s' in [drain] (known: ports "
-	    "on_timeout)", k);
-}
-
-static int
-cf_event(struct inifile *f, struct config_event *e, const char *k,
-    const char *v)
-{
 	if (strcmp(k, "checks") == 0) {
 		e->checks_set = 1;
 		return cf_checks(f, v, &e->checks);
 	}
 	if (strcmp(k, "timeout") == 0)
 		return cf_timeout(f, v, &e->timeout);
-	if (strcmp(k, "on_terminating") == 0)
-		return cf_on_term(f, v, &e->on_terminating);
+	if ((r = cf_check_keys(f, c, ev, k, v)) != CHECK_KEY_NOT_MINE)
+		return r;
+	cf_known(known, sizeof(known), "checks timeout", ev);
 	return inifile_error(f, "unknown key '%s' in an event section "
-	    "(known: checks timeout on_terminating)", k);
+	    "(known: %s)", k, known);
+}
+
+/* A key of a check's own section. */
+static int
+cf_section(struct inifile *f, struct config *c, int i, const char *k,
+    const char *v)
+{
+	const struct check_def *d = registry_at((size_t)i);
+	int r;
+
+	c->configured |= 1u << i;
+	r = d->key(config_conf_at(c, (size_t)i), f, CHECK_IN_SECTION, k, v);
+	if (r != CHECK_KEY_NOT_MINE)
+		return r;
+	return inifile_error(f, "unknown key '%s' in [%s] (known: %s)", k,
+	    d->section, d->keys);
+}
+
+/* "gate marker tags health drain" */
+static void
+cf_sections(char *buf, size_t len)
+{
+	const struct check_def *d;
+	size_t i;
+
+	text_copy(buf, "gate", len);
+	for (i = 0; i < registry_count(); i++) {
+		d = registry_at(i);
+		if (d->section != NULL)
+			cf_append(buf, len, d->section);
+	}
 }
 
 static int
@@ -388,32 +238,23 @@ config_handler(struct inifile *f, const char *sec, const char *k,
     const char *v)
 {
 	struct config *c = f->user;
-	int ev;
+	char known[CAP_MSG / 2];
+	int ev, i;
 
-	if (k == NULL) {	/* a section header */
-		if (strcmp(sec, "gate") == 0 || strcmp(sec, "marker") == 0 ||
-		    strcmp(sec, "tags") == 0 || strcmp(sec, "health") == 0 ||
-		    strcmp(sec, "drain") == 0 || event_by_name(sec) >= 0)
-			return 0;
-		return inifile_error(f, "unknown section [%s] (known: gate "
-		    "marker tags health drain, or an event name such as "
-		    "BeforeInstall)", sec);
+	i = registry_by_section(sec);
+	ev = event_by_name(sec);
+	if (strcmp(sec, "gate") != 0 && i < 0 && ev < 0) {
+		cf_sections(known, sizeof(known));
+		return inifile_error(f, "unknown section [%s] (known: %s, or "
+		    "an event name such as BeforeInstall)", sec, known);
 	}
-
+	if (k == NULL)		/* a section header */
+		return 0;
 	if (strcmp(sec, "gate") == 0)
 		return cf_gate(f, c, k, v);
-	if (strcmp(sec, "marker") == 0)
-		return cf_marker(f, c, k, v);
-	if (strcmp(sec, "tags") == 0)
-		return cf_tags(f, c, k, v);
-	if (strcmp(sec, "health") == 0)
-		return cf_health(f, c, k, v);
-	if (strcmp(sec, "drain") == 0)
-		return cf_drain(f, c, k, v);
-	if ((ev = event_by_name(sec)) >= 0)
-		return cf_event(f, &c->ev[ev], k, v);
-	return inifile_error(f, "unknown section [%s] (known: gate marker "
-	    "tags health drain, or an event name such as BeforeInstall)", sec);
+	if (i >= 0)
+		return cf_section(f, c, i, k, v);
+	return cf_event(f, c, ev, k, v);
 }
 
 /*
@@ -443,7 +284,7 @@ int
 config_load_file(struct config *c, const char *path, struct status *st)
 {
 	char dir[CAP_PATH], *buf = NULL;
-	size_t len;
+	size_t len, i;
 	int absent, rc;
 
 	rc = file_read(path, "config", CAP_CONFIG_FILE,
@@ -460,13 +301,10 @@ config_load_file(struct config *c, const char *path, struct status *st)
 	text_copy(c->path, path, sizeof(c->path));
 	rc = inifile_parse(path, buf, len, config_handler, c, ST_CONFIG, st);
 	free(buf);
-	if (rc == ST_OK && c->has_drain && c->ndrain_ports == 0)
-		rc = status_set(st, ST_CONFIG, "%s: [drain] needs ports, such "
-		    "as ports = 80 443", path);
-	if (rc == ST_OK && c->has_health && c->health_url[0] == '\0' &&
-	    c->health_tcp[0] == '\0')
-		rc = status_set(st, ST_CONFIG, "%s: [health] needs a url or a tcp",
-		    path);
+	for (i = 0; rc == ST_OK && i < registry_count(); i++)
+		if (registry_at(i)->validate != NULL)
+			rc = registry_at(i)->validate(config_conf_at(c, i),
+			    (c->configured >> i) & 1, path, st);
 	return rc;
 }
 
@@ -591,20 +429,23 @@ config_load_for(struct config *c, const char *path, struct status *st)
 unsigned
 config_checks(const struct config *c, enum event ev)
 {
+	const struct check_def *d;
+	unsigned checks = 0;
+	size_t i;
+
 	if (c->ev[ev].checks_set)
 		return c->ev[ev].checks;
-	return event_default_checks(ev, c->has_health, c->has_drain);
+	for (i = 0; i < registry_count(); i++) {
+		d = registry_at(i);
+		if (d->by_default(c->store + config_offset(i),
+		    (c->configured >> i) & 1, (int)ev))
+			checks |= 1u << i;
+	}
+	return checks;
 }
 
 long
 config_timeout(const struct config *c, enum event ev)
 {
 	return c->ev[ev].timeout > 0 ? c->ev[ev].timeout : c->timeout;
-}
-
-int
-config_on_terminating(const struct config *c, enum event ev)
-{
-	return c->ev[ev].on_terminating >= 0 ? c->ev[ev].on_terminating :
-	    c->on_terminating;
 }

@@ -1,6 +1,7 @@
 #include "run/gate.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,16 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fmt/appspec.h"
-#include "checks/drain.h"
-#include "checks/health.h"
-#include "checks/lifecycle.h"
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/proc.h"
-#include "checks/marker.h"
-#include "checks/tags.h"
 #include "base/text.h"
+#include "checks/lifecycle.h"
+#include "checks/marker.h"
+#include "fmt/appspec.h"
+#include "run/registry.h"
 
 /*
  * Serialises the end of a run between the main and the watch thread; the
@@ -45,103 +44,36 @@ static const char gate_usage[] =
     "69 unavailable,\n  70 internal, 71 system, 77 AWS permission, "
     "78 configuration.\n";
 
-void
-gate_note(struct gate *g, const char *fmt, ...)
+/* Before the first wait of the checks: a SIGTERM from now on gets a
+ * history line with what is known by now. */
+static void
+gate_before_wait(struct check_ctx *cx)
 {
-	char part[CAP_MSG];
-	size_t used = strlen(g->summary);
-	va_list ap;
+	struct gate *g = (struct gate *)(void *)((char *)cx -
+	    offsetof(struct gate, cx));
 
-	va_start(ap, fmt);
-	if (vsnprintf(part, sizeof(part), fmt, ap) < 0)
-		part[0] = '\0';
-	va_end(ap);
-	if (used > 0 && used + 2 < sizeof(g->summary)) {
-		memcpy(g->summary + used, "; ", 3);
-		used += 2;
-	}
-	text_copy(g->summary + used, part, sizeof(g->summary) - used);
-}
-
-double
-gate_elapsed(const struct gate *g)
-{
-	return (double)(mono_ms() - g->start) / 1000.0;
-}
-
-int
-gate_imds(struct gate *g, const char *why)
-{
-	if (g->imds_ready)
-		return ST_OK;
-	if (!g->cfg.imds)
-		return status_set(&g->st, ST_CONFIG, "%s needs instance "
-		    "metadata, but [gate] imds = no", why);
-	if (imds_init(&g->imds, &g->st) != ST_OK)
-		return g->st.code;
-	g->imds_ready = 1;
-	return ST_OK;
-}
-
-int
-gate_instance_id(struct gate *g)
-{
-	int rc;
-
-	if (g->instance_id[0] != '\0')
-		return ST_OK;
-	if ((rc = gate_imds(g, "the instance id")) != ST_OK)
-		return rc;
-	if ((rc = imds_instance_id(&g->imds, g->deadline, g->instance_id,
-	    sizeof(g->instance_id), &g->st)) != ST_OK)
-		return rc;
-	out_info("instance %s", g->instance_id);
-	return ST_OK;
-}
-
-int
-gate_wait(struct gate *g, struct watch *w, int64_t ms)
-{
-	int64_t until = mono_ms() + ms, now;
-	int r;
-
-	if (until > g->deadline)
-		until = g->deadline;
-	if (!g->hist_waiting) {
-		/* a SIGTERM now gets a line with what is known by now */
-		g->hist_waiting = 1;
-		pthread_mutex_lock(&gate_end_lock);
-		history_facts(&g->hist, g->instance_id, g->lifecycle, NULL,
-		    NULL);
-		history_arm(&g->hist, GATE_TERM_REASON);
-		pthread_mutex_unlock(&gate_end_lock);
-	}
-	while ((now = mono_ms()) < until) {
-		if (w == NULL)
-			mono_sleep(until - now);
-		else if ((r = watch_wait(w, until - now)) > 0)
-			return ST_OK;
-		else if (r < 0)	/* not a change: the wait cannot go on */
-			return status_set(&g->st, ST_OSERR, "waiting on inotify "
-			    "for '%s': %s", w->path, strerror(errno));
-	}
-	return ST_OK;
+	pthread_mutex_lock(&gate_end_lock);
+	history_facts(&g->hist, cx->instance_id, cx->lifecycle, NULL, NULL);
+	history_arm(&g->hist, GATE_TERM_REASON);
+	pthread_mutex_unlock(&gate_end_lock);
 }
 
 /*
- * The lifecycle watch: a thread that re-reads the target lifecycle state
- * every GATE_LIFECYCLE_EVERY_MS, whatever the checks are doing (an inotify
- * wait, an EC2 request being retried, a slow health endpoint), and ends
- * the run itself when the policy says so: verdict, history line, _exit.
- * It has its own IMDS client (sharing the token); it touches *g only under
- * gate_end_lock and only while the run has not ended, and it holds stdout's
- * lock from its verdict to _exit, so its verdict is the last line.  When
- * the main thread ends the run it wakes the watch and joins it, so nothing
- * runs in the watch while the process exits.
+ * The watch: a thread that calls the watch of every check that asked for
+ * it (check.h) every CHECK_WATCH_EVERY_MS, whatever the checks are doing
+ * (an inotify wait, an EC2 request being retried, a slow health
+ * endpoint), and ends the run itself when one says CHECK_LEAVING:
+ * verdict, history line, _exit.  It has its own context and IMDS client
+ * (sharing the token); it touches *g only under gate_end_lock and only
+ * while the run has not ended, and it holds stdout's lock from its verdict
+ * to _exit, so its verdict is the last line.  When the main thread ends
+ * the run it wakes the watch and joins it, so nothing runs in the watch
+ * while the process exits.
  */
 struct gate_watch {
 	struct gate *g;
-	struct imds imds;
+	struct check_ctx wcx;
+	unsigned bits;			/* the checks watched (atomic) */
 	int64_t deadline;
 	pthread_t tid;
 };
@@ -164,15 +96,50 @@ gate_watch_sleep(int64_t ms)
 	return gate_ended;
 }
 
+/* One check's watch; 0 to go on, 1 when it failed to read (retry soon). */
+static int
+gate_watch_one(struct gate_watch *wt, size_t i)
+{
+	const struct check_def *d = registry_at(i);
+	struct check_ctx *wcx = &wt->wcx;
+	struct gate *g = wt->g;
+	int64_t until = mono_ms() + CHECK_WATCH_BUDGET_MS;
+	int code, rc;
+
+	wcx->deadline = until < wt->deadline ? until : wt->deadline;
+	wcx->said[0] = '\0';
+	status_clear(&wcx->st);
+	rc = d->watch(wcx, config_conf(&g->cfg, d));
+	pthread_mutex_lock(&gate_end_lock);
+	if (gate_ended) {
+		pthread_mutex_unlock(&gate_end_lock);
+		return 0;
+	}
+	if (wcx->said[0] != '\0')
+		out_info("%s", wcx->said);
+	text_copy(g->cx.lifecycle, wcx->lifecycle, sizeof(g->cx.lifecycle));
+	if (rc == CHECK_LEAVING) {
+		gate_ended = 1;
+		text_copy(g->cx.leave_msg, wcx->leave_msg,
+		    sizeof(g->cx.leave_msg));
+		g->cx.leave_skip = wcx->leave_skip;
+		flockfile(stdout);
+		code = gate_end(g, CHECK_LEAVING, 0);
+		fflush(stdout);
+		_exit(code);
+	}
+	pthread_mutex_unlock(&gate_end_lock);
+	return rc != ST_OK;	/* the checks themselves fail closed */
+}
+
 static void *
 gate_watch_run(void *arg)
 {
 	struct gate_watch *wt = arg;
-	struct gate *g = wt->g;
-	char state[sizeof(g->lifecycle)];
-	struct status st;
-	int64_t until, every = GATE_LIFECYCLE_EVERY_MS;
-	int code, ended;
+	int64_t every = CHECK_WATCH_EVERY_MS;
+	unsigned bits;
+	size_t i;
+	int ended, failed;
 
 	for (;;) {
 		pthread_mutex_lock(&gate_end_lock);
@@ -180,60 +147,54 @@ gate_watch_run(void *arg)
 		pthread_mutex_unlock(&gate_end_lock);
 		if (ended || mono_left(wt->deadline) == 0)
 			return NULL;	/* the run ends on its own now */
-		until = mono_ms() + GATE_LIFECYCLE_BUDGET_MS;
-		if (until > wt->deadline)
-			until = wt->deadline;
-		every = GATE_LIFECYCLE_RETRY_MS;
-		if (lifecycle_read(&wt->imds, until, state, sizeof(state),
-		    &st) != ST_OK)
-			continue;	/* the checks themselves fail closed */
-		every = GATE_LIFECYCLE_EVERY_MS;
-		pthread_mutex_lock(&gate_end_lock);
-		if (gate_ended) {
-			pthread_mutex_unlock(&gate_end_lock);
-			return NULL;
-		}
-		if (strcmp(state, g->lifecycle) != 0) {
-			out_info("lifecycle: target state now %s",
-			    state[0] ? state : "(not in a group)");
-			text_copy(g->lifecycle, state, sizeof(g->lifecycle));
-		}
-		if (lifecycle_action(&g->cfg, g->ev, state, NULL) !=
-		    ON_STATE_CHECK) {
-			gate_ended = 1;
-			flockfile(stdout);
-			code = gate_end(g, GATE_LEAVING, 0);
-			fflush(stdout);
-			_exit(code);
-		}
-		pthread_mutex_unlock(&gate_end_lock);
+		bits = __atomic_load_n(&wt->bits, __ATOMIC_ACQUIRE);
+		failed = 0;
+		for (i = 0; i < registry_count(); i++)
+			if (bits & (1u << i))
+				failed |= gate_watch_one(wt, i);
+		every = failed ? CHECK_WATCH_RETRY_MS : CHECK_WATCH_EVERY_MS;
 	}
 }
 
-/* Starts the lifecycle watch; without it the waits still end by the
- * deadline, so a failure to start only prints a line. */
+/* Starts the watch, or adds checks to it; without it the waits still end
+ * by the deadline, so a failure to start only prints a line. */
 static void
-gate_watch_start(struct gate *g)
+gate_watch_start(struct gate *g, unsigned bits)
 {
 	struct gate_watch *wt;
 	struct status st;
 	pthread_condattr_t ca;
 	sigset_t all, old;
 
+	if (gate_watcher != NULL) {
+		__atomic_or_fetch(&gate_watcher->bits, bits, __ATOMIC_RELEASE);
+		return;
+	}
 	if ((wt = calloc(1, sizeof(*wt))) == NULL) {
-		out_info("lifecycle: not watched during the waits: no memory");
+		out_info("watch: not watching during the waits: no memory");
 		return;
 	}
-	if (imds_init(&wt->imds, &st) != ST_OK) {
+	if (imds_init(&wt->wcx.imds, &st) != ST_OK) {
 		free(wt);
-		out_info("lifecycle: not watched during the waits: %s", st.msg);
+		out_info("watch: not watching during the waits: %s", st.msg);
 		return;
 	}
+	wt->wcx.imds_ready = 1;
 	wt->g = g;
-	wt->deadline = g->deadline;
-	if (g->imds.have_token) {
-		text_copy(wt->imds.token, g->imds.token, sizeof(wt->imds.token));
-		wt->imds.have_token = 1;
+	wt->bits = bits;
+	wt->deadline = g->cx.deadline;
+	wt->wcx.ev = g->ev;
+	wt->wcx.imds_on = g->cx.imds_on;
+	wt->wcx.timeout = g->cx.timeout;
+	wt->wcx.start = g->cx.start;
+	text_copy(wt->wcx.instance_id, g->cx.instance_id,
+	    sizeof(wt->wcx.instance_id));
+	text_copy(wt->wcx.lifecycle, g->cx.lifecycle,
+	    sizeof(wt->wcx.lifecycle));
+	if (g->cx.imds_ready && g->cx.imds.have_token) {
+		text_copy(wt->wcx.imds.token, g->cx.imds.token,
+		    sizeof(wt->wcx.imds.token));
+		wt->wcx.imds.have_token = 1;
 	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -245,9 +206,9 @@ gate_watch_start(struct gate *g)
 	if (pthread_create(&wt->tid, NULL, gate_watch_run, wt) == 0)
 		gate_watcher = wt;
 	else {
-		imds_free(&wt->imds);
+		imds_free(&wt->wcx.imds);
 		free(wt);
-		out_info("lifecycle: not watched during the waits: no thread");
+		out_info("watch: not watching during the waits: no thread");
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -255,42 +216,37 @@ gate_watch_start(struct gate *g)
 int
 gate_run(struct gate *g)
 {
-	static const struct {
-		unsigned bit;
-		int (*fn)(struct gate *);
-	} order[] = {
-		{ CHK_LIFECYCLE, lifecycle_check },
-		{ CHK_MARKER, marker_check },
-		{ CHK_TAGS, tags_check },
-		{ CHK_HEALTH, health_check },
-		{ CHK_DRAIN, drain_check },
-	};
-	size_t i;
+	struct check_ctx *cx = &g->cx;
+	const struct check_def *d;
+	size_t i, n = registry_count();
+	unsigned later;
 	int rc;
 
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (!(g->checks & order[i].bit))
+	for (i = 0; i < n; i++) {
+		if (!(g->checks & (1u << i)))
 			continue;
-		status_clear(&g->st);
-		if ((rc = order[i].fn(g)) != ST_OK)
+		d = registry_at(i);
+		status_clear(&cx->st);
+		cx->self = 1u << i;
+		if ((rc = d->run(cx, config_conf(&g->cfg, d))) != ST_OK)
 			return rc;
-		/* in a group and more to check: watch the state meanwhile */
-		if (order[i].bit == CHK_LIFECYCLE && g->lifecycle[0] != '\0' &&
-		    (g->checks & ~CHK_LIFECYCLE) != 0)
-			gate_watch_start(g);
+		/* more to check: watch what asked for it meanwhile */
+		later = g->checks & ~((2u << i) - 1);
+		if (later != 0 && cx->watch_wanted != 0)
+			gate_watch_start(g, cx->watch_wanted);
 	}
 	return ST_OK;
 }
 
-int
-gate_init(struct gate *g, const char *label, const char *self)
+void
+gate_init(struct gate *g, const char *label)
 {
 	memset(g, 0, sizeof(*g));
 	g->ev = -1;
 	g->label = label;
-	g->self = self;
-	g->start = mono_ms();
-	return ST_OK;
+	g->cx.ev = -1;
+	g->cx.start = mono_ms();
+	g->cx.before_wait = gate_before_wait;
 }
 
 /* LIFECYCLE_EVENT, when set, must name this program's event. */
@@ -303,7 +259,7 @@ gate_event_env(struct gate *g)
 		return ST_OK;
 	if (strcmp(env, event_name(g->ev)) == 0)
 		return ST_OK;
-	return status_set(&g->st, ST_USAGE, "LIFECYCLE_EVENT is '%.64s' but "
+	return status_set(&g->cx.st, ST_USAGE, "LIFECYCLE_EVENT is '%.64s' but "
 	    "this program checks %s; in appspec.yml list %s under %s",
 	    env, event_name(g->ev), event_program(g->ev), event_name(g->ev));
 }
@@ -317,14 +273,14 @@ static int
 gate_appspec(struct gate *g)
 {
 	struct appspec_result r;
-	long configured = g->timeout, in_force;
+	long configured = g->cx.timeout, in_force;
 	int from_appspec;
 
-	if (appspec_find(event_name(g->ev), &r, &g->st) != ST_OK ||
+	if (appspec_find(event_name(g->ev), &r, &g->cx.st) != ST_OK ||
 	    appspec_deadline(configured, &r, &in_force, &from_appspec,
-	    &g->st) != ST_OK)
-		return g->st.code;
-	g->timeout = in_force;
+	    &g->cx.st) != ST_OK)
+		return g->cx.st.code;
+	g->cx.timeout = in_force;
 	g->appspec_timeout = from_appspec ? r.timeout : 0;
 	appspec_describe(&r, event_name(g->ev), configured, in_force,
 	    g->deadline_text, sizeof(g->deadline_text));
@@ -334,23 +290,24 @@ gate_appspec(struct gate *g)
 static void
 gate_plan(struct gate *g)
 {
+	const struct marker_conf *mk = config_conf(&g->cfg, &check_marker);
 	char list[128];
 
-	check_list(g->checks, list, sizeof(list));
+	registry_list(g->checks, list, sizeof(list));
 	out_info("cdgate %s, config %s%s%s", PROC_VERSION,
 	    g->cfg.path[0] ? "'" : "", g->cfg.path[0] ? g->cfg.path :
 	    "built-in defaults (no cdgate.ini found)",
 	    g->cfg.path[0] ? "'" : "");
 	if (g->appspec_timeout > 0)
 		out_info("checks: %s; deadline %lds (appspec timeout %lds)",
-		    list, g->timeout, g->appspec_timeout);
+		    list, g->cx.timeout, g->appspec_timeout);
 	else
-		out_info("checks: %s; deadline %lds", list, g->timeout);
+		out_info("checks: %s; deadline %lds", list, g->cx.timeout);
 	if (g->check_mode)
 		out_info("deadline: %s", g->deadline_text);
-	if (g->check_mode && (g->checks & CHK_MARKER))
-		out_info("marker: '%s'%s", g->cfg.marker_path,
-		    g->cfg.cloud_init ? ", and cloud-init's result" : "");
+	if (g->check_mode && (g->checks & registry_bit("marker")))
+		out_info("marker: '%s'%s", mk->path, mk->cloud_init ?
+		    ", and cloud-init's result" : "");
 }
 
 void
@@ -359,7 +316,7 @@ gate_history(struct gate *g)
 	history_begin(&g->hist, g->cfg.history, g->cfg.history_max,
 	    g->ev >= 0 ? event_program((enum event)g->ev) : g->label,
 	    g->ev >= 0 ? event_name((enum event)g->ev) : NULL);
-	g->hist.deadline = g->deadline;	/* the lock is not waited past it */
+	g->hist.deadline = g->cx.deadline;	/* the lock is not waited past it */
 	history_arm(&g->hist, GATE_TERM_REASON);
 }
 
@@ -367,29 +324,18 @@ gate_history(struct gate *g)
 static int
 gate_outcome(struct gate *g, int rc, int *skip, char *msg, size_t len)
 {
-	const char *key = NULL, *what;
-	int action;
-
 	*skip = 0;
-	if (rc == GATE_LEAVING) {
-		action = lifecycle_action(&g->cfg, g->ev, g->lifecycle, &key);
-		what = lifecycle_leaving(g->lifecycle) ? "instance is leaving" :
-		    "instance is not in service";
-		*skip = action != ON_STATE_FAIL;
-		/* a cut message is still a message: truncation is fine */
-		if (snprintf(msg, len, "%s (target lifecycle state %s): %s; "
-		    "%s = %s", what, g->lifecycle, *skip ? "not checking" :
-		    "failing", key ? key : "policy", *skip ? "skip" : "fail")
-		    < 0)
-			text_copy(msg, what, len);
+	if (rc == CHECK_LEAVING) {
+		text_copy(msg, g->cx.leave_msg, len);
+		*skip = g->cx.leave_skip;
 		return *skip ? ST_OK : ST_FAIL;
 	}
 	if (rc != ST_OK) {
-		text_copy(msg, g->st.msg, len);
+		text_copy(msg, g->cx.st.msg, len);
 		return rc;
 	}
-	if (snprintf(msg, len, "%s (%.1fs)", g->summary[0] ? g->summary :
-	    "nothing to check", gate_elapsed(g)) < 0)
+	if (snprintf(msg, len, "%s (%.1fs)", g->cx.summary[0] ?
+	    g->cx.summary : "nothing to check", check_elapsed(&g->cx)) < 0)
 		text_copy(msg, "passed", len);
 	return ST_OK;
 }
@@ -408,10 +354,10 @@ gate_end(struct gate *g, int rc, int facts)
 
 	code = gate_outcome(g, rc, &skip, msg, sizeof(msg));
 	if (g->hist.on) {
-		history_facts(&g->hist, facts ? g->instance_id : NULL,
-		    g->lifecycle, facts && g->have_marker ? g->marker.digest :
-		    NULL, facts && g->have_marker ? g->marker.finished_at :
-		    NULL);
+		history_facts(&g->hist, facts ? g->cx.instance_id : NULL,
+		    g->cx.lifecycle, facts && g->cx.have_marker ?
+		    g->cx.marker.digest : NULL, facts && g->cx.have_marker ?
+		    g->cx.marker.finished_at : NULL);
 		/* documented: history never changes a verdict or exit code */
 		if (history_record(&g->hist, code, skip, msg,
 		    proc_elapsed_ms(), &hst) != ST_OK)
@@ -435,9 +381,9 @@ gate_verdict(struct gate *g, int rc)
 		pthread_cond_broadcast(&gate_end_cond);
 	pthread_mutex_unlock(&gate_end_lock);
 	if (gate_watcher != NULL) {
-		/* at most one IMDS read (GATE_LIFECYCLE_BUDGET_MS) away */
+		/* at most one IMDS read (CHECK_WATCH_BUDGET_MS) away */
 		pthread_join(gate_watcher->tid, NULL);
-		imds_free(&gate_watcher->imds);
+		imds_free(&gate_watcher->wcx.imds);
 		free(gate_watcher);
 		gate_watcher = NULL;
 	}
@@ -449,30 +395,32 @@ gate_finish(struct gate *g)
 {
 	int rc;
 
+	g->cx.imds_on = g->cfg.imds;
 	gate_history(g);
 	rc = gate_verdict(g, gate_run(g));
-	if (g->imds_ready)
-		imds_free(&g->imds);
+	if (g->cx.imds_ready)
+		imds_free(&g->cx.imds);
 	return rc;
 }
 
 int
 gate_main(int argc, char **argv, enum event ev)
 {
-	struct gate g;
+	static struct gate one;		/* a whole configuration: not on the stack */
+	struct gate *g = &one;
 	const char *cfgpath = NULL;
 	int c, rc;
 
 	proc_start(event_name(ev));
-	gate_init(&g, event_name(ev), argc > 0 ? argv[0] : NULL);
-	g.ev = ev;
+	gate_init(g, event_name(ev));
+	g->ev = g->cx.ev = ev;
 	while ((c = getopt(argc, argv, "c:hnV")) != -1) {
 		switch (c) {
 		case 'c':
 			cfgpath = optarg;
 			break;
 		case 'n':
-			g.check_mode = 1;
+			g->check_mode = 1;
 			break;
 		case 'h':
 			printf(gate_usage, event_program(ev), event_name(ev));
@@ -492,29 +440,29 @@ gate_main(int argc, char **argv, enum event ev)
 		    argv[optind], event_program(ev));
 		return ST_USAGE;
 	}
-	rc = config_load_for(&g.cfg, cfgpath, &g.st);
+	rc = config_load_for(&g->cfg, cfgpath, &g->cx.st);
 	if (rc != ST_OK)
-		return gate_verdict(&g, rc);	/* no history: its path is unknown */
-	if ((rc = gate_event_env(&g)) != ST_OK) {
-		if (!g.check_mode)
-			gate_history(&g);	/* a wrong appspec is a failed run */
-		return gate_verdict(&g, rc);
+		return gate_verdict(g, rc);	/* no history: its path is unknown */
+	if ((rc = gate_event_env(g)) != ST_OK) {
+		if (!g->check_mode)
+			gate_history(g);	/* a wrong appspec is a failed run */
+		return gate_verdict(g, rc);
 	}
-	g.checks = config_checks(&g.cfg, ev);
-	g.timeout = config_timeout(&g.cfg, ev);
-	if ((rc = gate_appspec(&g)) != ST_OK) {
-		if (!g.check_mode)
-			gate_history(&g);	/* it would fail every run */
-		return gate_verdict(&g, rc);
+	g->checks = config_checks(&g->cfg, ev);
+	g->cx.timeout = config_timeout(&g->cfg, ev);
+	if ((rc = gate_appspec(g)) != ST_OK) {
+		if (!g->check_mode)
+			gate_history(g);	/* it would fail every run */
+		return gate_verdict(g, rc);
 	}
 	/* the appspec's timeout runs from the agent's spawn, not from here */
-	g.deadline = (g.appspec_timeout > 0 ? appspec_spawned_ms() : g.start) +
-	    g.timeout * 1000;
-	gate_plan(&g);
-	if (g.check_mode) {
+	g->cx.deadline = (g->appspec_timeout > 0 ? appspec_spawned_ms() :
+	    g->cx.start) + g->cx.timeout * 1000;
+	gate_plan(g);
+	if (g->check_mode) {
 		out_verdict(0, 0, "configuration is valid (check mode: nothing "
 		    "verified)");
 		return ST_OK;
 	}
-	return gate_finish(&g);
+	return gate_finish(g);
 }

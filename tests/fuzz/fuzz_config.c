@@ -6,12 +6,25 @@
  */
 #include "fuzz.h"
 
+#include "checks/drain.h"
+#include "checks/health.h"
+#include "checks/lifecycle.h"
+#include "checks/marker.h"
+#include "checks/tags.h"
 #include "run/config.h"
+#include "run/registry.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config c;
+	const struct marker_conf *mk = config_conf(&c, &check_marker);
+	const struct tags_conf *tg = config_conf(&c, &check_tags);
+	const struct health_conf *hl = config_conf(&c, &check_health);
+	const struct drain_conf *dr = config_conf(&c, &check_drain);
+	const struct lifecycle_conf *lc = config_conf(&c, &check_lifecycle);
+	int has_health = (c.configured & registry_bit("health")) != 0;
+	int has_drain = (c.configured & registry_bit("drain")) != 0;
 	struct status st;
 	const char *path = fz_path(0, "cdgate.ini");
 	int rc, ev;
@@ -29,24 +42,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FZ_ASSERT(c.timeout >= 1 && c.timeout <= CONFIG_MAX_TIMEOUT);
-	FZ_ASSERT(c.ntags <= CAP_TAGS);
-	FZ_ASSERT(c.health_nheaders <= HEALTH_MAX_HEADERS);
-	FZ_ASSERT(c.ndrain_ports <= DRAIN_MAX_PORTS);
-	FZ_ASSERT(c.marker_path[0] == '/');
+	has_health = (c.configured & registry_bit("health")) != 0;
+	has_drain = (c.configured & registry_bit("drain")) != 0;
+	FZ_ASSERT(tg->ntags <= CAP_TAGS);
+	FZ_ASSERT(hl->nheaders <= HEALTH_MAX_HEADERS);
+	FZ_ASSERT(dr->nports <= DRAIN_MAX_PORTS);
+	FZ_ASSERT(mk->path[0] == '/');
 	FZ_ASSERT(c.history[0] == '\0' || c.history[0] == '/');
-	FZ_ASSERT(!c.has_drain || c.ndrain_ports > 0);
-	FZ_ASSERT(!c.has_health || c.health_url[0] || c.health_tcp[0]);
-	for (i = 0; i < c.ntags; i++)
-		FZ_ASSERT(strlen(c.tags[i].key) < sizeof(c.tags[i].key));
-	for (i = 0; i < c.ndrain_ports; i++)
-		FZ_ASSERT(c.drain_ports[i] >= 1);
+	FZ_ASSERT(!has_drain || dr->nports > 0);
+	FZ_ASSERT(!has_health || hl->url[0] || hl->tcp[0]);
+	for (i = 0; i < tg->ntags; i++)
+		FZ_ASSERT(strlen(tg->tags[i].key) < sizeof(tg->tags[i].key));
+	for (i = 0; i < dr->nports; i++)
+		FZ_ASSERT(dr->ports[i] >= 1);
 	for (ev = 0; ev < EV_COUNT; ev++) {
 		long t = config_timeout(&c, (enum event)ev);
 		unsigned chk = config_checks(&c, (enum event)ev);
-		int ot = config_on_terminating(&c, (enum event)ev);
+		int ot = lifecycle_on_terminating(lc, ev);
 
 		FZ_ASSERT(t >= 1 && t <= CONFIG_MAX_TIMEOUT);
-		FZ_ASSERT(chk != 0 && chk < (1u << CHK_COUNT));
+		FZ_ASSERT(chk != 0 && (chk & ~registry_all()) == 0);
 		FZ_ASSERT(ot == ON_TERM_SKIP || ot == ON_TERM_FAIL);
 	}
 	return 0;

@@ -14,10 +14,23 @@
 #include "run/config.h"
 #include "base/event.h"
 #include "base/status.h"
+#include "checks/drain.h"
+#include "checks/health.h"
+#include "checks/lifecycle.h"
+#include "checks/marker.h"
+#include "checks/tags.h"
+#include "run/registry.h"
 #include "testlib.h"
+
+/* each check's conf in a configuration */
+#define LC(c) ((const struct lifecycle_conf *)config_conf((c), &check_lifecycle))
+#define MK(c) ((const struct marker_conf *)config_conf((c), &check_marker))
+#define TG(c) ((const struct tags_conf *)config_conf((c), &check_tags))
+#define HL(c) ((const struct health_conf *)config_conf((c), &check_health))
+#define DR(c) ((const struct drain_conf *)config_conf((c), &check_drain))
 #include "base/text.h"
 
-#define DESIGN_CHECKS (CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH)
+#define DESIGN_CHECKS (registry_bit("lifecycle") | registry_bit("marker") | registry_bit("tags") | registry_bit("health"))
 #define HEX64 "0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef"
 
@@ -50,23 +63,23 @@ chk_defaults(const struct config *c)
 	int i;
 
 	assert_int_equal(c->timeout, CONFIG_DEFAULT_TIMEOUT);
-	assert_int_equal(c->on_terminating, ON_TERM_SKIP);
+	assert_int_equal(LC(c)->on_terminating, ON_TERM_SKIP);
 	assert_int_equal(c->imds, 1);
-	assert_string_equal(c->marker_path, CONFIG_DEFAULT_MARKER);
-	assert_int_equal(c->cloud_init, 0);
-	assert_string_equal(c->cloud_init_result, CONFIG_CLOUD_INIT_RESULT);
-	assert_string_equal(c->cloud_init_status, CONFIG_CLOUD_INIT_STATUS);
-	assert_string_equal(c->digest, "");
-	assert_int_equal(c->tags_source, TAGS_AUTO);
-	assert_int_equal(c->ntags, 0);
-	assert_int_equal(c->has_health, 0);
+	assert_string_equal(MK(c)->path, MARKER_DEFAULT_PATH);
+	assert_int_equal(MK(c)->cloud_init, 0);
+	assert_string_equal(MK(c)->cloud_init_result, MARKER_CLOUD_INIT_RESULT);
+	assert_string_equal(MK(c)->cloud_init_status, MARKER_CLOUD_INIT_STATUS);
+	assert_string_equal(MK(c)->digest, "");
+	assert_int_equal(TG(c)->source, TAGS_AUTO);
+	assert_int_equal(TG(c)->ntags, 0);
+	assert_int_equal(((c)->configured & registry_bit("health")), 0);
 	for (i = 0; i < EV_COUNT; i++) {
 		assert_int_equal(c->ev[i].checks_set, 0);
 		assert_int_equal(c->ev[i].timeout, 0);
-		assert_int_equal(c->ev[i].on_terminating, -1);
+		assert_int_equal(LC(c)->ev_on_terminating[i], -1);
 		assert_int_equal(config_timeout(c, (enum event)i),
 		    CONFIG_DEFAULT_TIMEOUT);
-		assert_int_equal(config_on_terminating(c, (enum event)i),
+		assert_int_equal(lifecycle_on_terminating(LC(c), (enum event)i),
 		    ON_TERM_SKIP);
 	}
 }
@@ -87,15 +100,15 @@ chk_timeout_3600(const struct config *c)
 static void
 chk_on_term_fail(const struct config *c)
 {
-	assert_int_equal(c->on_terminating, ON_TERM_FAIL);
-	assert_int_equal(config_on_terminating(c, EV_AFTER_INSTALL),
+	assert_int_equal(LC(c)->on_terminating, ON_TERM_FAIL);
+	assert_int_equal(lifecycle_on_terminating(LC(c), EV_AFTER_INSTALL),
 	    ON_TERM_FAIL);
 }
 
 static void
 chk_on_term_skip(const struct config *c)
 {
-	assert_int_equal(c->on_terminating, ON_TERM_SKIP);
+	assert_int_equal(LC(c)->on_terminating, ON_TERM_SKIP);
 }
 
 static void
@@ -107,51 +120,51 @@ chk_imds_no(const struct config *c)
 static void
 chk_marker(const struct config *c)
 {
-	assert_string_equal(c->marker_path, "/srv/app/provisioned");
-	assert_int_equal(c->cloud_init, 1);
-	assert_string_equal(c->cloud_init_result, "/x/result.json");
-	assert_string_equal(c->cloud_init_status, "/x/status.json");
-	assert_string_equal(c->digest, "sha256:" HEX64);
+	assert_string_equal(MK(c)->path, "/srv/app/provisioned");
+	assert_int_equal(MK(c)->cloud_init, 1);
+	assert_string_equal(MK(c)->cloud_init_result, "/x/result.json");
+	assert_string_equal(MK(c)->cloud_init_status, "/x/status.json");
+	assert_string_equal(MK(c)->digest, "sha256:" HEX64);
 }
 
 static void
 chk_digest_lowered(const struct config *c)
 {
-	assert_string_equal(c->digest, "sha256:" HEX64);
+	assert_string_equal(MK(c)->digest, "sha256:" HEX64);
 }
 
 static void
 chk_tags(const struct config *c)
 {
-	assert_int_equal(c->tags_source, TAGS_EC2);
-	assert_int_equal(c->ntags, 3);
-	assert_string_equal(c->tags[0].key, "Role");
-	assert_string_equal(c->tags[0].glob, "api");
-	assert_string_equal(c->tags[1].key, "Env");
-	assert_string_equal(c->tags[1].glob, "prod-*");
-	assert_string_equal(c->tags[2].key, "Cost Center");
-	assert_string_equal(c->tags[2].glob, "");
+	assert_int_equal(TG(c)->source, TAGS_EC2);
+	assert_int_equal(TG(c)->ntags, 3);
+	assert_string_equal(TG(c)->tags[0].key, "Role");
+	assert_string_equal(TG(c)->tags[0].glob, "api");
+	assert_string_equal(TG(c)->tags[1].key, "Env");
+	assert_string_equal(TG(c)->tags[1].glob, "prod-*");
+	assert_string_equal(TG(c)->tags[2].key, "Cost Center");
+	assert_string_equal(TG(c)->tags[2].glob, "");
 }
 
 static void
 chk_source_imds(const struct config *c)
 {
-	assert_int_equal(c->tags_source, TAGS_IMDS);
-	assert_int_equal(c->ntags, 0);
+	assert_int_equal(TG(c)->source, TAGS_IMDS);
+	assert_int_equal(TG(c)->ntags, 0);
 }
 
 static void
 chk_source_auto(const struct config *c)
 {
-	assert_int_equal(c->tags_source, TAGS_AUTO);
+	assert_int_equal(TG(c)->source, TAGS_AUTO);
 }
 
 static void
 chk_health(const struct config *c)
 {
-	assert_int_equal(c->has_health, 1);
-	assert_string_equal(c->health_url, "http://127.0.0.1:8080/health");
-	assert_string_equal(c->health_body, "ok");
+	assert_true((c)->configured & registry_bit("health"));
+	assert_string_equal(HL(c)->url, "http://127.0.0.1:8080/health");
+	assert_string_equal(HL(c)->body, "ok");
 }
 
 static void
@@ -161,11 +174,11 @@ chk_event_override(const struct config *c)
 	int i;
 
 	assert_int_equal(e->checks_set, 1);
-	assert_int_equal(e->checks, CHK_LIFECYCLE | CHK_MARKER);
+	assert_int_equal(e->checks, registry_bit("lifecycle") | registry_bit("marker"));
 	assert_int_equal(config_checks(c, EV_BEFORE_INSTALL),
-	    CHK_LIFECYCLE | CHK_MARKER);
+	    registry_bit("lifecycle") | registry_bit("marker"));
 	assert_int_equal(config_timeout(c, EV_BEFORE_INSTALL), 120);
-	assert_int_equal(config_on_terminating(c, EV_BEFORE_INSTALL),
+	assert_int_equal(lifecycle_on_terminating(LC(c), EV_BEFORE_INSTALL),
 	    ON_TERM_FAIL);
 	/* the other events keep [gate] and their defaults */
 	for (i = 0; i < EV_COUNT; i++) {
@@ -173,7 +186,7 @@ chk_event_override(const struct config *c)
 			continue;
 		assert_int_equal(c->ev[i].checks_set, 0);
 		assert_int_equal(config_timeout(c, (enum event)i), 600);
-		assert_int_equal(config_on_terminating(c, (enum event)i),
+		assert_int_equal(lifecycle_on_terminating(LC(c), (enum event)i),
 		    ON_TERM_SKIP);
 	}
 }
@@ -182,18 +195,18 @@ static void
 chk_event_commas(const struct config *c)
 {
 	assert_int_equal(config_checks(c, EV_AFTER_ALLOW_TRAFFIC),
-	    CHK_LIFECYCLE | CHK_TAGS | CHK_HEALTH);
+	    registry_bit("lifecycle") | registry_bit("tags") | registry_bit("health"));
 	assert_int_equal(config_checks(c, EV_BEFORE_INSTALL) & DESIGN_CHECKS,
-	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS);
+	    registry_bit("lifecycle") | registry_bit("marker") | registry_bit("tags"));
 }
 
 /* [gate] on_terminating = fail, an event says skip: the event wins */
 static void
 chk_event_on_term_skip(const struct config *c)
 {
-	assert_int_equal(config_on_terminating(c, EV_VALIDATE_SERVICE),
+	assert_int_equal(lifecycle_on_terminating(LC(c), EV_VALIDATE_SERVICE),
 	    ON_TERM_SKIP);
-	assert_int_equal(config_on_terminating(c, EV_BEFORE_INSTALL),
+	assert_int_equal(lifecycle_on_terminating(LC(c), EV_BEFORE_INSTALL),
 	    ON_TERM_FAIL);
 	assert_int_equal(config_timeout(c, EV_VALIDATE_SERVICE), 30);
 }
@@ -203,32 +216,32 @@ chk_design_example(const struct config *c)
 {
 	assert_int_equal(c->timeout, 300);
 	assert_int_equal(c->imds, 1);
-	assert_string_equal(c->marker_path, "/var/lib/cdgate/provisioned");
-	assert_int_equal(c->ntags, 1);
-	assert_string_equal(c->tags[0].key, "Role");
-	assert_int_equal(c->has_health, 1);
+	assert_string_equal(MK(c)->path, "/var/lib/cdgate/provisioned");
+	assert_int_equal(TG(c)->ntags, 1);
+	assert_string_equal(TG(c)->tags[0].key, "Role");
+	assert_true((c)->configured & registry_bit("health"));
 	assert_int_equal(config_checks(c, EV_BEFORE_INSTALL),
-	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS);
+	    registry_bit("lifecycle") | registry_bit("marker") | registry_bit("tags"));
 	assert_int_equal(config_timeout(c, EV_BEFORE_INSTALL), 120);
 	assert_int_equal(config_checks(c, EV_VALIDATE_SERVICE) & DESIGN_CHECKS,
-	    CHK_LIFECYCLE | CHK_HEALTH);
+	    registry_bit("lifecycle") | registry_bit("health"));
 }
 
 static void
 chk_long_tag_key(const struct config *c)
 {
-	assert_int_equal(c->ntags, 2);
-	assert_int_equal(strlen(c->tags[0].key), CAP_TAG_KEY);
+	assert_int_equal(TG(c)->ntags, 2);
+	assert_int_equal(strlen(TG(c)->tags[0].key), CAP_TAG_KEY);
 	/* 128 characters of two bytes each */
-	assert_int_equal(strlen(c->tags[1].key), 2 * CAP_TAG_KEY);
+	assert_int_equal(strlen(TG(c)->tags[1].key), 2 * CAP_TAG_KEY);
 }
 
 static void
 chk_crlf(const struct config *c)
 {
 	assert_int_equal(c->timeout, 60);
-	assert_string_equal(c->marker_path, "/m");
-	assert_string_equal(c->tags[0].glob, "api");
+	assert_string_equal(MK(c)->path, "/m");
+	assert_string_equal(TG(c)->tags[0].glob, "api");
 }
 
 struct good_case {
@@ -352,7 +365,7 @@ test_booleans(void **state)
 		    "cloud_init = %s\n", vals[i].v, vals[i].v);
 		CHECK_INT(vals[i].v, load_text(x, text, &c, &st), ST_OK);
 		CHECK_INT(vals[i].v, c->imds, vals[i].want);
-		CHECK_INT(vals[i].v, c->cloud_init, vals[i].want);
+		CHECK_INT(vals[i].v, MK(c)->cloud_init, vals[i].want);
 		free(c);
 	}
 }
@@ -518,7 +531,7 @@ test_at_most_cap_tags(void **state)
 		used += (size_t)snprintf(text + used, sizeof(text) - used,
 		    "k%d = v%d\n", i, i);
 	assert_int_equal(load_text(x, text, &c, &st), ST_OK);
-	assert_int_equal(c->ntags, CAP_TAGS);
+	assert_int_equal(TG(c)->ntags, CAP_TAGS);
 	free(c);
 	snprintf(text + used, sizeof(text) - used, "one = more\n");
 	assert_int_equal(load_text(x, text, &c, &st), ST_CONFIG);
@@ -543,7 +556,7 @@ test_long_lines(void **state)
 	memset(text + n, 'a', CAP_INI_LINE - 7);
 	text[n + CAP_INI_LINE - 7] = '\0';
 	assert_int_equal(load_text(x, text, &c, &st), ST_OK);
-	assert_int_equal(strlen(c->tags[0].glob), CAP_INI_LINE - 7);
+	assert_int_equal(strlen(TG(c)->tags[0].glob), CAP_INI_LINE - 7);
 	free(c);
 	text[n + CAP_INI_LINE - 7] = 'a';
 	text[n + CAP_INI_LINE - 6] = '\0';
@@ -559,32 +572,46 @@ test_long_lines(void **state)
 
 struct checks_case {
 	enum event ev;
-	unsigned plain, health;	/* without and with [health] */
+	const char *plain, *health;	/* without and with [health] */
 };
 
 static const struct checks_case checks_cases[] = {
-	{ EV_APPLICATION_STOP, CHK_LIFECYCLE, CHK_LIFECYCLE },
-	{ EV_BEFORE_INSTALL, CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS,
-	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS },
-	{ EV_AFTER_INSTALL, CHK_LIFECYCLE, CHK_LIFECYCLE },
-	{ EV_APPLICATION_START, CHK_LIFECYCLE, CHK_LIFECYCLE },
-	{ EV_VALIDATE_SERVICE, CHK_LIFECYCLE, CHK_LIFECYCLE | CHK_HEALTH },
-	{ EV_BEFORE_BLOCK_TRAFFIC, CHK_LIFECYCLE, CHK_LIFECYCLE },
-	{ EV_AFTER_BLOCK_TRAFFIC, CHK_LIFECYCLE, CHK_LIFECYCLE },
-	{ EV_BEFORE_ALLOW_TRAFFIC, CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS,
-	    CHK_LIFECYCLE | CHK_MARKER | CHK_TAGS | CHK_HEALTH },
-	{ EV_AFTER_ALLOW_TRAFFIC, CHK_LIFECYCLE, CHK_LIFECYCLE },
+	{ EV_APPLICATION_STOP, "lifecycle", "lifecycle" },
+	{ EV_BEFORE_INSTALL, "lifecycle marker tags", "lifecycle marker tags" },
+	{ EV_AFTER_INSTALL, "lifecycle", "lifecycle" },
+	{ EV_APPLICATION_START, "lifecycle", "lifecycle" },
+	{ EV_VALIDATE_SERVICE, "lifecycle", "lifecycle health" },
+	{ EV_BEFORE_BLOCK_TRAFFIC, "lifecycle", "lifecycle" },
+	{ EV_AFTER_BLOCK_TRAFFIC, "lifecycle", "lifecycle" },
+	{ EV_BEFORE_ALLOW_TRAFFIC, "lifecycle marker tags",
+	    "lifecycle marker tags health" },
+	{ EV_AFTER_ALLOW_TRAFFIC, "lifecycle", "lifecycle" },
 };
+
+/* The bits of blank-separated check names. */
+static unsigned
+names_bits(const char *names)
+{
+	char buf[128], *tok, *save = NULL;
+	unsigned bits = 0;
+
+	snprintf(buf, sizeof(buf), "%s", names);
+	for (tok = strtok_r(buf, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save))
+		bits |= registry_bit(tok);
+	return bits;
+}
 
 static void
 test_default_checks_per_event(void **state)
 {
 	struct tl_fx *x = *state;
-	struct config *plain, *health;
+	struct config *plain, *health, *defaults;
 	struct status st;
 	size_t i;
 
 	assert_int_equal(NELEM(checks_cases), EV_COUNT);
+	assert_non_null(defaults = malloc(sizeof(*defaults)));
 	assert_int_equal(load_text(x, "", &plain, &st), ST_OK);
 	assert_int_equal(load_text(x, "[health]\nurl = http://127.0.0.1/\n",
 	    &health, &st), ST_OK);
@@ -593,15 +620,17 @@ test_default_checks_per_event(void **state)
 		const char *what = event_name(k->ev);
 
 		CHECK_INT(what, config_checks(plain, k->ev) & DESIGN_CHECKS,
-		    k->plain);
+		    names_bits(k->plain));
 		CHECK_INT(what, config_checks(health, k->ev) & DESIGN_CHECKS,
-		    k->health);
+		    names_bits(k->health));
 		/* the built-in defaults are the same as an empty file */
+		config_defaults(defaults);
 		CHECK_INT(what, config_checks(plain, k->ev),
-		    event_default_checks(k->ev, 0, 0));
+		    config_checks(defaults, k->ev));
 	}
 	free(plain);
 	free(health);
+	free(defaults);
 }
 
 /* checks = in an event section replaces its defaults, for every event,
@@ -623,7 +652,7 @@ test_checks_override_every_event(void **state)
 		CHECK_INT(what, load_text(x, text, &c, &st), ST_OK);
 		for (j = 0; j < EV_COUNT; j++)
 			CHECK_INT(what, config_checks(c, (enum event)j),
-			    i == j ? CHK_TAGS : config_checks(d,
+			    i == j ? registry_bit("tags") : config_checks(d,
 			    (enum event)j));
 		free(c);
 	}
@@ -926,7 +955,7 @@ test_load_parent(void **state)
 	c = load_as(t.self, ST_OK);
 	assert_string_equal(c->path, t.parent);
 	assert_int_equal(c->timeout, 33);
-	assert_string_equal(c->marker_path, CONFIG_DEFAULT_MARKER);
+	assert_string_equal(MK(c)->path, MARKER_DEFAULT_PATH);
 	free(c);
 }
 

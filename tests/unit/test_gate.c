@@ -66,15 +66,15 @@ test_exit_code_table(void **state)
 	out_label("BeforeInstall");
 	for (i = 0; i < NELEM(code_cases); i++) {
 		const struct code_case *c = &code_cases[i];
-		struct gate g;
+		static struct gate g;	/* a whole configuration */
 		const char *out;
 
-		gate_init(&g, "BeforeInstall", NULL);
+		gate_init(&g, "BeforeInstall");
 		g.ev = EV_BEFORE_INSTALL;
 		config_defaults(&g.cfg);
 		g.cfg.history[0] = '\0';	/* no history file */
 		if (c->status != ST_OK)
-			status_set(&g.st, c->status, "the reason of %s",
+			status_set(&g.cx.st, c->status, "the reason of %s",
 			    c->what);
 		out = verdict_of(&g, c->status, &code);
 		CHECK_INT(c->what, code, c->exit);

@@ -52,7 +52,7 @@ static const struct eval_case eval_cases[] = {
 };
 
 static size_t
-fill_req(struct config_tag *t, const struct kv *kv)
+fill_req(struct tags_rule *t, const struct kv *kv)
 {
 	size_t n;
 
@@ -78,7 +78,7 @@ fill_tags(struct markerfile_tag *t, const struct kv *kv)
 static void
 test_evaluate(void **state)
 {
-	static struct config_tag req[MAXT];
+	static struct tags_rule req[MAXT];
 	static struct markerfile_tag mk[MAXT], live[MAXT];
 	struct tags_eval ev;
 	size_t i, nr, nm, nl, got;
@@ -104,7 +104,7 @@ test_evaluate(void **state)
 static void
 test_evaluate_long_values_cut(void **state)
 {
-	static struct config_tag req[1];
+	static struct tags_rule req[1];
 	static struct markerfile_tag live[1];
 	struct tags_eval ev;
 	char big[CAP_TAG_VALUE + 1];
@@ -124,7 +124,7 @@ test_evaluate_long_values_cut(void **state)
 static void
 test_evaluate_many_problems_fit(void **state)
 {
-	static struct config_tag req[CAP_TAGS];
+	static struct tags_rule req[CAP_TAGS];
 	struct tags_eval ev;
 	size_t i;
 

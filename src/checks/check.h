@@ -1,0 +1,136 @@
+/*
+ * check.h: what a check is.  Every check is one file pair in src/checks/
+ * and one row of the registry (run/registry.c); docs/dev/checks.md says
+ * how to add one.
+ *
+ * A check (struct check_def):
+ * - owns its configuration: its own section of cdgate.ini ([marker],
+ *   [health], ...) and/or keys in [gate] and the event sections
+ *   (on_terminating, ...); it gives their defaults, parses each value and
+ *   validates the whole after the file, in its own conf struct, which the
+ *   configuration stores for it (run/config.h) and never looks into;
+ * - says whether it runs by default for an event, knowing whether its
+ *   section was configured;
+ * - runs against a narrow context (struct check_ctx): the deadline, the
+ *   instance metadata client, the instance id, the facts gathered so far
+ *   and the status; never the whole run;
+ * - may be watched: while the later checks wait, the runner calls its
+ *   watch every CHECK_WATCH_EVERY_MS from a thread of its own, with a
+ *   context of that thread, so that a change (the instance leaving) ends
+ *   the run within 3 s, whatever the main thread is blocked in.
+ * A check returns ST_OK, CHECK_LEAVING (check_leave: the run ends now as a
+ * skip or a failure, with its message) or a failure in cx->st.  It prints
+ * progress lines (out_info); only the runner prints the verdict.
+ */
+#ifndef CDGATE_CHECK_H
+#define CDGATE_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aws/imds.h"
+#include "base/caps.h"
+#include "base/inifile.h"
+#include "base/status.h"
+#include "base/watch.h"
+#include "fmt/markerfile.h"
+
+/*
+ * The watch calls every watched check this often; with CHECK_WATCH_BUDGET_MS
+ * for one read, a change ends the run within 1.5 + 0.8 s (the promise is
+ * 3 s).  A read that failed (a slow or refused IMDS) is tried again after
+ * CHECK_WATCH_RETRY_MS, not a whole interval later.
+ */
+#define CHECK_WATCH_EVERY_MS 1500
+#define CHECK_WATCH_BUDGET_MS 800	/* time one watch read may take */
+#define CHECK_WATCH_RETRY_MS 300	/* after a failed read */
+#define CHECK_HEARTBEAT_MS 60000	/* "still waiting" lines */
+/* a check's result: the run ends now (skip or fail), see check_leave */
+#define CHECK_LEAVING 200
+/* a key handler's answer for a key that is not the check's */
+#define CHECK_KEY_NOT_MINE 1
+/* where a key handler's key is: its own section, [gate], or an event
+ * section (the event's number, 0 and up) */
+#define CHECK_IN_SECTION (-2)
+#define CHECK_IN_GATE (-1)
+
+struct check_ctx {
+	int ev;				/* enum event, or -1 (a helper) */
+	long timeout;			/* seconds: the deadline in force */
+	int64_t start, deadline;	/* mono_ms */
+	int imds_on;			/* [gate] imds */
+	struct imds imds;
+	int imds_ready;
+	/* facts gathered so far (the history line, later checks) */
+	char instance_id[CAP_INSTANCE_ID];
+	char lifecycle[64];		/* last target lifecycle state read */
+	struct markerfile marker;	/* the marker that passed */
+	int have_marker;
+	char summary[CAP_MSG];		/* what passed, for the verdict */
+	struct status st;
+	/* a watch's progress line: the runner prints it (never after the
+	 * verdict) */
+	char said[CAP_MSG];
+	/* set by check_leave */
+	char leave_msg[CAP_MSG];
+	int leave_skip;
+	/* set by a check that wants its watch called from now on (a bit of
+	 * the registry order, given in run) */
+	unsigned watch_wanted;
+	unsigned self;			/* the running check's bit */
+	/* the runner's: called before the first wait (its SIGTERM line) */
+	void (*before_wait)(struct check_ctx *cx);
+	int waited;
+};
+
+struct check_def {
+	const char *name;	/* in "checks = ..." lists and messages */
+	const char *section;	/* its own section, or NULL */
+	const char *keys;	/* its section's keys, for messages */
+	const char *gate_keys;	/* its keys in [gate], or NULL */
+	const char *event_keys;	/* those allowed in event sections too */
+	size_t conf_size;	/* its conf struct (run/config.h stores it) */
+	void (*defaults)(void *conf);
+	/*
+	 * One key = value at where (CHECK_IN_SECTION, CHECK_IN_GATE or an
+	 * event): 0, CHECK_KEY_NOT_MINE, or inifile_error's result.
+	 */
+	int (*key)(void *conf, struct inifile *f, int where, const char *k,
+	    const char *v);
+	/* After the file (configured: its section was there); ST_OK or
+	 * ST_CONFIG naming path.  May be NULL. */
+	int (*validate)(const void *conf, int configured, const char *path,
+	    struct status *st);
+	/* 1 when it runs for event ev unless the event's checks say */
+	int (*by_default)(const void *conf, int configured, int ev);
+	int (*run)(struct check_ctx *cx, const void *conf);
+	/* May be NULL; as run, from the watch thread's context: ST_OK,
+	 * CHECK_LEAVING, or a failed read (tried again soon). */
+	int (*watch)(struct check_ctx *wcx, const void *conf);
+};
+
+/* Opens the IMDS client once; ST_OK or a failure (imds = no refused). */
+int check_imds(struct check_ctx *cx, const char *why);
+/* This instance's id from IMDS (cached in cx). */
+int check_instance_id(struct check_ctx *cx);
+/*
+ * Waits up to ms (cut at the deadline) or until w (may be NULL) sees a
+ * change.  ST_OK, or ST_OSERR in cx->st when the inotify wait itself fails.
+ */
+int check_wait(struct check_ctx *cx, struct watch *w, int64_t ms);
+/* Appends "; text" to the verdict summary. */
+void check_note(struct check_ctx *cx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Seconds elapsed since the start, for messages. */
+double check_elapsed(const struct check_ctx *cx);
+/* Ends the run: skip (exit 0) or fail, with this message; CHECK_LEAVING. */
+int check_leave(struct check_ctx *cx, int skip, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Asks for this check's watch to be called during the later waits. */
+void check_watch_me(struct check_ctx *cx);
+/* Parsers of common value types for key handlers: 0 or inifile_error. */
+int check_bool(struct inifile *f, const char *key, const char *v, int *out);
+int check_path(struct inifile *f, const char *key, const char *v, char *out,
+    size_t len);
+
+#endif
