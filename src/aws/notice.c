@@ -199,14 +199,16 @@ notice_json(const char *item, const char *body, size_t len,
 	*o = json_tokener_parse_ex(tok, body, (int)len);
 	end = json_tokener_get_parse_end(tok);
 	err = json_tokener_get_error(tok);
+	if (err == json_tokener_continue && end == len) {
+		/* a bare number or literal ends only at the end of input:
+		 * json-c is told so with a NUL */
+		*o = json_tokener_parse_ex(tok, "", 1);
+		err = json_tokener_get_error(tok);
+	}
 	json_tokener_free(tok);
-	if (*o == NULL || err != json_tokener_success) {
+	if (err != json_tokener_success) {	/* *o NULL is JSON null */
 		json_object_put(*o);
 		*o = NULL;
-		if (err == json_tokener_continue)
-			return status_set(st, ST_UNAVAIL, "%s '%s': not valid "
-			    "JSON (it ends early, %zu bytes)",
-			    notice_what(item), item, len);
 		return status_set(st, ST_UNAVAIL, "%s '%s': not valid JSON "
 		    "(%s at byte %zu)", notice_what(item), item,
 		    json_tokener_error_desc(err), end);
