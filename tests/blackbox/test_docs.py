@@ -464,6 +464,7 @@ MESSAGE_CALLS = {
 #    docs/troubleshooting.md says what to do with any of them.
 SOFTWARE_ONLY = {
     "cloud-init status '%s' cannot be reported",
+    "%s '%s': HTTP %ld",            # notice.c: imds_get answered ST_OK without 200/404
     "role item too long",
     "role credentials without instance metadata",
     "digest: 'SHA-256' update failed",

@@ -122,6 +122,52 @@ def test_imds_items(imds):
     assert imds_get(imds, "meta-data/instance-id", tok) == (200, INSTANCE.encode())
 
 
+SPOT = "meta-data/spot/instance-action"
+REBALANCE = "meta-data/events/recommendations/rebalance"
+SCHEDULED = "meta-data/events/maintenance/scheduled"
+
+
+def test_imds_notices_default_set_and_switched(imds):
+    tok = get_token(imds)
+    # defaults: no spot notice, no rebalance recommendation, no event
+    assert imds_get(imds, SPOT, tok)[0] == 404
+    assert imds_get(imds, REBALANCE, tok)[0] == 404
+    assert imds_get(imds, SCHEDULED, tok) == (200, b"[]")
+    assert b"spot/" not in imds_get(imds, "meta-data", tok)[1]
+    # set during a run: the next request sees it
+    imds.state.spot_action = {"action": "terminate", "time": "2026-12-06T12:00:00Z"}
+    imds.state.rebalance = {"noticeTime": "2026-12-06T11:58:00Z"}
+    event = {"NotBefore": "21 Jan 2019 09:00:43 GMT", "Code": "system-reboot",
+             "Description": "scheduled reboot",
+             "EventId": "instance-event-0d59937288b749b32",
+             "NotAfter": "21 Jan 2019 09:17:23 GMT", "State": "active"}
+    imds.state.scheduled_events = [event]
+    status, body = imds_get(imds, SPOT, tok)
+    assert status == 200 and json.loads(body) == imds.state.spot_action
+    assert json.loads(imds_get(imds, REBALANCE, tok)[1]) == \
+        {"noticeTime": "2026-12-06T11:58:00Z"}
+    assert json.loads(imds_get(imds, SCHEDULED, tok)[1]) == [event]
+    assert b"spot/" in imds_get(imds, "meta-data", tok)[1]
+    # verbatim bodies (malformed ones for the fail-closed tests), and 404
+    imds.state.spot_action = '{"action": "reboot"'
+    imds.state.scheduled_events = b"\xff["
+    imds.state.rebalance = ""
+    assert imds_get(imds, SPOT, tok) == (200, b'{"action": "reboot"')
+    assert imds_get(imds, SCHEDULED, tok) == (200, b"\xff[")
+    assert imds_get(imds, REBALANCE, tok) == (200, b"")
+    imds.state.scheduled_events = None
+    assert imds_get(imds, SCHEDULED, tok)[0] == 404
+    # faults apply to them like to any item
+    imds.state.oversized(SCHEDULED, count=1, size=2_000_000)
+    imds.state.scheduled_events = []
+    status, body = imds_get(imds, SCHEDULED, tok)
+    assert status == 200 and len(body) == 2_000_000 and body.startswith(b"[]")
+    imds.reset()
+    tok = get_token(imds)
+    assert imds_get(imds, SPOT, tok)[0] == 404
+    assert imds_get(imds, SCHEDULED, tok) == (200, b"[]")
+
+
 def test_imds_tags_modes(imds):
     tok = get_token(imds)
     status, keys = imds_get(imds, "meta-data/tags/instance", tok)
@@ -269,6 +315,13 @@ def test_imds_standalone_reloads_state(tmp_path):
         os.utime(sf, ns=(time.time_ns() + 10**9,) * 2)      # mtime surely changes
         assert imds_get(srv, "meta-data/instance-id", tok) == (200, b"i-00000000000000002")
         assert imds_get(srv, "meta-data/tags/instance/Role", tok)[0] == 429
+        assert imds_get(srv, SPOT, tok)[0] == 404
+        sf.write_text(json.dumps({"spot_action": {"action": "stop",
+                                                  "time": "2026-12-06T12:00:00Z"},
+                                  "scheduled_events": None}))
+        os.utime(sf, ns=(time.time_ns() + 2 * 10**9,) * 2)
+        assert json.loads(imds_get(srv, SPOT, tok)[1])["action"] == "stop"
+        assert imds_get(srv, SCHEDULED, tok)[0] == 404
     finally:
         p.terminate()
         p.wait(5)

@@ -245,6 +245,26 @@ def seeds():
         "dup": b"\x11hooks:\n  BeforeInstall: []\n  BeforeInstall:\n    - location: before-install\n"
                b"      timeout: 0\n      timeout: abc\n---\nhooks: {}\n",
     }
+    # notice: one reply body for the three parsers (and a time up to a NUL)
+    ev = ('{"NotBefore" : "21 Jan 2019 09:00:43 GMT", "Code" : "system-reboot", '
+          '"Description" : "scheduled reboot", "EventId" : "instance-event-0d59937288b749b32", '
+          '"NotAfter" : "21 Jan 2019 09:17:23 GMT", "State" : "%s"}')
+    s["notice"] = {
+        "spot": b'{"action": "terminate", "time": "2026-12-06T12:00:00Z"}',
+        "spot-hibernate": b'{"action": "hibernate", "time": "2026-12-06T12:00:00.123Z"}',
+        "rebalance": b'{"noticeTime": "2026-12-06T11:58:00Z"}',
+        "scheduled": ("[ \n  " + ev % "active" + " \n]").encode(),
+        "scheduled-empty": b"[]",
+        "scheduled-mixed": ("[" + ",".join([ev % "completed", ev % "active", ev % "canceled",
+                                             ev.replace("21 Jan", "1 Feb") % "active"]) + "]").encode(),
+        "scheduled-hostile": b'[{"Code": "x\\u001b[2J", "State": "active", "NotBefore": '
+                             b'"2019-01-21T09:00:43Z", "NotAfter": null, "Description": '
+                             b'"a\\u0000b\\udc80\xff\xfe\\ud800c", "EventId": "e\\n"}]',
+        "time-gmt": b"1 Feb 2019 09:00:43 GMT\0[]",
+        "time-iso": b"2000-02-29T23:59:59Z\0{}",
+        "deep": b"[" * 12 + b"]" * 12,
+        "null": b"null",
+    }
     return s
 
 

@@ -22,8 +22,18 @@ Guarantees (what a test may rely on):
   ``meta-data/autoscaling/target-lifecycle-state`` [lifecycle_state; None:
   404], ``meta-data/iam/security-credentials/`` (role name) and ``.../ROLE``
   (JSON Code, LastUpdated, Type, AccessKeyId, SecretAccessKey, Token,
-  Expiration) [role, credentials; role None: 404].  ``state.items`` adds or
-  overrides any item (value None: 404).  Anything else: 404.
+  Expiration) [role, credentials; role None: 404].  EC2's notices:
+  ``meta-data/spot/instance-action`` [spot_action: None (the default) 404,
+  a dict such as {"action": "terminate", "time": "2026-12-06T12:00:00Z"}
+  served as JSON, a str or bytes verbatim],
+  ``meta-data/events/recommendations/rebalance`` [rebalance: None (the
+  default) 404, a dict such as {"noticeTime": "..."} as JSON, str/bytes
+  verbatim] and ``meta-data/events/maintenance/scheduled``
+  [scheduled_events: a list of event dicts (Code, State, NotBefore,
+  NotAfter, Description, EventId; the default [] serves "[]") as JSON,
+  str/bytes verbatim, None 404]; like every field they may change during a
+  run.  ``state.items`` adds or overrides any item (value None: 404).
+  Anything else: 404.
 - Error bodies look like the real service's (a small HTML page).
 - Faults (see ``standin.common``) match the full path
   (``/latest/meta-data/tags/instance/Role``) or the item below ``/latest/``
@@ -109,6 +119,9 @@ def _defaults() -> dict:
         "lifecycle_state": "InService",     # None: 404 (not in a group)
         "role": DEFAULT_ROLE,               # None: no instance profile (404)
         "credentials": None,                # None: default_credentials()
+        "spot_action": None,                # dict (JSON)/str/bytes; None: 404
+        "rebalance": None,                  # dict (JSON)/str/bytes; None: 404
+        "scheduled_events": [],             # list (JSON)/str/bytes; None: 404
         "items": {},                        # item -> str/bytes/None overrides
         "max_ttl": MAX_TTL,
     }
@@ -229,9 +242,20 @@ class ImdsState(FaultSet):
         }
         if norm in simple:
             return simple[norm]
+        notices = {
+            "meta-data/spot/instance-action": self.spot_action,
+            "meta-data/events/recommendations/rebalance": self.rebalance,
+            "meta-data/events/maintenance/scheduled": self.scheduled_events,
+        }
+        if norm in notices:
+            value = notices[norm]
+            if value is None or isinstance(value, (str, bytes)):
+                return value
+            return json.dumps(value, indent=2)
         if norm == "meta-data":
-            return "ami-id\nautoscaling/\niam/\ninstance-id\ninstance-type\n" \
-                   "placement/\nservices/\ntags/"
+            return "ami-id\nautoscaling/\nevents/\niam/\ninstance-id\n" \
+                   "instance-type\nplacement/\nservices/\n" + \
+                   ("spot/\n" if self.spot_action is not None else "") + "tags/"
         if norm == "meta-data/tags/instance":
             mode = self.tags_mode
             if mode == "enabled":
