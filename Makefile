@@ -284,8 +284,14 @@ fuzz-smoke:
 # and broke the deadline tests' bounds.  valgrind, the fuzz smoke and the
 # portability checks run side by side; -O prints each one's output whole
 # when it ends.
+# The include graph of src/, bin/ and hooks/ (docs/dev/README.md): only
+# downward, no cycle.
+layers:
+	$(PYTHON) tools/layers
+
 check:
 	@sh tools/deps
+	$(PYTHON) tools/layers
 	@rm -rf $(RESULTS) $(ASAN_BUILD)/results $(FUZZ_BUILD)/results \
 	    $(CROSS_BUILD)/results
 	$(MAKE) -j2 all check-bins $(LEGACY_BIN)
@@ -396,6 +402,6 @@ clean:
 
 FORCE:
 
-.PHONY: all deps unit blackbox asan asan-build asan-blackbox check-bins \
+.PHONY: all deps layers unit blackbox asan asan-build asan-blackbox check-bins \
         valgrind fuzz fuzz-bins fuzz-smoke check portable \
         demo bundle install uninstall clean FORCE

@@ -7,15 +7,17 @@
 #include "checks/health.h"
 #include "checks/lifecycle.h"
 #include "checks/marker.h"
+#include "checks/notices.h"
 #include "checks/tags.h"
 
 /*
- * The order is the order they run in: lifecycle first (a leaving instance
- * is not waited on), the marker before the tags (the marker records tags
+ * The order is the order they run in: lifecycle first and EC2's notices
+ * (a leaving instance is not waited on), the marker before the tags (the marker records tags
  * to compare), the service's health before traffic, the drain last.
  */
 static const struct check_def *const registry[] = {
 	&check_lifecycle,
+	&check_notices,
 	&check_marker,
 	&check_tags,
 	&check_health,

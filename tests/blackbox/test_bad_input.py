@@ -274,7 +274,7 @@ def test_config_missing_everywhere_means_built_in_defaults(build, imds, tmp_path
         assert f"config '{etc}'" in r.stdout, r.describe()
     else:
         assert "config built-in defaults (no cdgate.ini found)" in r.stdout, r.describe()
-        assert "checks: lifecycle marker tags; deadline 300s" in r.stdout, r.describe()
+        assert "checks: lifecycle notices marker tags; deadline 300s" in r.stdout, r.describe()
         assert "marker: '/var/lib/cdgate/provisioned'" in r.stdout, r.describe()
     assert sum(imds.counts.values()) == 0, "check mode asks nothing"
 

@@ -138,7 +138,7 @@ def test_drain_passes_soon_after_connections_close(deploy, listener):
     assert any(ln.endswith(f"drain: 3 established connections on local ports "
                            f"{listener.port} 65000") for ln in res.output), res
     # default checks of AfterBlockTraffic with [drain]: lifecycle and drain
-    assert any(ln.endswith("checks: lifecycle drain; deadline 10s")
+    assert any(ln.endswith("checks: lifecycle notices drain; deadline 10s")
                for ln in res.output), res
     assert re.search(rf"PASS: lifecycle InService; drained \(ports {listener.port} "
                      r"65000\) \(\d\.\ds\)$", res.verdict), res
@@ -301,7 +301,7 @@ def test_drain_is_not_a_default_of_before_block_traffic(deploy, listener):
               program="before-block-traffic")
     assert_agent_clean(res, "PASS")
     assert res.elapsed < 2.0 + SLACK, res
-    assert any(ln.endswith("checks: lifecycle; deadline 10s") for ln in res.output), res
+    assert any(ln.endswith("checks: lifecycle notices; deadline 10s") for ln in res.output), res
     assert "drain" not in res.verdict, res
 
 

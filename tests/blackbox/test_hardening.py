@@ -60,6 +60,8 @@ WALL_CLOCK_ALLOWED = {
     ("src/base/mono.c", "mono_utc"): "prints the time",
     ("src/aws/creds.c", "creds_fresh"): "role credentials expire at a wall time",
     ("src/aws/ec2.c", "ec2_amz_date"): "SigV4 signs the wall time",
+    ("src/checks/notices.c", "notices_in"): "says how far a notice's time is",
+    ("src/checks/notices.c", "notices_scheduled"): "event windows are wall times",
 }
 WALL_RE = re.compile(r"\btime\s*\(\s*(NULL|&)|CLOCK_REALTIME|gettimeofday|\bclock\s*\(")
 

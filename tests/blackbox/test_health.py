@@ -568,7 +568,7 @@ def test_before_allow_traffic_marker_and_health_pass(deploy, service, tmp_path):
     res = run(deploy, cfg, program="before-allow-traffic")
     assert_agent_clean(res, "PASS")
     assert res.elapsed < 2.0 + SLACK, res
-    assert any(ln.endswith("checks: lifecycle marker tags health; deadline 10s")
+    assert any(ln.endswith("checks: lifecycle notices marker tags health; deadline 10s")
                for ln in res.output), res
     assert re.search(r"PASS: lifecycle InService; marker ok \([^)]*\); .*"
                      r"health ok, 1 attempt \(\d+\.\ds\)$", res.verdict), res
