@@ -81,6 +81,14 @@ WARN += -Werror
 endif
 HARDEN_CFLAGS  = -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
 HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
+# No function frame of the programs over 4 KiB, so that each runs under
+# `ulimit -s 128` (tests/blackbox/test_stack.py): large buffers live on
+# the heap.  For src/, bin/ and hooks/ only (the tests may keep big
+# frames), and not under the sanitizers, whose redzones grow every frame
+# past what the shipped programs use.  A warning, not yet an error: a few
+# functions of checks/health.c and run/config.c are still over (the
+# ulimit -s 128 test passes with them).
+FRAME_WARN = -Wframe-larger-than=4096 -Wno-error=frame-larger-than=
 
 # SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer (use a separate
 # BUILD, e.g. `make asan`); FUZZ=1: the same plus libFuzzer coverage, with
@@ -92,6 +100,7 @@ SAN_FLAGS += -fsanitize=fuzzer-no-link
 SANITIZE = 1
 endif
 ifneq ($(SANITIZE),)
+FRAME_WARN     =
 HARDEN_CFLAGS  = -fstack-protector-strong -fPIE $(SAN_FLAGS)
 HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
@@ -143,7 +152,7 @@ $(DROPIN): dist/systemd/$(DROPIN_D)/cdgate.conf.in $(BUILD)/dist/bindir
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(FRAME_WARN) -c -o $@ $<
 
 # The link-time libcurl (see PKG_LIBS): soname libcurl.so.4, no version
 # script, so no version nodes; never loaded at run time.
@@ -161,11 +170,13 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/hooks/%: hooks/%.c $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(FRAME_WARN) $(ALL_LDFLAGS) -o $@ $< \
+	    $(LIB) $(PKG_LIBS)
 
 $(BUILD)/bin/%: bin/%.c $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(FRAME_WARN) $(ALL_LDFLAGS) -o $@ $< \
+	    $(LIB) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h tests/fuzz/fake_http.h $(LIB) $(LINK_DEPS)
 	@mkdir -p $(@D)

@@ -29,6 +29,7 @@
 #include "base/text.h"
 
 #define MARK_MAX_DIGEST_PATHS 64
+#define MARK_RELAY_BUF 16384	/* the command's output, read at a time */
 
 static const char usage[] =
     "usage: cdgate-mark [-hnqV] [-c config] [--path FILE] [--instance-id ID]\n"
@@ -251,7 +252,7 @@ mark_facts(struct mark *k)
 static int
 mark_plan(struct mark *k)
 {
-	char text[CAP_MARKER_FILE];
+	char *text;
 	struct imds m;
 	int rc;
 
@@ -291,9 +292,16 @@ mark_plan(struct mark *k)
 	    k->ndigests, k->m.digest, &k->st)) != ST_OK)
 		return rc;
 	mono_utc(k->m.finished_at);
-	if ((rc = markerfile_format(&k->m, text, sizeof(text), &k->st)) != ST_OK)
+	/* on the heap: a marker long, it made the frame over 4 KiB */
+	if ((text = malloc(CAP_MARKER_FILE)) == NULL)
+		return status_set(&k->st, ST_OSERR, "out of memory");
+	if ((rc = markerfile_format(&k->m, text, CAP_MARKER_FILE, &k->st)) !=
+	    ST_OK) {
+		free(text);
 		return rc;
+	}
 	fputs(text, stdout);
+	free(text);
 	out_verdict(0, 0, "check mode: would write '%s'", k->path);
 	return ST_OK;
 }
@@ -341,20 +349,20 @@ mark_closefrom(int low)
 
 /*
  * Relays what the command writes to its pipe (non-blocking) to our stdout;
- * at most `max` bytes, 0 for as much as there is.  Returns 1 at end of file
+ * at most `max` bytes, 0 for as much as there is, through buf
+ * (MARK_RELAY_BUF bytes).  Returns 1 at end of file
  * (every writer gone), 0 when nothing more is there now.  Output that
  * cannot be written (stdout closed) is read and dropped, so the command
  * never blocks on a full pipe.
  */
 static int
-mark_relay(int fd, size_t max, int *out_ok)
+mark_relay(int fd, size_t max, char *buf, int *out_ok)
 {
-	char buf[16384];
 	size_t done = 0;
 	ssize_t r;
 
 	for (;;) {
-		r = read(fd, buf, sizeof(buf));
+		r = read(fd, buf, MARK_RELAY_BUF);
 		if (r == 0)
 			return 1;
 		if (r < 0)
@@ -387,17 +395,24 @@ mark_run(struct mark *k, int *status)
 {
 	struct pollfd pfd;
 	pid_t pid;
+	char *buf;
 	int p[2], ws, open_ = 1, out_ok = 1, r;
 
 	out_info("running: %s", k->run[0]);
-	if (pipe2(p, O_CLOEXEC) == -1)
+	/* the relay's buffer, once: on the heap, too large for a frame */
+	if ((buf = malloc(MARK_RELAY_BUF)) == NULL)
+		return status_set(&k->st, ST_OSERR, "out of memory");
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		free(buf);
 		return status_set(&k->st, ST_OSERR, "pipe: %s",
 		    strerror(errno));
+	}
 	/* proc.h: a clean signal mask and default dispositions in the
 	 * child, and no signal between the fork and proc_term_child */
 	if ((pid = proc_fork_group()) == -1) {
 		close(p[0]);
 		close(p[1]);
+		free(buf);
 		return status_set(&k->st, ST_OSERR, "fork: %s",
 		    strerror(errno));
 	}
@@ -426,6 +441,7 @@ mark_run(struct mark *k, int *status)
 		if (r == -1 && errno != EINTR) {
 			proc_term_child(0);
 			close(p[0]);
+			free(buf);
 			return status_set(&k->st, ST_OSERR, "waitpid: %s",
 			    strerror(errno));
 		}
@@ -433,7 +449,7 @@ mark_run(struct mark *k, int *status)
 			continue;
 		pfd.fd = p[0];
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 100) > 0 && mark_relay(p[0], 1 << 20,
+		if (poll(&pfd, 1, 100) > 0 && mark_relay(p[0], 1 << 20, buf,
 		    &out_ok))
 			open_ = 0;
 	}
@@ -441,8 +457,9 @@ mark_run(struct mark *k, int *status)
 	/* what it wrote before it ended is in the pipe: relay it, but not
 	 * the endless output of something it left running */
 	if (open_)
-		(void)mark_relay(p[0], 1 << 20, &out_ok);
+		(void)mark_relay(p[0], 1 << 20, buf, &out_ok);
 	close(p[0]);
+	free(buf);
 	k->m.ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
 	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)

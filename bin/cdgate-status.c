@@ -53,6 +53,9 @@ struct report {
 	int imds_ready;
 	int64_t deadline;
 	struct status st;
+	/* report_marker's marker: 77 KiB, too large for a frame; here in
+	 * main's static report (one, in the main thread) */
+	struct markerfile marker;
 };
 
 /* Adds key: s, or null when s is NULL or "". */
@@ -119,17 +122,17 @@ static void
 report_marker(struct report *r, struct json_object *mk)
 {
 	struct json_object *tags;
-	struct markerfile m;
+	struct markerfile *m = &r->marker;
 	struct status st;
 	int absent = 0, other = 0, rc;
 	size_t i;
 
-	memset(&m, 0, sizeof(m));
+	memset(m, 0, sizeof(*m));
 	js_str(mk, "path", r->mk->path);
-	rc = markerfile_read(r->mk->path, &m, &absent, &st);
+	rc = markerfile_read(r->mk->path, m, &absent, &st);
 	json_object_object_add(mk, "present", json_object_new_boolean(!absent));
 	if (rc == ST_OK)
-		rc = markerfile_verify(r->mk->path, &m, r->iid[0] ? r->iid :
+		rc = markerfile_verify(r->mk->path, m, r->iid[0] ? r->iid :
 		    NULL, r->mk->digest, &other, &st);
 	if (rc == ST_OK && r->cfg.imds && r->iid[0] == '\0') {
 		/* the hooks would fail here: valid is not known, not true */
@@ -142,18 +145,18 @@ report_marker(struct report *r, struct json_object *mk)
 		    json_object_new_boolean(rc == ST_OK));
 		js_str(mk, "reason", rc == ST_OK ? NULL : st.msg);
 	}
-	if (absent || (rc != ST_OK && m.finished_at[0] == '\0'))
+	if (absent || (rc != ST_OK && m->finished_at[0] == '\0'))
 		return;
-	js_str(mk, "status", m.ok ? "ok" : "failed");
-	js_str(mk, "instance_id", m.instance_id);
-	js_str(mk, "finished_at", m.finished_at);
-	js_str(mk, "digest", m.digest);
-	js_str(mk, "message", m.message);
-	if (!m.has_tags)
+	js_str(mk, "status", m->ok ? "ok" : "failed");
+	js_str(mk, "instance_id", m->instance_id);
+	js_str(mk, "finished_at", m->finished_at);
+	js_str(mk, "digest", m->digest);
+	js_str(mk, "message", m->message);
+	if (!m->has_tags)
 		return;
 	tags = json_object_new_object();
-	for (i = 0; i < m.ntags; i++)
-		js_str(tags, m.tags[i].key, m.tags[i].value);
+	for (i = 0; i < m->ntags; i++)
+		js_str(tags, m->tags[i].key, m->tags[i].value);
 	json_object_object_add(mk, "tags", tags);
 }
 

@@ -245,31 +245,42 @@ static int
 creds_fetch_role(struct creds *c, struct imds *m, int64_t deadline,
     struct status *st)
 {
-	char buf[CAP_IMDS_BODY], role[CREDS_CAP_ROLE], item[256];
+	char *buf, role[CREDS_CAP_ROLE], item[256];
 	unsigned long fetches = c->fetches;
 	long code;
 	size_t n;
 	int rc;
 
-	if ((rc = imds_get(m, CREDS_ROLE_ITEM, deadline, buf, sizeof(buf),
-	    &code, st)) != ST_OK)
-		return status_wrap(st, "instance role");
-	if (code == 404)
-		return status_set(st, ST_NOPERM, "no AWS credentials: "
+	/* one IMDS reply: on the heap, too large for a frame */
+	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	if ((rc = imds_get(m, CREDS_ROLE_ITEM, deadline, buf, CAP_IMDS_BODY,
+	    &code, st)) != ST_OK) {
+		rc = status_wrap(st, "instance role");
+		goto out;
+	}
+	if (code == 404) {
+		rc = status_set(st, ST_NOPERM, "no AWS credentials: "
 		    "AWS_ACCESS_KEY_ID is not set and the instance has no IAM "
 		    "role (instance profile); attach a role allowed "
 		    "ec2:DescribeTags (docs/iam.md)");
+		goto out;
+	}
 	n = strcspn(buf, "\r\n");
 	buf[n] = '\0';
 	text_trim(buf);
-	if (!creds_role_name_ok(buf))
-		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
+	if (!creds_role_name_ok(buf)) {
+		rc = status_set(st, ST_UNAVAIL, "instance metadata sent a "
 		    "malformed role name '%.80s'", buf);
+		goto out;
+	}
 	text_copy(role, buf, sizeof(role));
 	if (snprintf(item, sizeof(item), "%s%s", CREDS_ROLE_ITEM, role) >=
-	    (int)sizeof(item))
-		return status_set(st, ST_SOFTWARE, "role item too long");
-	rc = imds_get(m, item, deadline, buf, sizeof(buf), &code, st);
+	    (int)sizeof(item)) {
+		rc = status_set(st, ST_SOFTWARE, "role item too long");
+		goto out;
+	}
+	rc = imds_get(m, item, deadline, buf, CAP_IMDS_BODY, &code, st);
 	if (rc == ST_OK && code == 404)
 		rc = status_set(st, ST_NOPERM, "instance role '%s': instance "
 		    "metadata has no credentials for it (404)", role);
@@ -277,8 +288,10 @@ creds_fetch_role(struct creds *c, struct imds *m, int64_t deadline,
 		rc = creds_parse_role(c, role, buf, strlen(buf), st);
 	else
 		status_wrap(st, "instance role '%s'", role);
-	OPENSSL_cleanse(buf, sizeof(buf));
 	c->fetches = fetches + 1;
+out:
+	OPENSSL_cleanse(buf, CAP_IMDS_BODY);
+	free(buf);
 	return rc;
 }
 

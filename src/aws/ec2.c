@@ -326,22 +326,25 @@ static int
 ec2_imds_line(struct imds *m, const char *item, int64_t deadline, char *out,
     size_t len, struct status *st)
 {
-	char buf[CAP_IMDS_BODY];
+	char *buf;
 	long code;
 	int rc;
 
 	out[0] = '\0';
-	if ((rc = imds_get(m, item, deadline, buf, sizeof(buf), &code, st)) !=
-	    ST_OK)
-		return rc;
-	if (code == 404)
-		return ST_OK;
-	text_trim(buf);
-	if (strlen(buf) >= len)
-		return status_set(st, ST_UNAVAIL, "instance metadata item '%s' "
-		    "is too long", item);
-	text_copy(out, buf, len);
-	return ST_OK;
+	/* one IMDS reply: on the heap, too large for a frame */
+	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	if ((rc = imds_get(m, item, deadline, buf, CAP_IMDS_BODY, &code,
+	    st)) == ST_OK && code != 404) {
+		text_trim(buf);
+		if (strlen(buf) >= len)
+			rc = status_set(st, ST_UNAVAIL, "instance metadata "
+			    "item '%s' is too long", item);
+		else
+			text_copy(out, buf, len);
+	}
+	free(buf);
+	return rc;
 }
 
 static int
@@ -780,14 +783,21 @@ ec2_keep(const struct ec2xml_tag *page, size_t np, const char *iid,
 	return ST_OK;
 }
 
+/* One DescribeTags page: on the heap, too large for a frame. */
+struct ec2_page {
+	struct ec2xml_tag tag[EC2_MAX_RESULTS];
+	char next[EC2XML_CAP_NEXT_TOKEN];	/* "" on the first page */
+};
+
 int
 ec2_describe_tags(struct ec2 *e, const char *iid, const char *const *keys,
     size_t nkeys, int64_t deadline, struct ec2xml_tag *out, size_t cap,
     size_t *n, struct status *st)
 {
-	struct ec2xml_tag *page = NULL;
+	struct ec2_page *pg = NULL;
+	struct ec2xml_tag *page;
 	struct http_resp resp;
-	char next[EC2XML_CAP_NEXT_TOKEN] = "", *body;
+	char *next, *body;
 	size_t len, base, np;
 	int pages, rc;
 
@@ -800,10 +810,12 @@ ec2_describe_tags(struct ec2 *e, const char *iid, const char *const *keys,
 	if ((rc = ec2_describe_body(body, &len, iid, keys, nkeys, st)) !=
 	    ST_OK)
 		goto out;
-	if ((page = calloc(EC2_MAX_RESULTS, sizeof(*page))) == NULL) {
+	if ((pg = calloc(1, sizeof(*pg))) == NULL) {
 		rc = status_set(st, ST_OSERR, "out of memory");
 		goto out;
 	}
+	page = pg->tag;
+	next = pg->next;
 	base = len;
 	for (pages = 0;; pages++) {
 		if (pages == EC2_CAP_PAGES) {
@@ -821,7 +833,7 @@ ec2_describe_tags(struct ec2 *e, const char *iid, const char *const *keys,
 		    &resp, st)) != ST_OK)
 			goto out;
 		rc = ec2xml_describe_tags(resp.body, resp.len, page,
-		    EC2_MAX_RESULTS, &np, next, sizeof(next), st);
+		    EC2_MAX_RESULTS, &np, next, sizeof(pg->next), st);
 		http_resp_free(&resp);
 		if (rc != ST_OK) {
 			status_wrap(st, "EC2 DescribeTags at %s", e->ep.url);
@@ -832,7 +844,7 @@ ec2_describe_tags(struct ec2 *e, const char *iid, const char *const *keys,
 			goto out;
 	}
 out:
-	free(page);
+	free(pg);
 	free(body);
 	if (rc != ST_OK)
 		*n = 0;

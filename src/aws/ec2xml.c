@@ -221,6 +221,26 @@ out:
 	return rc;
 }
 
+/*
+ * A zeroed engine for action's reply (NULL when out of memory): on the
+ * heap, since its name stack and text make a frame over 4 KiB.
+ */
+static struct xp *
+xp_new(const char *action, const char *const *roots, xp_fn start, xp_fn end,
+    void *ctx)
+{
+	struct xp *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	x->action = action;
+	x->roots = roots;
+	x->start = start;
+	x->end = end;
+	x->ctx = ctx;
+	return x;
+}
+
 /* Strips XML blanks from both ends of s in place. */
 static char *
 xml_trim(char *s)
@@ -359,7 +379,7 @@ ec2xml_describe_tags(const char *xml, size_t len, struct ec2xml_tag *tags,
     struct status *st)
 {
 	static const char *const roots[] = { "DescribeTagsResponse", NULL };
-	struct xp x;
+	struct xp *x;
 	struct dt d;
 	int rc;
 
@@ -375,13 +395,12 @@ ec2xml_describe_tags(const char *xml, size_t len, struct ec2xml_tag *tags,
 	d.cap = cap;
 	d.next_token = next_token;
 	d.next_token_len = next_token_len;
-	memset(&x, 0, sizeof(x));
-	x.action = "DescribeTags";
-	x.roots = roots;
-	x.start = dt_start;
-	x.end = dt_end;
-	x.ctx = &d;
-	if ((rc = xp_run(&x, xml, len, st)) != ST_OK)
+	if ((x = xp_new("DescribeTags", roots, dt_start, dt_end, &d)) == NULL)
+		return status_set(st, ST_OSERR,
+		    "reply to DescribeTags: out of memory");
+	rc = xp_run(x, xml, len, st);
+	free(x);
+	if (rc != ST_OK)
 		goto out;
 	if (!d.tagset) {
 		rc = status_set(st, ST_UNAVAIL,
@@ -478,23 +497,18 @@ ec2xml_error(const char *xml, size_t len, char *code, size_t codelen,
 	static const char *const roots[] = { "Response", "ErrorResponse",
 	    NULL };
 	struct status st;
-	struct xp x;
+	struct xp *x = NULL;
 	struct er *e;
 	int rc = -1;
 
 	put(code, codelen, "");
 	put(request_id, ridlen, "");
-	if ((e = calloc(1, sizeof(*e))) == NULL) {
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (x = xp_new("EC2", roots, er_start, er_end, e)) == NULL) {
 		put(message, msglen, "reply to EC2: no memory to read it");
 		goto out;
 	}
-	memset(&x, 0, sizeof(x));
-	x.action = "EC2";
-	x.roots = roots;
-	x.start = er_start;
-	x.end = er_end;
-	x.ctx = e;
-	if (xp_run(&x, xml, len, &st) != ST_OK) {
+	if (xp_run(x, xml, len, &st) != ST_OK) {
 		put(message, msglen, st.msg);
 		goto out;
 	}
@@ -507,6 +521,7 @@ ec2xml_error(const char *xml, size_t len, char *code, size_t codelen,
 	put(request_id, ridlen, e->request_id);
 	rc = 0;
 out:
+	free(x);
 	free(e);
 	return rc;
 }
@@ -534,25 +549,32 @@ int
 ec2xml_create_tags(const char *xml, size_t len, struct status *st)
 {
 	static const char *const roots[] = { "CreateTagsResponse", NULL };
-	struct xp x;
-	struct rt r;
+	struct xp *x = NULL;
+	struct rt *r;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	memset(&x, 0, sizeof(x));
-	x.action = "CreateTags";
-	x.roots = roots;
-	x.end = rt_end;
-	x.ctx = &r;
-	if ((rc = xp_run(&x, xml, len, st)) != ST_OK)
-		return rc;
-	if (!r.found)
-		return status_set(st, ST_UNAVAIL,
+	/* both on the heap: together 10 KiB */
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (x = xp_new("CreateTags", roots, NULL, rt_end, r)) == NULL) {
+		rc = status_set(st, ST_OSERR,
+		    "reply to CreateTags: out of memory");
+		goto out;
+	}
+	if ((rc = xp_run(x, xml, len, st)) != ST_OK)
+		goto out;
+	if (!r->found)
+		rc = status_set(st, ST_UNAVAIL,
 		    "reply to CreateTags: no 'return' element");
-	if (strcmp(r.value, "true") != 0)
-		return status_set(st, ST_FAIL,
+	else if (strcmp(r->value, "true") != 0)
+		rc = status_set(st, ST_FAIL,
 		    "reply to CreateTags: 'return' is '%.64s', not 'true'",
-		    r.value);
-	status_clear(st);
-	return ST_OK;
+		    r->value);
+	else {
+		status_clear(st);
+		rc = ST_OK;
+	}
+out:
+	free(x);
+	free(r);
+	return rc;
 }

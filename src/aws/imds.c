@@ -65,8 +65,11 @@ imds_requests(const struct imds *m)
 	return m->http ? http_count(m->http) : 0;
 }
 
-/* One request; ST_OK with resp, or ST_UNAVAIL. */
-static int
+/*
+ * One request; ST_OK with resp, or ST_UNAVAIL.  Not inlined: its URL and
+ * header buffers would join imds_get's reply in one frame over 4 KiB.
+ */
+static int __attribute__((noinline))
 imds_once(struct imds *m, const char *method, const char *item,
     int64_t deadline, struct http_resp *resp, struct status *st)
 {
@@ -160,7 +163,8 @@ imds_request(struct imds *m, const char *method, const char *item,
 	    item, last, attempt, (double)(mono_ms() - t0) / 1000.0);
 }
 
-static int
+/* Not inlined: its reply would join imds_get's in one frame over 4 KiB. */
+static int __attribute__((noinline))
 imds_token(struct imds *m, int64_t deadline, struct status *st)
 {
 	struct http_resp r;
@@ -261,20 +265,31 @@ int
 imds_instance_id(struct imds *m, int64_t deadline, char *out, size_t len,
     struct status *st)
 {
-	char buf[CAP_IMDS_BODY];
+	char *buf;
 	long code;
 	int rc;
 
+	/* one IMDS reply: on the heap, too large for a frame (this also
+	 * runs in the watch thread, so no static buffer) */
+	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
 	if ((rc = imds_get(m, "meta-data/instance-id", deadline, buf,
-	    sizeof(buf), &code, st)) != ST_OK)
-		return rc;
-	if (code != 200)
-		return status_set(st, ST_UNAVAIL, "instance metadata has no "
+	    CAP_IMDS_BODY, &code, st)) != ST_OK)
+		goto out;
+	if (code != 200) {
+		rc = status_set(st, ST_UNAVAIL, "instance metadata has no "
 		    "instance-id (HTTP %ld)", code);
+		goto out;
+	}
 	text_trim(buf);
-	if (!imds_instance_id_ok(buf) || strlen(buf) >= len)
-		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
+	if (!imds_instance_id_ok(buf) || strlen(buf) >= len) {
+		rc = status_set(st, ST_UNAVAIL, "instance metadata sent a "
 		    "malformed instance id '%.40s'", buf);
+		goto out;
+	}
 	text_copy(out, buf, len);
-	return ST_OK;
+	rc = ST_OK;
+out:
+	free(buf);
+	return rc;
 }

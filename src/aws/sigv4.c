@@ -2,8 +2,9 @@
  * sigv4.c: AWS Signature Version 4, as botocore's SigV4Auth computes it.
  *
  * Rules this module keeps:
- * - It MUST stay pure: no network, no globals, no allocation, no exit; every
- *   failure returns a status code with a message.
+ * - It MUST stay pure: no network, no globals, no exit; every failure
+ *   returns a status code with a message.  Its one allocation is the
+ *   working buffers of each call (struct work), too large for a frame.
  * - Every input MUST be checked against its SIGV4_CAP_* before use, and
  *   every output MUST be written through a bounded buffer; output that
  *   does not fit is an error, never a truncated signature.
@@ -29,6 +30,7 @@
 #include "aws/sigv4.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -60,6 +62,20 @@ struct hdr {
 
 struct qparam {
 	size_t name, value;			/* offsets into the pool */
+};
+
+/*
+ * The working buffers of one signature, some 12 KiB: allocated once per
+ * sigv4_sign call, since no function frame may exceed 4 KiB (the programs
+ * run under a 128 KiB stack).
+ */
+struct work {
+	char signed_buf[SIGV4_CAP_SIGNED_HEADERS];
+	struct hdr h[SIGV4_CAP_HEADERS];
+	char norm[SIGV4_CAP_PATH];		/* canon_path */
+	char poolbuf[QUERY_POOL];		/* canon_query */
+	struct qparam prm[SIGV4_CAP_QUERY_PARAMS];
+	char raw[SIGV4_CAP_QUERY];		/* query_part */
 };
 
 static void
@@ -339,9 +355,9 @@ path_normalise(const char *path, size_t n, char *out)
  * set, that form is computed instead.
  */
 static int
-canon_path(struct sb *b, const char *path, int normalize, struct status *st)
+canon_path(struct sb *b, const char *path, int normalize, char *norm,
+    struct status *st)
 {
-	char norm[SIGV4_CAP_PATH];
 	size_t n, i, seg;
 
 	if (path == NULL || path[0] != '/' ||
@@ -374,9 +390,8 @@ canon_path(struct sb *b, const char *path, int normalize, struct status *st)
 
 /* Decodes s[0..n) and appends it, re-encoded and NUL-ended, to pool. */
 static int
-query_part(struct sb *pool, const char *s, size_t n)
+query_part(struct sb *pool, const char *s, size_t n, char *raw)
 {
-	char raw[SIGV4_CAP_QUERY];
 	size_t i, o = 0;
 	int hi, lo;
 
@@ -408,10 +423,11 @@ qparam_less(const char *pool, const struct qparam *a, const struct qparam *b)
 }
 
 static int
-canon_query(struct sb *b, const char *query, struct status *st)
+canon_query(struct sb *b, const char *query, struct work *w,
+    struct status *st)
 {
-	char poolbuf[QUERY_POOL];
-	struct qparam prm[SIGV4_CAP_QUERY_PARAMS], t;
+	char *poolbuf = w->poolbuf;
+	struct qparam *prm = w->prm, t;
 	struct sb pool;
 	size_t n, np = 0, i, j, end, eq;
 
@@ -424,7 +440,7 @@ canon_query(struct sb *b, const char *query, struct status *st)
 		    query[i] == '#')
 			return status_set(st, ST_USAGE,
 			    "sigv4: query has a byte that cannot be sent");
-	sb_init(&pool, poolbuf, sizeof(poolbuf));
+	sb_init(&pool, poolbuf, sizeof(w->poolbuf));
 	for (i = 0; i <= n; i = end + 1) {
 		for (end = i; end < n && query[end] != '&'; end++)
 			;
@@ -436,11 +452,11 @@ canon_query(struct sb *b, const char *query, struct status *st)
 		for (eq = i; eq < end && query[eq] != '='; eq++)
 			;
 		prm[np].name = pool.len;
-		if (query_part(&pool, query + i, eq - i) != 0)
+		if (query_part(&pool, query + i, eq - i, w->raw) != 0)
 			goto bad;
 		prm[np].value = pool.len;
 		if (query_part(&pool, query + eq + (eq < end),
-		    end - eq - (eq < end)) != 0)
+		    end - eq - (eq < end), w->raw) != 0)
 			goto bad;
 		np++;
 	}
@@ -623,9 +639,10 @@ canon_headers(struct sb *b, struct sb *signed_hdrs, const struct hdr *h,
 /* Builds out->creq and the signed-header list. */
 static int
 canon_request(const struct sigv4_req *req, const struct sigv4_cred *cred,
-    struct sigv4_out *out, struct sb *signed_hdrs, struct status *st)
+    struct sigv4_out *out, struct work *w, struct sb *signed_hdrs,
+    struct status *st)
 {
-	struct hdr h[SIGV4_CAP_HEADERS];
+	struct hdr *h = w->h;
 	char bodyhash[SHA256_HEX];
 	struct sb b;
 	size_t nh;
@@ -635,10 +652,11 @@ canon_request(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	sb_init(&b, out->creq, sizeof(out->creq));
 	sb_add(&b, req->method);
 	sb_add(&b, "\n");
-	if (canon_path(&b, req->path, req->normalize_path, st) != ST_OK)
+	if (canon_path(&b, req->path, req->normalize_path, w->norm, st) !=
+	    ST_OK)
 		return st->code;
 	sb_add(&b, "\n");
-	if (canon_query(&b, req->query, st) != ST_OK)
+	if (canon_query(&b, req->query, w, st) != ST_OK)
 		return st->code;
 	sb_add(&b, "\n");
 	canon_headers(&b, signed_hdrs, h, nh);
@@ -731,17 +749,22 @@ int
 sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
     struct sigv4_out *out, struct status *st)
 {
-	char signed_buf[SIGV4_CAP_SIGNED_HEADERS], scope[SIGV4_CAP_SCOPE];
+	char scope[SIGV4_CAP_SCOPE];
 	char sig[SHA256_HEX];
 	struct sb signed_hdrs, b;
+	struct work *w = NULL;
 
 	out_clear(out);
 	if (req == NULL || cred == NULL)
 		return status_set(st, ST_SOFTWARE, "sigv4: no request");
 	if (check_scalars(req, cred, st) != ST_OK)
 		goto fail;
-	sb_init(&signed_hdrs, signed_buf, sizeof(signed_buf));
-	if (canon_request(req, cred, out, &signed_hdrs, st) != ST_OK ||
+	if ((w = malloc(sizeof(*w))) == NULL) {
+		status_set(st, ST_OSERR, "sigv4: out of memory");
+		goto fail;
+	}
+	sb_init(&signed_hdrs, w->signed_buf, sizeof(w->signed_buf));
+	if (canon_request(req, cred, out, w, &signed_hdrs, st) != ST_OK ||
 	    string_to_sign(req, out, scope, sizeof(scope), st) != ST_OK)
 		goto fail;
 	if (sign_sts(sig, req, cred, out->sts) != 0) {
@@ -757,7 +780,7 @@ sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
 	sb_add(&b, "/");
 	sb_add(&b, scope);
 	sb_add(&b, ", SignedHeaders=");
-	sb_add(&b, signed_buf);
+	sb_add(&b, w->signed_buf);
 	sb_add(&b, ", Signature=");
 	sb_add(&b, sig);
 	if (b.full) {
@@ -765,8 +788,10 @@ sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
 		    "sigv4: authorization does not fit");
 		goto fail;
 	}
+	free(w);
 	return ST_OK;
 fail:
+	free(w);
 	out_clear(out);
 	return st->code;
 }

@@ -1,7 +1,8 @@
 /*
  * sigv4.h: AWS Signature Version 4 for one HTTP request, on OpenSSL.
  *
- * Pure: no network, no globals, no exit, no allocation.  The caller gives
+ * Pure: no network, no globals, no exit; one allocation per call, its
+ * working buffers (some 12 KiB, too large for a frame).  The caller gives
  * the request exactly as it will be sent; sigv4_sign returns the canonical
  * request, the string to sign, the Authorization value and the headers the
  * caller MUST add to the request before sending it.
@@ -112,8 +113,9 @@ struct sigv4_out {
 
 /*
  * Signs req with cred.  Returns ST_OK and fills out, or ST_USAGE (bad or
- * oversized input) or ST_SOFTWARE (OpenSSL failed) with a message in st;
- * out then holds empty strings and no headers.
+ * oversized input), ST_SOFTWARE (a bug) or ST_OSERR (out of memory, in
+ * this module or in OpenSSL) with a message in st; out then holds empty
+ * strings and no headers.
  */
 int sigv4_sign(const struct sigv4_req *req, const struct sigv4_cred *cred,
     struct sigv4_out *out, struct status *st);

@@ -33,6 +33,9 @@ struct health_try {
 
 struct health_run {
 	const struct health_conf *c;
+	char url[CAP_URL];		/* health_http's, across redirects */
+	struct http_resp resp;		/* health_http's */
+	char from[CAP_URL], to[CAP_URL];	/* health_redirect's origins */
 	struct health_target t[HEALTH_MAX_URLS + HEALTH_MAX_TCP];
 	size_t n;
 	struct health_codes codes;
@@ -237,12 +240,13 @@ health_tcp_parse(const char *w, struct health_target *t, struct status *st)
 	return ST_OK;
 }
 
-int
-health_list_parse(const char *what, const char *list,
+/* health_list_parse into t, or into one (t NULL: validate only). */
+static int
+health_list_into(const char *what, const char *list,
     int (*parse)(const char *, struct health_target *, struct status *),
-    struct health_target *t, size_t *n, size_t max, struct status *st)
+    struct health_target *t, struct health_target *one, size_t *n,
+    size_t max, struct status *st)
 {
-	struct health_target one;	/* t == NULL: validate only */
 	char buf[CAP_VALUE], *tok, *save = NULL;
 	size_t start = *n;
 	int rc;
@@ -255,7 +259,7 @@ health_list_parse(const char *what, const char *list,
 		if (*n - start >= max)
 			return status_set(st, ST_CONFIG, "%s: more than %zu "
 			    "entries", what, max);
-		if ((rc = parse(tok, t != NULL ? &t[*n] : &one, st)) != ST_OK)
+		if ((rc = parse(tok, t != NULL ? &t[*n] : one, st)) != ST_OK)
 			return rc;
 		(*n)++;
 	}
@@ -263,6 +267,21 @@ health_list_parse(const char *what, const char *list,
 		return status_set(st, ST_CONFIG, "%s: expected one or more "
 		    "entries", what);
 	return ST_OK;
+}
+
+int
+health_list_parse(const char *what, const char *list,
+    int (*parse)(const char *, struct health_target *, struct status *),
+    struct health_target *t, size_t *n, size_t max, struct status *st)
+{
+	struct health_target *one = NULL;	/* a target is ~8 KiB */
+	int rc;
+
+	if (t == NULL && (one = malloc(sizeof(*one))) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	rc = health_list_into(what, list, parse, t, one, n, max, st);
+	free(one);
+	return rc;
 }
 
 int
@@ -397,11 +416,12 @@ health_judge(const struct health_conf *cfg, const struct health_run *run,
  * no redirect itself.
  */
 static int
-health_redirect(const struct health_conf *cfg, const struct health_target *t,
+health_redirect(struct health_run *run, const struct health_target *t,
     const struct http_resp *resp, long hops, char *url, size_t len,
     struct health_try *r)
 {
-	char from[CAP_URL], to[CAP_URL], key[HEALTH_KEY_LEN];
+	const struct health_conf *cfg = run->c;
+	char *from = run->from, *to = run->to, key[HEALTH_KEY_LEN];
 
 	if (cfg->redirects == 0 || resp->status < 300 ||
 	    resp->status > 399 || resp->location[0] == '\0')
@@ -413,8 +433,8 @@ health_redirect(const struct health_conf *cfg, const struct health_target *t,
 		    resp->location);
 		return 0;
 	}
-	if (http_origin(t->url, from, sizeof(from)) != 0 ||
-	    http_origin(resp->location, to, sizeof(to)) != 0 ||
+	if (http_origin(t->url, from, sizeof(run->from)) != 0 ||
+	    http_origin(resp->location, to, sizeof(run->to)) != 0 ||
 	    strcmp(from, to) != 0) {
 		if (t->https && strncmp(resp->location, "https:", 6) != 0)
 			health_fail_what(r, key, "%ld to '%.200s' not "
@@ -489,15 +509,15 @@ health_http(struct check_ctx *g, struct health_run *run,
     const struct health_target *t, long ms, int cut, struct health_try *r)
 {
 	struct http_req req;
-	struct http_resp resp;
-	char key[HEALTH_KEY_LEN], url[CAP_URL];
+	struct http_resp *resp = &run->resp;
+	char key[HEALTH_KEY_LEN], *url = run->url;
 	int64_t until = mono_ms() + ms;
 	long hops;
 	int rc;
 
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
-	text_copy(url, t->url, sizeof(url));
+	text_copy(url, t->url, sizeof(run->url));
 	req.url = url;
 	memcpy(req.headers, run->headers, sizeof(req.headers));
 	req.cap = HEALTH_BODY_CAP;
@@ -513,17 +533,17 @@ health_http(struct check_ctx *g, struct health_run *run,
 		req.total_ms = hops == 0 ? ms : (long)mono_left(until);
 		if (req.total_ms <= 0)
 			req.total_ms = 1;
-		rc = http_do(run->http, &req, &resp, &g->st);
-		if (rc != ST_OK || !health_redirect(run->c, t, &resp, hops,
-		    url, sizeof(url), r))
+		rc = http_do(run->http, &req, resp, &g->st);
+		if (rc != ST_OK || !health_redirect(run, t, resp, hops,
+		    url, sizeof(run->url), r))
 			break;
-		http_resp_free(&resp);
+		http_resp_free(resp);
 	}
 	if (rc == ST_OK && r->what[0] != '\0')
 		;	/* a redirect not followed: r says why */
 	else if (rc == ST_OK)
-		health_judge(run->c, run, &resp, r);
-	else if (rc == ST_UNAVAIL && resp.timed_out) {
+		health_judge(run->c, run, resp, r);
+	else if (rc == ST_UNAVAIL && resp->timed_out) {
 		health_fail_what(r, "timeout", "no reply within %.1fs%s",
 		    (double)ms / 1000.0, cut ? " (cut at the deadline)" :
 		    " (request_timeout)");
@@ -533,7 +553,7 @@ health_http(struct check_ctx *g, struct health_run *run,
 		health_error_key(g->st.msg, key, sizeof(key));
 		health_fail_what(r, key, "%s", g->st.msg);
 	}
-	http_resp_free(&resp);
+	http_resp_free(resp);
 	if (rc != ST_OK && rc != ST_UNAVAIL)
 		return status_wrap(&g->st, "health '%.100s'", t->name);
 	status_clear(&g->st);

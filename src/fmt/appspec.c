@@ -412,15 +412,15 @@ ap_join(char *out, size_t len, const char *dir, const char *name)
 
 /* Reads and parses the appspec at path (root: its directory) and matches
  * its entries for event against the program self, or its dispatcher disp
- * (may be NULL). */
+ * (may be NULL); cand: CAP_PATH bytes to work in. */
 static int
 ap_match(const char *path, const char *root, const char *event,
     const struct stat *self, const struct stat *disp, struct appspec_result *r,
-    struct status *st)
+    char *cand, struct status *st)
 {
 	struct appspec_doc *d;
 	struct stat sb;
-	char cand[CAP_PATH], *buf;
+	char *buf;
 	const char *loc;
 	size_t len, i;
 	int absent, rc, via;
@@ -443,7 +443,7 @@ ap_match(const char *path, const char *root, const char *event,
 		/* the agent joins archive root and location (File.join) */
 		for (loc = e->location; *loc == '/'; loc++)
 			;
-		if (ap_join(cand, sizeof(cand), root, loc) != 0 ||
+		if (ap_join(cand, CAP_PATH, root, loc) != 0 ||
 		    stat(cand, &sb) != 0)
 			continue;
 		if (sb.st_dev == self->st_dev && sb.st_ino == self->st_ino)
@@ -470,27 +470,33 @@ ap_match(const char *path, const char *root, const char *event,
 	return rc;
 }
 
+/* appspec_lookup's paths: on the heap, together 12 KiB. */
+struct ap_paths {
+	char dir[CAP_PATH], up[CAP_PATH], path[CAP_PATH];
+};
+
 /*
  * The dispatcher of a several-architecture revision (tools/bundle): the
  * program is DIR/ARCH/PROG with ARCH this machine's (uname -m), and
  * DIR/PROG, a regular file, is what the agent ran and what execs it.
- * Its file in *sb, 0; -1 when the program is not laid out so.
+ * Its file in *sb, 0; -1 when the program is not laid out so.  Works in
+ * the buffers of p.
  */
 static int
-ap_dispatcher(const char *exe, struct stat *sb)
+ap_dispatcher(const char *exe, struct stat *sb, struct ap_paths *p)
 {
 	struct utsname u;
-	char dir[CAP_PATH], top[CAP_PATH], path[CAP_PATH];
+	char *dir = p->dir, *top = p->up, *path = p->path;
 	const char *arch, *prog = strrchr(exe, '/');
 
 	if (prog == NULL || uname(&u) != 0)
 		return -1;
-	file_dirname(exe, dir, sizeof(dir));
+	file_dirname(exe, dir, sizeof(p->dir));
 	if ((arch = strrchr(dir, '/')) == NULL ||
 	    strcmp(arch + 1, u.machine) != 0)
 		return -1;
-	file_dirname(dir, top, sizeof(top));
-	if (ap_join(path, sizeof(path), top, prog + 1) != 0 ||
+	file_dirname(dir, top, sizeof(p->up));
+	if (ap_join(path, sizeof(p->path), top, prog + 1) != 0 ||
 	    stat(path, sb) != 0 || !S_ISREG(sb->st_mode))
 		return -1;
 	return 0;
@@ -502,10 +508,11 @@ appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
 {
 	static const char *const names[] = { "appspec.yml", "appspec.yaml" };
 	struct stat self, sb, disp;
-	char dir[CAP_PATH], up[CAP_PATH], path[CAP_PATH];
+	struct ap_paths *p;
+	char *dir, *up, *path;
 	const char *base;
 	size_t i;
-	int level, have_disp;
+	int level, have_disp, rc;
 
 	memset(r, 0, sizeof(*r));
 	status_clear(st);
@@ -515,53 +522,74 @@ appspec_lookup(const char *exe, const char *event, struct appspec_result *r,
 		    "absolute path" : strerror(errno));
 		return ST_OK;
 	}
-	have_disp = ap_dispatcher(exe, &disp) == 0;
-	file_dirname(exe, dir, sizeof(dir));
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return status_set(st, ST_OSERR, "appspec: out of memory");
+	dir = p->dir;
+	up = p->up;
+	path = p->path;
+	have_disp = ap_dispatcher(exe, &disp, p) == 0;
+	file_dirname(exe, dir, sizeof(p->dir));
 	text_copy(r->from, dir, sizeof(r->from));
 	for (level = 0; ; level++) {
 		text_copy(r->upto, dir, sizeof(r->upto));
 		r->levels = level + 1;
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (ap_join(path, sizeof(path), dir, names[i]) != 0)
-				return status_set(st, ST_CONFIG, "appspec: the "
+			if (ap_join(path, sizeof(p->path), dir, names[i]) !=
+			    0) {
+				rc = status_set(st, ST_CONFIG, "appspec: the "
 				    "path of '%s' is too long", dir);
+				goto out;
+			}
 			/* there, of any kind (a link too): file_read judges */
 			if (lstat(path, &sb) != 0 && errno == ENOENT)
 				continue;
 			r->found = 1;
 			text_copy(r->path, path, sizeof(r->path));
-			return ap_match(path, dir, event, &self, have_disp ?
-			    &disp : NULL, r, st);
+			rc = ap_match(path, dir, event, &self, have_disp ?
+			    &disp : NULL, r, up, st);
+			goto out;
 		}
 		base = strrchr(dir, '/');
 		if (level >= APPSPEC_MAX_UP || strcmp(dir, "/") == 0 ||
 		    (base != NULL && strcmp(base + 1, APPSPEC_ARCHIVE_DIR) ==
 		    0))
 			break;
-		file_dirname(dir, up, sizeof(up));
-		text_copy(dir, up, sizeof(dir));
+		file_dirname(dir, up, sizeof(p->up));
+		text_copy(dir, up, sizeof(p->dir));
 	}
 	status_clear(st);
-	return ST_OK;
+	rc = ST_OK;
+out:
+	free(p);
+	return rc;
 }
 
 int
 appspec_find(const char *event, struct appspec_result *r, struct status *st)
 {
-	char exe[CAP_PATH];
+	char *exe;
 	ssize_t n;
+	int rc;
 
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0 || (size_t)n >= sizeof(exe) - 1) {
+	/* on the heap: with appspec_lookup's locals, over 4 KiB */
+	if ((exe = malloc(CAP_PATH)) == NULL) {
+		memset(r, 0, sizeof(*r));
+		return status_set(st, ST_OSERR, "appspec: out of memory");
+	}
+	n = readlink("/proc/self/exe", exe, CAP_PATH - 1);
+	if (n <= 0 || (size_t)n >= CAP_PATH - 1) {
 		memset(r, 0, sizeof(*r));
 		status_clear(st);
 		snprintf(r->why, sizeof(r->why), "the running program's path "
 		    "is unknown: readlink /proc/self/exe: %s", n < 0 ?
 		    strerror(errno) : "too long");
+		free(exe);
 		return ST_OK;
 	}
 	exe[n] = '\0';
-	return appspec_lookup(exe, event, r, st);
+	rc = appspec_lookup(exe, event, r, st);
+	free(exe);
+	return rc;
 }
 
 int
@@ -585,35 +613,73 @@ appspec_deadline(long configured, const struct appspec_result *r,
 	return ST_OK;
 }
 
+/*
+ * Appends to buf (len bytes) at *off as snprintf would, cut at the end
+ * like one snprintf of the whole; -1 when formatting fails.
+ */
+static int ap_addf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+ap_addf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (len == 0)
+		return 0;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	*off = (size_t)n >= len - *off ? len - 1 : *off + (size_t)n;
+	return 0;
+}
+
+/*
+ * Written straight into buf, piece by piece: the text in the middle, made
+ * apart first, took a buffer of two paths, a frame over 4 KiB.
+ */
 void
 appspec_describe(const struct appspec_result *r, const char *event,
     long configured, long in_force, char *buf, size_t len)
 {
-	char what[CAP_PATH * 2 + 128];
+	size_t off = 0, mid;
 	int n;
 
+	if (len > 0)
+		buf[0] = '\0';
+	if (ap_addf(buf, len, &off, "configured %lds; ", configured) != 0)
+		goto fail;
+	mid = off;
 	if (r->matched)
-		n = snprintf(what, sizeof(what), "appspec '%s' line %lu: "
+		n = ap_addf(buf, len, &off, "appspec '%s' line %lu: "
 		    "timeout %lds%s%s", r->path, r->line, r->timeout,
 		    r->defaulted ? " (none given: the agent's default)" : "",
 		    r->via_dispatcher ? " (the entry of its dispatcher)" : "");
 	else if (r->found)
-		n = snprintf(what, sizeof(what), "appspec '%s' has no entry "
+		n = ap_addf(buf, len, &off, "appspec '%s' has no entry "
 		    "for this program under %s", r->path, event);
 	else if (r->why[0] != '\0')
-		n = snprintf(what, sizeof(what), "no appspec found (%s)",
+		n = ap_addf(buf, len, &off, "no appspec found (%s)",
 		    r->why);
 	else
-		n = snprintf(what, sizeof(what), "no appspec found (looked "
+		n = ap_addf(buf, len, &off, "no appspec found (looked "
 		    "in %d director%s, from the program's up to '%s')",
 		    r->levels, r->levels == 1 ? "y" : "ies", r->upto);
-	if (n < 0)
-		text_copy(what, "appspec unknown", sizeof(what));
-	if (snprintf(buf, len, "configured %lds; %s; in force %lds%s",
-	    configured, what, in_force, in_force < configured ?
-	    " (the appspec timeout less " APPSPEC_MARGIN_TEXT " to report)" :
-	    "") < 0)
-		text_copy(buf, "configured", len);
+	if (n != 0) {
+		off = mid;
+		if (ap_addf(buf, len, &off, "appspec unknown") != 0)
+			goto fail;
+	}
+	if (ap_addf(buf, len, &off, "; in force %lds%s", in_force,
+	    in_force < configured ? " (the appspec timeout less "
+	    APPSPEC_MARGIN_TEXT " to report)" : "") != 0)
+		goto fail;
+	return;
+fail:
+	text_copy(buf, "configured", len);
 }
 
 int64_t

@@ -22,6 +22,9 @@
 
 #define DIGEST_MAGIC "cdgate-digest-v1\n"
 
+/* walk_link reads a link's target into the read buffer */
+_Static_assert(DIGEST_CAP_READ >= CAP_PATH, "the read buffer holds a path");
+
 struct walk {
 	EVP_MD_CTX *md;
 	struct status *st;
@@ -42,19 +45,32 @@ static int walk_entry(struct walk *, int, const char *, const struct stat *,
 static int walk_fail(struct walk *, int, int, const char *, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The current entry as the user would name it: root, or root/rel. */
-static const char *
-walk_where(const struct walk *w, char *buf, size_t len)
-{
-	int n;
+/* The longest "root/rel" named whole; a longer one is named by rel. */
+#define WHERE_MAX (2 * CAP_PATH + 1)
 
+/*
+ * The current entry as the user would name it, in three pieces to print
+ * one after the other (not joined in a buffer: two paths long, it made
+ * walk_fail's frame over 4 KiB): root, or root/rel, or rel when root/rel
+ * is over WHERE_MAX bytes.
+ */
+static void
+walk_where(const struct walk *w, const char **a, const char **sep,
+    const char **b)
+{
+	size_t rlen = strlen(w->root);
+
+	*a = w->root;
+	*sep = *b = "";
 	if (!w->root_is_dir || w->rel[0] == '\0')
-		return w->root;
-	n = snprintf(buf, len, "%s%s%s", w->root,
-	    w->root[strlen(w->root) - 1] == '/' ? "" : "/", w->rel);
-	if (n < 0 || (size_t)n >= len)
-		return w->rel;
-	return buf;
+		return;
+	*sep = w->root[rlen - 1] == '/' ? "" : "/";
+	if (rlen + strlen(*sep) + strlen(w->rel) > WHERE_MAX) {
+		*a = w->rel;
+		*sep = "";
+		return;
+	}
+	*b = w->rel;
 }
 
 /*
@@ -63,7 +79,8 @@ walk_where(const struct walk *w, char *buf, size_t len)
 static int
 walk_fail(struct walk *w, int code, int err, const char *fmt, ...)
 {
-	char where[2 * CAP_PATH + 2], what[CAP_MSG];
+	char what[CAP_MSG];
+	const char *a, *sep, *b;
 	va_list ap;
 	int n;
 
@@ -72,11 +89,12 @@ walk_fail(struct walk *w, int code, int err, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		text_copy(what, "cannot be hashed", sizeof(what));
+	walk_where(w, &a, &sep, &b);
 	if (err != 0)
-		return status_set(w->st, code, "digest path '%s' %s: %s",
-		    walk_where(w, where, sizeof(where)), what, strerror(err));
-	return status_set(w->st, code, "digest path '%s' %s",
-	    walk_where(w, where, sizeof(where)), what);
+		return status_set(w->st, code, "digest path '%s%s%s' %s: %s",
+		    a, sep, b, what, strerror(err));
+	return status_set(w->st, code, "digest path '%s%s%s' %s", a, sep, b,
+	    what);
 }
 
 static int
@@ -190,14 +208,16 @@ out:
 static int
 walk_link(struct walk *w, int dfd, const char *name)
 {
-	char target[CAP_PATH];
+	/* the target in the read buffer, idle between files: CAP_PATH on
+	 * the stack made this frame over 4 KiB */
+	char *target = (char *)w->buf;
 	ssize_t n;
 	int rc;
 
-	n = readlinkat(dfd, name, target, sizeof(target));
+	n = readlinkat(dfd, name, target, CAP_PATH);
 	if (n == -1)
 		return walk_fail(w, ST_OSERR, errno, "cannot be read");
-	if ((size_t)n >= sizeof(target))
+	if ((size_t)n >= CAP_PATH)
 		return walk_fail(w, ST_USAGE, 0,
 		    "is a symbolic link with a target over %d bytes", CAP_PATH);
 	if ((rc = walk_head(w, 'L')) != ST_OK ||

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #define HISTORY_TRIES   8	/* re-opens after a rotation by another */
 #define HISTORY_STEP_MS 5	/* lock polling step */
 #define HISTORY_DEPTH   8	/* JSON nesting accepted when reading */
+#define HISTORY_IOV     4	/* pieces of one line (hist_term's) */
 
 const char *const HISTORY_ENV[HISTORY_NENV][2] = {
 	{ "DEPLOYMENT_ID", "deployment_id" },
@@ -219,32 +222,40 @@ hist_lock(int fd, int64_t until, int handler)
 }
 
 /*
- * Appends line with one write; a write that fails part-way (ENOSPC,
- * EFBIG, EIO) is undone: the file is cut back to where the line began when
- * nothing was appended after it (always so under the lock), so no torn
- * line is left for the next one to be glued to.  A file that ends in a
- * torn line already (a crash, an older writer) gets a newline first.
- * Async-signal-safe; -1 with errno, or a short count, when not written.
+ * Appends the line, len bytes in n pieces (at most HISTORY_IOV), with one
+ * writev: one system call, as atomic as one write for an O_APPEND file
+ * (no copy into one buffer: a line long, it made the frame over 4 KiB,
+ * and this runs in the SIGTERM handler too).  A write that fails part-way
+ * (ENOSPC, EFBIG, EIO) is undone: the file is cut back to where the line
+ * began when nothing was appended after it (always so under the lock), so
+ * no torn line is left for the next one to be glued to.  A file that ends
+ * in a torn line already (a crash, an older writer) gets a newline first.
+ * Async-signal-safe (glibc's writev is the bare system call, like write);
+ * -1 with errno, or a short count, when not written.
  */
 static ssize_t
-hist_write(int fd, const struct stat *sb, const char *line, size_t len)
+hist_write(int fd, const struct stat *sb, const struct iovec *line, int n,
+    size_t len)
 {
-	char buf[HISTORY_CAP_LINE + 2], last = '\n';
+	static char nl[1] = { '\n' };	/* never written to */
+	struct iovec v[HISTORY_IOV + 1];
+	char last = '\n';
 	struct stat now;
 	ssize_t w;
 	off_t end;
-	int err;
+	int err, i, cnt = 0;
 
 	if (sb->st_size > 0 && pread(fd, &last, 1, sb->st_size - 1) != 1)
 		last = '\n';
-	if (last != '\n' && len < sizeof(buf)) {
-		buf[0] = '\n';
-		memcpy(buf + 1, line, len);
-		line = buf;
+	if (last != '\n' && len < HISTORY_CAP_LINE + 2) {
+		v[cnt].iov_base = nl;
+		v[cnt++].iov_len = 1;
 		len++;
 	}
+	for (i = 0; i < n && i < HISTORY_IOV; i++)
+		v[cnt++] = line[i];
 	do
-		w = write(fd, line, len);
+		w = writev(fd, v, cnt);
 	while (w < 0 && errno == EINTR);
 	if (w == (ssize_t)len)
 		return w;
@@ -280,8 +291,8 @@ hist_fd_ok(int fd, struct stat *sb)
  */
 static enum hist_err
 hist_append_raw(const char *path, const char *rotated, long max, int rotate,
-    int64_t until, int handler, const char *line, size_t len, int *err_no,
-    int *locked)
+    int64_t until, int handler, const struct iovec *line, int n, size_t len,
+    int *err_no, int *locked)
 {
 	struct stat sb, cur;
 	enum hist_err e;
@@ -323,7 +334,7 @@ hist_append_raw(const char *path, const char *rotated, long max, int rotate,
 			close(fd);
 			return HE_WRITE;
 		}
-		w = hist_write(fd, &sb, line, len);
+		w = hist_write(fd, &sb, line, n, len);
 		if (w < 0)
 			*err_no = errno;
 		close(fd);
@@ -372,13 +383,20 @@ hist_err_status(enum hist_err e, int err_no, const char *path,
 static int
 hist_dir(const char *path, struct status *st)
 {
-	char dir[CAP_PATH];
+	char *dir;
+	int rc;
 
-	file_dirname(path, dir, sizeof(dir));
+	/* on the heap: with the callers' messages, over 4 KiB */
+	if ((dir = malloc(CAP_PATH)) == NULL)
+		return status_set(st, ST_OSERR, "history: out of memory");
+	file_dirname(path, dir, CAP_PATH);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return status_set(st, ST_FAIL, "cannot create history "
+		rc = status_set(st, ST_FAIL, "cannot create history "
 		    "directory '%s': %s", dir, strerror(errno));
-	return file_dir_trusted(dir, "history", st);
+	else
+		rc = file_dir_trusted(dir, "history", st);
+	free(dir);
+	return rc;
 }
 
 /* The end of the wait for the lock: HISTORY_LOCK_MS, cut at deadline but
@@ -400,6 +418,7 @@ hist_append_by(const char *path, const char *rotated, long max,
     const char *line, size_t len, int64_t deadline, struct status *st)
 {
 	int64_t t0 = mono_ms();
+	struct iovec v;
 	enum hist_err e;
 	int err_no, rc, locked;
 
@@ -409,8 +428,10 @@ hist_append_by(const char *path, const char *rotated, long max,
 		    "than %d bytes", HISTORY_CAP_LINE);
 	if ((rc = hist_dir(path, st)) != ST_OK)
 		return rc;
+	v.iov_base = (void *)(uintptr_t)line;	/* writev only reads it */
+	v.iov_len = len;
 	e = hist_append_raw(path, rotated, max, 1, hist_lock_until(deadline),
-	    0, line, len, &err_no, &locked);
+	    0, &v, 1, len, &err_no, &locked);
 	if (e == HE_OK && !locked)	/* a note, not a failure */
 		(void)status_set(st, ST_OK, "history '%s': its lock was held "
 		    "by another process for %.1fs%s; the line was appended "
@@ -427,43 +448,53 @@ history_append(const char *path, const char *rotated, long max,
 	return hist_append_by(path, rotated, max, line, len, 0, st);
 }
 
-/* The signal hook (proc.h): only async-signal-safe calls. */
+/*
+ * The signal hook (proc.h): only async-signal-safe calls.  The line goes
+ * out in pieces (the armed text, the duration, the end), not joined in a
+ * line-long buffer on the stack of a handler.
+ */
 static void
 hist_term(int sig, int elapsed_ms)
 {
-	static const char key[] = ",\"duration_ms\":";
-	const struct hist_armed *a = &armed[armed_cur];
-	char buf[HISTORY_CAP_LINE];
-	size_t n = sig == SIGTERM ? a->term_len : a->int_len;
+	static char key[] = ",\"duration_ms\":", end[] = "}\n";
+	struct hist_armed *a = &armed[armed_cur];
+	char num[24];
+	struct iovec v[HISTORY_IOV];
+	size_t n;
 	int err_no, locked;
 
 	if (!term_armed)
 		return;
 	term_armed = 0;
-	memcpy(buf, sig == SIGTERM ? a->term_line : a->int_line, n);
-	memcpy(buf + n, key, sizeof(key) - 1);
-	n += sizeof(key) - 1;
-	n += proc_fmt_ulong(buf + n, (unsigned long)(elapsed_ms < 0 ? 0 :
-	    elapsed_ms));
-	buf[n++] = '}';
-	buf[n++] = '\n';
+	v[0].iov_base = sig == SIGTERM ? a->term_line : a->int_line;
+	v[0].iov_len = sig == SIGTERM ? a->term_len : a->int_len;
+	v[1].iov_base = key;
+	v[1].iov_len = sizeof(key) - 1;
+	v[2].iov_base = num;
+	v[2].iov_len = proc_fmt_ulong(num, (unsigned long)(elapsed_ms < 0 ?
+	    0 : elapsed_ms));
+	v[3].iov_base = end;
+	v[3].iov_len = sizeof(end) - 1;
+	n = v[0].iov_len + v[1].iov_len + v[2].iov_len + v[3].iov_len;
 	(void)hist_append_raw(a->path, "", 0, 0, mono_ms() +
-	    HISTORY_TERM_LOCK_MS, 1, buf, n, &err_no, &locked);
+	    HISTORY_TERM_LOCK_MS, 1, v, HISTORY_IOV, n, &err_no, &locked);
 }
 
-/* The line for ST_TERM with reason, without its closing "}\n". */
+/*
+ * The line for ST_TERM with reason, without its closing "}\n", into line
+ * (HISTORY_CAP_LINE bytes, of the pair not in use): left as it was when
+ * it cannot be made.
+ */
 static int
 hist_prepare(struct history *h, const char *reason, char *line, size_t *len)
 {
-	/* room for ,"duration_ms":N}\n after the prepared text */
-	char buf[HISTORY_CAP_LINE - 40];
 	struct status st;
 
-	if (history_format(h, ST_TERM, 0, reason, -1, buf, sizeof(buf), len,
-	    &st) != ST_OK)
+	/* room for ,"duration_ms":N}\n after the prepared text */
+	if (history_format(h, ST_TERM, 0, reason, -1, line,
+	    HISTORY_CAP_LINE - 40, len, &st) != ST_OK)
 		return -1;
 	*len -= 2;
-	memcpy(line, buf, *len);
 	return 0;
 }
 
@@ -492,7 +523,7 @@ int
 history_record(struct history *h, int code, int skip, const char *reason,
     long duration_ms, struct status *st)
 {
-	char line[HISTORY_CAP_LINE + 1];
+	char *line = NULL;
 	size_t len;
 	int rc;
 
@@ -503,10 +534,16 @@ history_record(struct history *h, int code, int skip, const char *reason,
 	term_armed = 0;
 	status_clear(st);
 	rc = ST_OK;
-	if (h->on && (rc = history_format(h, code, skip, reason, duration_ms,
-	    line, sizeof(line), &len, st)) == ST_OK)
+	if (!h->on)
+		return rc;
+	/* on the heap: a line long, it made the frame over 4 KiB */
+	if ((line = malloc(HISTORY_CAP_LINE + 1)) == NULL)
+		return status_set(st, ST_OSERR, "history: out of memory");
+	if ((rc = history_format(h, code, skip, reason, duration_ms, line,
+	    HISTORY_CAP_LINE + 1, &len, st)) == ST_OK)
 		rc = hist_append_by(h->path, h->rotated, h->max, line, len,
 		    h->deadline, st);
+	free(line);
 	return rc;
 }
 
@@ -626,7 +663,7 @@ int
 history_load(const char *path, size_t n, struct json_object **out,
     size_t *bad, struct status *st)
 {
-	char rotated[CAP_PATH + 4];
+	char *rotated;
 	struct json_object *all = NULL, *cur = NULL, *res = NULL;
 	size_t i, count, total, from;
 	int rc;
@@ -635,9 +672,13 @@ history_load(const char *path, size_t n, struct json_object **out,
 	*bad = 0;
 	if (n > HISTORY_CAP_ENTRIES)
 		n = HISTORY_CAP_ENTRIES;
-	if (snprintf(rotated, sizeof(rotated), "%s.1", path) >=
-	    (int)sizeof(rotated))
+	/* on the heap: a path long, it made the frame over 4 KiB */
+	if ((rotated = malloc(CAP_PATH + 4)) == NULL)
+		return status_set(st, ST_OSERR, "history: out of memory");
+	if (snprintf(rotated, CAP_PATH + 4, "%s.1", path) >= CAP_PATH + 4) {
+		free(rotated);
 		return status_set(st, ST_FAIL, "history path too long");
+	}
 	if ((all = json_object_new_array()) == NULL ||
 	    (cur = json_object_new_array()) == NULL ||
 	    (res = json_object_new_array()) == NULL) {
@@ -663,5 +704,6 @@ out:
 	json_object_put(all);
 	json_object_put(cur);
 	json_object_put(res);
+	free(rotated);
 	return rc;
 }

@@ -150,7 +150,7 @@ markerfile_read(const char *path, struct markerfile *m, int *absent,
     struct status *st)
 {
 	struct markerfile_parse p = { m, 0 };
-	char dir[CAP_PATH], *buf = NULL;
+	char *dir = NULL, *buf = NULL;
 	size_t len;
 	int rc;
 
@@ -159,7 +159,12 @@ markerfile_read(const char *path, struct markerfile *m, int *absent,
 	    FILE_TRUSTED | FILE_TEXT, &buf, &len, NULL, absent, st);
 	if (rc != ST_OK)
 		return rc;
-	file_dirname(path, dir, sizeof(dir));
+	/* on the heap, as every path buffer here: a frame stays under 4 KiB */
+	if ((dir = malloc(CAP_PATH)) == NULL) {
+		rc = status_set(st, ST_OSERR, "out of memory");
+		goto out;
+	}
+	file_dirname(path, dir, CAP_PATH);
 	if ((rc = file_dir_trusted(dir, "marker", st)) != ST_OK)
 		goto out;
 	if (len == 0) {
@@ -184,6 +189,7 @@ markerfile_read(const char *path, struct markerfile *m, int *absent,
 		rc = status_set(st, ST_FAIL, "marker '%s' has no finished_at",
 		    path);
 out:
+	free(dir);
 	free(buf);
 	return rc;
 }
@@ -296,14 +302,14 @@ toolong:
 	    "(fewer or shorter tags)", len);
 }
 
-/* mkdir -p with mode 0755 for the missing parts of dir. */
+/* mkdir -p with mode 0755 for the missing parts of dir; p: CAP_PATH bytes
+ * to work in. */
 static int
-markerfile_mkdirs(const char *dir, struct status *st)
+markerfile_mkdirs(const char *dir, char *p, struct status *st)
 {
-	char p[CAP_PATH];
 	size_t i;
 
-	if (text_copy(p, dir, sizeof(p)) >= sizeof(p))
+	if (text_copy(p, dir, CAP_PATH) >= CAP_PATH)
 		return status_set(st, ST_FAIL, "path '%s' too long", dir);
 	for (i = 1; ; i++) {
 		if (p[i] != '/' && p[i] != '\0')
@@ -351,28 +357,46 @@ markerfile_write_cb(const char *path, const struct markerfile *m,
     void (*renamed)(void), struct status *st)
 {
 	static char tmp[CAP_PATH + 32];	/* static: the SIGTERM handler */
-	char dir[CAP_PATH], text[CAP_MARKER_FILE];
+	/* the rest on the heap: together 24 KiB */
+	struct {
+		char dir[CAP_PATH], work[CAP_PATH];
+		char text[CAP_MARKER_FILE];
+	} *b;
+	char *dir, *text;
 	const char *base;
 	sigset_t block, old;
 	int fd = -1, dfd = -1, rc;
 
-	if ((rc = markerfile_format(m, text, sizeof(text), st)) != ST_OK)
-		return rc;
-	file_dirname(path, dir, sizeof(dir));
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	dir = b->dir;
+	text = b->text;
+	tmp[0] = '\0';
+	if ((rc = markerfile_format(m, text, sizeof(b->text), st)) != ST_OK)
+		goto out;
+	file_dirname(path, dir, sizeof(b->dir));
 	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (base[0] == '\0')
-		return status_set(st, ST_CONFIG, "marker path '%s' names a "
+	if (base[0] == '\0') {
+		rc = status_set(st, ST_CONFIG, "marker path '%s' names a "
 		    "directory", path);
-	if ((rc = markerfile_mkdirs(dir, st)) != ST_OK)
-		return rc;
+		goto out;
+	}
+	if ((rc = markerfile_mkdirs(dir, b->work, st)) != ST_OK)
+		goto out;
 	if ((rc = file_dir_trusted(dir, "marker", st)) != ST_OK)
-		return rc;
+		goto out;
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >=
-	    (int)sizeof(tmp))
-		return status_set(st, ST_FAIL, "marker path too long");
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return status_set(st, ST_OSERR, "cannot create a temporary "
+	    (int)sizeof(tmp)) {
+		tmp[0] = '\0';
+		rc = status_set(st, ST_FAIL, "marker path too long");
+		goto out;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		tmp[0] = '\0';
+		rc = status_set(st, ST_OSERR, "cannot create a temporary "
 		    "file in '%s': %s", dir, strerror(errno));
+		goto out;
+	}
 	proc_term_unlink(tmp);
 	if (write_all(fd, text, strlen(text)) != 0 || fchmod(fd, 0644) != 0 ||
 	    fsync(fd) != 0) {
@@ -416,34 +440,45 @@ out:
 	if (tmp[0] != '\0')
 		unlink(tmp);
 	proc_term_unlink(NULL);
+	free(b);
 	return rc;
 }
 
 int
 markerfile_withdraw(const char *path, int *withdrawn, struct status *st)
 {
-	char dir[CAP_PATH];
+	char *dir;
 	struct stat sb;
 	int dfd, rc;
 
 	*withdrawn = 0;
-	file_dirname(path, dir, sizeof(dir));
-	if (lstat(dir, &sb) == -1 && errno == ENOENT)
-		return ST_OK;		/* nothing to withdraw */
+	if ((dir = malloc(CAP_PATH)) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	file_dirname(path, dir, CAP_PATH);
+	if (lstat(dir, &sb) == -1 && errno == ENOENT) {
+		rc = ST_OK;		/* nothing to withdraw */
+		goto out;
+	}
 	if ((rc = file_dir_trusted(dir, "marker", st)) != ST_OK)
-		return rc;
+		goto out;
 	if (lstat(path, &sb) == -1) {
 		if (errno == ENOENT)
-			return ST_OK;
-		return status_set(st, ST_OSERR, "cannot stat marker '%s': %s",
-		    path, strerror(errno));
+			rc = ST_OK;
+		else
+			rc = status_set(st, ST_OSERR, "cannot stat marker "
+			    "'%s': %s", path, strerror(errno));
+		goto out;
 	}
-	if (S_ISDIR(sb.st_mode))
-		return status_set(st, ST_CONFIG, "marker path '%s' names a "
+	if (S_ISDIR(sb.st_mode)) {
+		rc = status_set(st, ST_CONFIG, "marker path '%s' names a "
 		    "directory", path);
-	if (unlink(path) != 0)
-		return status_set(st, ST_OSERR, "cannot remove the previous "
+		goto out;
+	}
+	if (unlink(path) != 0) {
+		rc = status_set(st, ST_OSERR, "cannot remove the previous "
 		    "marker '%s': %s", path, strerror(errno));
+		goto out;
+	}
 	*withdrawn = 1;
 	/* on disk too: a crash must not bring the old marker back */
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
@@ -452,6 +487,8 @@ markerfile_withdraw(const char *path, int *withdrawn, struct status *st)
 		    dir, strerror(errno));
 	if (dfd != -1)
 		close(dfd);
+out:
+	free(dir);
 	return rc;
 }
 
