@@ -396,8 +396,8 @@ ec2xml_describe_tags(const char *xml, size_t len, struct ec2xml_tag *tags,
 	d.next_token = next_token;
 	d.next_token_len = next_token_len;
 	if ((x = xp_new("DescribeTags", roots, dt_start, dt_end, &d)) == NULL)
-		return status_set(st, ST_OSERR,
-		    "reply to DescribeTags: out of memory");
+		return status_set(st, ST_OSERR, "reply to %s: no memory for "
+		    "the XML parser", "DescribeTags");
 	rc = xp_run(x, xml, len, st);
 	free(x);
 	if (rc != ST_OK)
@@ -556,8 +556,8 @@ ec2xml_create_tags(const char *xml, size_t len, struct status *st)
 	/* both on the heap: together 10 KiB */
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (x = xp_new("CreateTags", roots, NULL, rt_end, r)) == NULL) {
-		rc = status_set(st, ST_OSERR,
-		    "reply to CreateTags: out of memory");
+		rc = status_set(st, ST_OSERR, "reply to %s: no memory for "
+		    "the XML parser", "CreateTags");
 		goto out;
 	}
 	if ((rc = xp_run(x, xml, len, st)) != ST_OK)

@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
