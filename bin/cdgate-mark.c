@@ -27,6 +27,7 @@
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
+#include "run/tool.h"
 
 #define MARK_MAX_DIGEST_PATHS 64
 #define MARK_RELAY_BUF 16384	/* the command's output, read at a time */
@@ -50,6 +51,7 @@ struct mark {
 	const char *digests[MARK_MAX_DIGEST_PATHS];
 	size_t ndigests;
 	char **run;
+	int run_seen;		/* --run: the command follows */
 	int check_mode;
 	int renamed;		/* the new marker is in place */
 	struct config cfg;
@@ -105,6 +107,37 @@ mark_digest(struct mark *k, const char *path)
 	return ST_OK;
 }
 
+/* cdgate-mark's own options; --run ends them (TOOL_STOP) */
+static int
+mark_option(void *self, int c, const char *arg, int argc, char **argv,
+    struct status *st)
+{
+	struct mark *k = self;
+	int rc;
+
+	switch (c) {
+	case 'p': k->path = arg; return ST_OK;
+	case 'i': k->iid = arg; return ST_OK;
+	case 'f': k->failed = arg; return ST_OK;
+	case 'r': k->run_seen = 1; return TOOL_STOP;
+	case 'd':
+		if ((rc = mark_digest(k, arg)) != ST_OK)
+			return rc;
+		/* --digest PATH...: the arguments that follow, up to the
+		 * next one starting with '-' (options end at the first
+		 * operand, TOOL_IN_ORDER, so nothing was permuted) */
+		while (optind < argc && argv[optind][0] != '-')
+			if ((rc = mark_digest(k, argv[optind++])) != ST_OK)
+				return rc;
+		return ST_OK;
+	case 't':
+		return mark_tag(k, arg) != ST_OK ? k->st.code : ST_OK;
+	default:
+		return status_set(st, ST_USAGE, "bad option; see cdgate-mark "
+		    "-h");
+	}
+}
+
 static int
 mark_options(struct mark *k, int argc, char **argv)
 {
@@ -115,57 +148,35 @@ mark_options(struct mark *k, int argc, char **argv)
 		{ "digest", required_argument, NULL, 'd' },
 		{ "tag", required_argument, NULL, 't' },
 		{ "run", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c, rc, run = 0;
+	struct tool tool = {
+		.name = "cdgate-mark", .version = "cdgate-mark", .usage = usage,
+		.longopts = longopts, .option = mark_option,
+		.flags = TOOL_QUIET | TOOL_OPERANDS | TOOL_IN_ORDER,
+	};
+	int rc;
 
-	while (!run && (c = getopt_long(argc, argv, "+c:hnqV", longopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case 'c': k->cfgpath = optarg; break;
-		case 'p': k->path = optarg; break;
-		case 'i': k->iid = optarg; break;
-		case 'f': k->failed = optarg; break;
-		case 'n': k->check_mode = 1; break;
-		case 'q': out_quiet(1); break;
-		case 'r': run = 1; break;
-		case 'd':
-			if ((rc = mark_digest(k, optarg)) != ST_OK)
-				return rc;
-			/* --digest PATH...: the arguments that follow, up to
-			 * the next one starting with '-' (getopt stops at the
-			 * first non-option, "+", so nothing was permuted) */
-			while (optind < argc && argv[optind][0] != '-')
-				if ((rc = mark_digest(k, argv[optind++])) !=
-				    ST_OK)
-					return rc;
-			break;
-		case 't':
-			if (mark_tag(k, optarg) != ST_OK)
-				return k->st.code;
-			break;
-		case 'h': fputs(usage, stdout); exit(0);
-		case 'V': printf("cdgate-mark %s\n", PROC_VERSION); exit(0);
-		default:
-			return status_set(&k->st, ST_USAGE, "bad option; see "
-			    "cdgate-mark -h");
-		}
-	}
-	if (run) {
-		if (optind < argc && strcmp(argv[optind], "--") == 0)
-			optind++;
-		if (optind >= argc)
+	tool.self = k;
+	if ((rc = tool_options(&tool, argc, argv, &k->st)) == TOOL_EXIT)
+		exit(0);
+	if (rc != ST_OK)
+		return rc;
+	k->cfgpath = tool.cfgpath;
+	k->check_mode = tool.check_mode;
+	if (k->run_seen) {
+		if (tool.next < argc && strcmp(argv[tool.next], "--") == 0)
+			tool.next++;
+		if (tool.next >= argc)
 			return status_set(&k->st, ST_USAGE, "--run needs a "
 			    "command after --");
 		if (k->failed != NULL)
 			return status_set(&k->st, ST_USAGE, "--run and "
 			    "--failed exclude each other");
-		k->run = argv + optind;
-	} else if (optind != argc)
+		k->run = argv + tool.next;
+	} else if (tool.next != argc)
 		return status_set(&k->st, ST_USAGE, "unexpected argument "
-		    "'%s'; see cdgate-mark -h", argv[optind]);
+		    "'%s'; see cdgate-mark -h", argv[tool.next]);
 	return ST_OK;
 }
 
@@ -475,15 +486,9 @@ mark_run(struct mark *k, int *status)
 static int
 mark_verdict(struct mark *k, int rc, const char *msg)
 {
-	struct status hst;
-
 	history_facts(&k->hist, k->m.instance_id, NULL, k->m.digest,
 	    k->m.finished_at);
-	if (history_record(&k->hist, rc, 0, msg, proc_elapsed_ms(), &hst) !=
-	    ST_OK)
-		out_info("history not recorded: %s", hst.msg);
-	out_verdict(rc, 0, "%s", msg);
-	return rc;
+	return tool_verdict(&k->hist, rc, 0, msg);
 }
 
 static int

@@ -29,6 +29,7 @@
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
+#include "run/tool.h"
 
 #define STATUS_DEFAULT_LAST 10
 #define STATUS_SCAN      200	/* entries searched for "last passed" */
@@ -478,19 +479,12 @@ print_text(struct report *r)
 	text_history(js_obj(root, "history"), lp);
 }
 
-static int
-status_fail(int rc, const char *msg)
-{
-	out_verdict(rc, 0, "%s", msg);
-	return rc;
-}
-
 /*
  * Check mode: what a report would read, from the configuration alone.  No
  * file but the configuration is opened and no request is made.
  */
 static int
-status_plan(const struct config *cfg, long n)
+report_plan(const struct config *cfg, long n)
 {
 	const struct marker_conf *mk = config_conf(cfg, &check_marker);
 	struct imds m;
@@ -529,54 +523,68 @@ status_plan(const struct config *cfg, long n)
 	return 0;
 }
 
+/* The options of cdgate-status: what it reads, how it prints. */
+struct report_opts {
+	long last;		/* -l: history entries */
+	int json;		/* --json */
+};
+
+static int
+report_option(void *self, int c, const char *arg, int argc, char **argv,
+    struct status *st)
+{
+	struct report_opts *o = self;
+
+	(void)argc;
+	(void)argv;
+	if (c == 'j') {
+		o->json = 1;
+		return ST_OK;
+	}
+	if (c == 'l' && text_long(arg, 1, HISTORY_CAP_ENTRIES, &o->last) != 0)
+		return status_set(st, ST_USAGE, "-l: expected a number of "
+		    "entries from 1 to 1000");
+	if (c == 'l')
+		return ST_OK;
+	return status_set(st, ST_USAGE, "bad option; see cdgate-status -h");
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "last", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct report r;
+	struct report_opts o = { STATUS_DEFAULT_LAST, 0 };
+	struct tool tool = {
+		.name = "cdgate-status", .version = "cdgate-status",
+		.usage = usage, .opts = "l:", .longopts = longopts,
+		.option = report_option,
+	};
 	struct json_object *part;
-	const char *cfgpath = NULL;
-	long n = STATUS_DEFAULT_LAST;
-	int c, check = 0, json = 0, rc;
+	long n;
+	int check, json, rc;
 
 	proc_start("cdgate-status");
 	proc_on_term("terminated by SIGTERM");
-	while ((c = getopt_long(argc, argv, "c:hl:nV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': cfgpath = optarg; break;
-		case 'j': json = 1; break;
-		case 'l':
-			if (text_long(optarg, 1, HISTORY_CAP_ENTRIES, &n) != 0)
-				return status_fail(ST_USAGE, "-l: expected a "
-				    "number of entries from 1 to 1000");
-			break;
-		case 'n': check = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
-		case 'V': printf("cdgate-status %s\n", PROC_VERSION); return 0;
-		default:
-			return status_fail(ST_USAGE, "bad option; see "
-			    "cdgate-status -h");
-		}
-	}
-	if (optind != argc) {
-		out_verdict(ST_USAGE, 0, "unexpected argument '%.40s'; see "
-		    "cdgate-status -h", argv[optind]);
-		return ST_USAGE;
-	}
-	rc = config_load_for(&r.cfg, cfgpath, &r.st);
+	tool.self = &o;
+	if ((rc = tool_options(&tool, argc, argv, &r.st)) == TOOL_EXIT)
+		return 0;
+	if (rc == ST_OK)
+		rc = tool_config(&tool, &r.cfg, &r.st);
 	if (rc != ST_OK)
-		return status_fail(rc, r.st.msg);
+		return tool_verdict(NULL, rc, 0, r.st.msg);
+	n = o.last;
+	json = o.json;
+	check = tool.check_mode;
 	r.mk = config_conf(&r.cfg, &check_marker);
 	if (check)
-		return status_plan(&r.cfg, n);
+		return report_plan(&r.cfg, n);
 	if ((r.root = json_object_new_object()) == NULL)
-		return status_fail(ST_OSERR, "out of memory");
+		return tool_verdict(NULL, ST_OSERR, 0, "out of memory");
 	r.deadline = mono_ms() + STATUS_IMDS_MS;
 	js_str(r.root, "version", PROC_VERSION);
 	js_str(r.root, "config", r.cfg.path);

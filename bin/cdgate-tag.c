@@ -17,6 +17,7 @@
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
+#include "run/tool.h"
 
 #define TAG_MIN_ROUND_MS 500	/* less time left: stop confirming */
 
@@ -85,43 +86,54 @@ tag_pair(struct tagger *t, char *arg)
 	return ST_OK;
 }
 
+/* -i/--instance-id, -t seconds */
+static int
+tag_option(void *self, int c, const char *arg, int argc, char **argv,
+    struct status *st)
+{
+	struct tagger *t = self;
+
+	(void)argc;
+	(void)argv;
+	if (c == 'i') {
+		t->iid = arg;
+		return ST_OK;
+	}
+	if (c == 't' && text_long(arg, 1, CONFIG_MAX_TIMEOUT, &t->timeout) !=
+	    0)
+		return status_set(st, ST_USAGE, "-t '%s': expected seconds "
+		    "from 1 to %d", arg, CONFIG_MAX_TIMEOUT);
+	if (c == 't')
+		return ST_OK;
+	return status_set(st, ST_USAGE, "bad option; see cdgate-tag -h");
+}
+
 static int
 tag_options(struct tagger *t, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "instance-id", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c, rc;
+	struct tool tool = {
+		.name = "cdgate-tag", .version = "cdgate-tag", .usage = usage,
+		.opts = "t:", .longopts = longopts,
+		.flags = TOOL_QUIET | TOOL_OPERANDS, .option = tag_option,
+	};
+	int i, rc;
 
-	while ((c = getopt_long(argc, argv, "c:hnqt:V", longopts, NULL)) !=
-	    -1) {
-		switch (c) {
-		case 'c': t->cfgpath = optarg; break;
-		case 'i': t->iid = optarg; break;
-		case 'n': t->check_mode = 1; break;
-		case 'q': out_quiet(1); break;
-		case 't':
-			if (text_long(optarg, 1, CONFIG_MAX_TIMEOUT,
-			    &t->timeout) != 0)
-				return status_set(&t->st, ST_USAGE, "-t '%s': "
-				    "expected seconds from 1 to %d", optarg,
-				    CONFIG_MAX_TIMEOUT);
-			break;
-		case 'h': fputs(usage, stdout); exit(0);
-		case 'V': printf("cdgate-tag %s\n", PROC_VERSION); exit(0);
-		default:
-			return status_set(&t->st, ST_USAGE, "bad option; see "
-			    "cdgate-tag -h");
-		}
-	}
-	if (optind >= argc)
+	tool.self = t;
+	if ((rc = tool_options(&tool, argc, argv, &t->st)) == TOOL_EXIT)
+		exit(0);
+	if (rc != ST_OK)
+		return rc;
+	t->cfgpath = tool.cfgpath;
+	t->check_mode = tool.check_mode;
+	if (tool.next >= argc)
 		return status_set(&t->st, ST_USAGE, "no tags given; usage: "
 		    "cdgate-tag [options] KEY=VALUE...");
-	for (; optind < argc; optind++)
-		if ((rc = tag_pair(t, argv[optind])) != ST_OK)
+	for (i = tool.next; i < argc; i++)
+		if ((rc = tag_pair(t, argv[i])) != ST_OK)
 			return rc;
 	if (t->iid != NULL && !imds_instance_id_ok(t->iid))
 		return status_set(&t->st, ST_USAGE, "--instance-id '%.40s' is not "
@@ -268,7 +280,6 @@ static int
 tag_exit(struct tagger *t, int rc)
 {
 	char list[CAP_LINE], msg[CAP_MSG];
-	struct status hst;
 
 	if (t->ec2_ready)
 		ec2_close(&t->ec2);
@@ -281,13 +292,8 @@ tag_exit(struct tagger *t, int rc)
 		    1000.0);
 	} else
 		text_copy(msg, t->st.msg, sizeof(msg));
-	/* the history line never changes the outcome */
 	history_facts(&t->hist, t->instance_id, NULL, NULL, NULL);
-	if (history_record(&t->hist, rc, 0, msg, proc_elapsed_ms(), &hst) !=
-	    ST_OK)
-		out_info("history not recorded: %s", hst.msg);
-	out_verdict(rc, 0, "%s", msg);
-	return rc;
+	return tool_verdict(&t->hist, rc, 0, msg);
 }
 
 int

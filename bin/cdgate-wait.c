@@ -4,13 +4,11 @@
  * agent after provisioning (ExecStartPre=) and for scripts.
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "checks/marker.h"
 #include "run/gate.h"
 #include "run/registry.h"
+#include "run/tool.h"
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
@@ -23,47 +21,45 @@ static const char usage[] =
     "Exit: 0 provisioned, 1 failed, 2 timeout, 3 SIGTERM, 64 usage,\n"
     "  69 unavailable, 78 configuration.\n";
 
+/* -t seconds */
+static int
+wait_option(void *self, int c, const char *arg, int argc, char **argv,
+    struct status *st)
+{
+	(void)argc;
+	(void)argv;
+	if (c != 't')
+		return status_set(st, ST_USAGE, "bad option; see cdgate-wait -h");
+	if (text_long(arg, 1, 86400, self) != 0)
+		return status_set(st, ST_USAGE, "-t '%s': expected seconds "
+		    "from 1 to 86400", arg);
+	return ST_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct gate g;	/* a whole configuration: not on the stack */
 	const struct marker_conf *mk;
-	const char *cfgpath = NULL;
+	struct tool tool = {
+		.name = "cdgate-wait", .version = "cdgate-wait",
+		.usage = usage, .opts = "t:", .flags = TOOL_QUIET,
+		.option = wait_option,
+	};
 	long timeout = 0;
-	int c, rc;
+	int rc;
 
 	proc_start("cdgate-wait");
 	proc_on_term("terminated by SIGTERM while waiting for provisioning");
 	gate_init(&g, "cdgate-wait");
-	while ((c = getopt(argc, argv, "c:hnqt:V")) != -1) {
-		switch (c) {
-		case 'c': cfgpath = optarg; break;
-		case 'n': g.check_mode = 1; break;
-		case 'q': out_quiet(1); break;
-		case 't':
-			if (text_long(optarg, 1, 86400, &timeout) != 0) {
-				out_verdict(ST_USAGE, 0, "-t '%s': expected "
-				    "seconds from 1 to 86400", optarg);
-				return ST_USAGE;
-			}
-			break;
-		case 'h': fputs(usage, stdout); return 0;
-		case 'V': printf("cdgate-wait %s\n", PROC_VERSION); return 0;
-		default:
-			out_verdict(ST_USAGE, 0, "bad option; see cdgate-wait -h");
-			return ST_USAGE;
-		}
-	}
-	if (optind != argc) {
-		out_verdict(ST_USAGE, 0, "unexpected argument '%s'; see "
-		    "cdgate-wait -h", argv[optind]);
-		return ST_USAGE;
-	}
-	rc = config_load_for(&g.cfg, cfgpath, &g.cx.st);
-	if (rc != ST_OK) {
-		out_verdict(rc, 0, "%s", g.cx.st.msg);
-		return rc;
-	}
+	tool.self = &timeout;
+	if ((rc = tool_options(&tool, argc, argv, &g.cx.st)) == TOOL_EXIT)
+		return 0;
+	if (rc == ST_OK)
+		rc = tool_config(&tool, &g.cfg, &g.cx.st);
+	if (rc != ST_OK)
+		return tool_verdict(NULL, rc, 0, g.cx.st.msg);
+	g.check_mode = tool.check_mode;
 	mk = config_conf(&g.cfg, &check_marker);
 	g.checks = registry_bit("marker");
 	g.cx.timeout = timeout > 0 ? timeout : g.cfg.timeout;

@@ -19,6 +19,7 @@
 #include "checks/marker.h"
 #include "fmt/appspec.h"
 #include "run/registry.h"
+#include "run/tool.h"
 
 /*
  * Serialises the end of a run between the main and the watch thread; the
@@ -294,10 +295,7 @@ gate_plan(struct gate *g)
 	char list[128];
 
 	registry_list(g->checks, list, sizeof(list));
-	out_info("cdgate %s, config %s%s%s", PROC_VERSION,
-	    g->cfg.path[0] ? "'" : "", g->cfg.path[0] ? g->cfg.path :
-	    "built-in defaults (no cdgate.ini found)",
-	    g->cfg.path[0] ? "'" : "");
+	tool_plan("cdgate", &g->cfg);
 	if (g->appspec_timeout > 0)
 		out_info("checks: %s; deadline %lds (appspec timeout %lds)",
 		    list, g->cx.timeout, g->appspec_timeout);
@@ -349,24 +347,15 @@ static int
 gate_end(struct gate *g, int rc, int facts)
 {
 	char msg[CAP_MSG];
-	struct status hst;
 	int code, skip;
 
 	code = gate_outcome(g, rc, &skip, msg, sizeof(msg));
-	if (g->hist.on) {
+	if (g->hist.on)
 		history_facts(&g->hist, facts ? g->cx.instance_id : NULL,
 		    g->cx.lifecycle, facts && g->cx.have_marker ?
 		    g->cx.marker.digest : NULL, facts && g->cx.have_marker ?
 		    g->cx.marker.finished_at : NULL);
-		/* documented: history never changes a verdict or exit code */
-		if (history_record(&g->hist, code, skip, msg,
-		    proc_elapsed_ms(), &hst) != ST_OK)
-			out_info("history not recorded: %s", hst.msg);
-		else if (hst.msg[0] != '\0')	/* the lock was not had */
-			out_info("%s", hst.msg);
-	}
-	out_verdict(code, skip, "%s", msg);
-	return code;
+	return tool_verdict(&g->hist, code, skip, msg);
 }
 
 int
@@ -407,40 +396,27 @@ int
 gate_main(int argc, char **argv, enum event ev)
 {
 	static struct gate one;		/* a whole configuration: not on the stack */
+	static char usage[sizeof(gate_usage) + 64], version[64];
 	struct gate *g = &one;
-	const char *cfgpath = NULL;
-	int c, rc;
+	struct tool tool;
+	int rc;
 
 	proc_start(event_name(ev));
 	gate_init(g, event_name(ev));
 	g->ev = g->cx.ev = ev;
-	while ((c = getopt(argc, argv, "c:hnV")) != -1) {
-		switch (c) {
-		case 'c':
-			cfgpath = optarg;
-			break;
-		case 'n':
-			g->check_mode = 1;
-			break;
-		case 'h':
-			printf(gate_usage, event_program(ev), event_name(ev));
-			return ST_OK;
-		case 'V':
-			printf("cdgate %s %s\n", event_program(ev),
-			    PROC_VERSION);
-			return ST_OK;
-		default:
-			out_verdict(ST_USAGE, 0, "bad option; see %s -h",
-			    event_program(ev));
-			return ST_USAGE;
-		}
-	}
-	if (optind != argc) {
-		out_verdict(ST_USAGE, 0, "unexpected argument '%s'; see %s -h",
-		    argv[optind], event_program(ev));
-		return ST_USAGE;
-	}
-	rc = config_load_for(&g->cfg, cfgpath, &g->cx.st);
+	snprintf(usage, sizeof(usage), gate_usage, event_program(ev),
+	    event_name(ev));
+	snprintf(version, sizeof(version), "cdgate %s", event_program(ev));
+	memset(&tool, 0, sizeof(tool));
+	tool.name = event_program(ev);
+	tool.version = version;
+	tool.usage = usage;
+	if ((rc = tool_options(&tool, argc, argv, &g->cx.st)) == TOOL_EXIT)
+		return ST_OK;
+	if (rc != ST_OK)
+		return tool_verdict(NULL, rc, 0, g->cx.st.msg);
+	g->check_mode = tool.check_mode;
+	rc = tool_config(&tool, &g->cfg, &g->cx.st);
 	if (rc != ST_OK)
 		return gate_verdict(g, rc);	/* no history: its path is unknown */
 	if ((rc = gate_event_env(g)) != ST_OK) {

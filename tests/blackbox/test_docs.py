@@ -444,7 +444,7 @@ def test_readme_leaves_reference_to_man_pages_and_docs():
 # inifile_error (a line of cdgate.ini or of the marker), walk_fail (a
 # --digest path), xp_fail (an EC2 XML reply), health_fail_what (one health
 # attempt), tags_why (one tag problem), proc_on_term (the line printed on
-# SIGTERM), status_fail and mark_verdict (a verdict), ap_err (a line of
+# SIGTERM), tool_verdict and mark_verdict (a verdict), ap_err (a line of
 # the appspec).  gate_imds's argument
 # is not a format but the subject of "%s needs instance metadata, but
 # [gate] imds = no", which has its row.
@@ -452,7 +452,7 @@ MESSAGE_CALLS = {
     "status_set": (2, 1, ""), "out_verdict": (2, 0, ""), "status_wrap": (1, None, ""),
     "inifile_error": (1, None, ""), "walk_fail": (3, 1, "digest path '%s' "),
     "xp_fail": (2, 1, "reply to %s: line %lu: "), "health_fail_what": (2, None, ""),
-    "tags_why": (1, None, ""), "proc_on_term": (0, None, ""), "status_fail": (1, 0, ""),
+    "tags_why": (1, None, ""), "proc_on_term": (0, None, ""), "tool_verdict": (3, 1, ""),
     "mark_verdict": (2, 1, ""), "ap_err": (2, None, "appspec '%s' line %lu: "),
 }
 
@@ -465,6 +465,7 @@ MESSAGE_CALLS = {
 SOFTWARE_ONLY = {
     "cloud-init status '%s' cannot be reported",
     "%s '%s': HTTP %ld",            # notice.c: imds_get answered ST_OK without 200/404
+    "%s: too many options",         # tool.c: a program's own table is too long
     "role item too long",
     "role credentials without instance metadata",
     "digest: 'SHA-256' update failed",
@@ -663,8 +664,9 @@ def test_message_extraction_finds_every_kind_of_call():
     # the helpers, in src/ and bin/
     assert ("walk_fail", "digest path '%s' does not exist") in found
     assert ("xp_fail", "reply to %s: line %lu: a DOCTYPE, which is refused") in found
-    assert ("status_fail", "-l: expected a number of entries from 1 to 1000") in found
-    assert ("out_verdict", "-t '%s': expected seconds from 1 to 86400") in found
+    assert ("status_set", "-l: expected a number of entries from 1 to 1000") in found
+    assert ("status_set", "-t '%s': expected seconds from 1 to 86400") in found
+    assert ("tool_verdict", "out of memory") in found
     # definitions and prototypes are not calls
     assert ("tags_why", "fmt") not in found and all(fmt for _, fmt in found)
 
