@@ -1,7 +1,8 @@
 /*
  * cdgate-status: what this instance looks like to the gate: its
- * provisioning (marker, cloud-init), its Auto Scaling lifecycle state, and
- * the last runs from the deployment history, with the answer to "which
+ * provisioning (marker, cloud-init), its Auto Scaling lifecycle state,
+ * EC2's notices about it (Spot interruption, rebalance, scheduled events),
+ * and the last runs from the deployment history, with the answer to "which
  * revision did this instance pass the gate with?".
  *
  * The report is built once as a json-c object; --json prints it, the text
@@ -22,6 +23,7 @@
 #include "run/config.h"
 #include "fmt/history.h"
 #include "aws/imds.h"
+#include "aws/notice.h"
 #include "checks/lifecycle.h"
 #include "checks/marker.h"
 #include "fmt/markerfile.h"
@@ -212,6 +214,115 @@ report_lifecycle(struct report *r, struct json_object *lc)
 	action = lifecycle_action(config_conf(&r->cfg, &check_lifecycle), -1, state, &key);
 	js_str(lc, "action", names[action]);
 	js_str(lc, "setting", key);
+}
+
+/*
+ * Adds error msg to the notices' "error": one string, "; " between the
+ * errors of several items.  Every message starts with its item's name; when
+ * it says the same as the previous one after the name ("...: instance
+ * metadata ... is disabled"), only the name is added, in front:
+ * "spot interruption notice, rebalance recommendation: instance ...".
+ */
+static void
+notices_error(struct json_object *nt, const char *msg)
+{
+	const char *old = js_get(nt, "error"), *tail = strstr(msg, ": ");
+	size_t lo, lt, len;
+	char *joined;
+
+	if (old == NULL) {
+		js_str(nt, "error", msg);
+		return;
+	}
+	lo = strlen(old);
+	lt = tail != NULL ? strlen(tail) : 0;
+	len = lo + strlen(msg) + 3;
+	if ((joined = malloc(len)) == NULL)
+		return;		/* the first error stays: never "none" */
+	if (tail != NULL && lo > lt && strcmp(old + lo - lt, tail) == 0)
+		snprintf(joined, len, "%.*s, %.*s%s", (int)(lo - lt), old,
+		    (int)(tail - msg), msg, tail);
+	else
+		snprintf(joined, len, "%s; %s", old, msg);
+	js_str(nt, "error", joined);
+	free(joined);
+}
+
+/*
+ * EC2's notices about this instance: "spot" and "rebalance" are null when
+ * instance metadata answers 404 and "scheduled" lists the active events
+ * ([] on a 404 or none active).  An item that could not be read is left
+ * out (never null, never []) and its error is in "error" (null when all
+ * three were read).
+ */
+static void
+report_notices(struct report *r)
+{
+	struct json_object *nt, *o, *list;
+	struct notice_spot sp;
+	struct notice_rebalance rb;
+	struct notice_events *ev;
+	const struct notice_event *e;
+	struct status st;
+	size_t i;
+
+	if ((nt = json_object_new_object()) == NULL)
+		return;
+	json_object_object_add(r->root, "notices", nt);
+	json_object_object_add(nt, "checked",
+	    json_object_new_boolean(r->cfg.imds && r->imds_ready));
+	if (!r->cfg.imds) {
+		js_str(nt, "error", "not read: [gate] imds = no");
+		return;
+	}
+	if (!r->imds_ready) {
+		js_str(nt, "error", "instance metadata not usable");
+		return;
+	}
+	js_str(nt, "error", NULL);	/* null unless an item fails below */
+	if (notice_read_spot(&r->imds, r->deadline, &sp, &st) != ST_OK)
+		notices_error(nt, st.msg);
+	else if (!sp.present)
+		json_object_object_add(nt, "spot", NULL);
+	else {
+		o = json_object_new_object();
+		js_str(o, "action", notice_action_name(sp.action));
+		js_str(o, "time", sp.time);
+		json_object_object_add(nt, "spot", o);
+	}
+	if (notice_read_rebalance(&r->imds, r->deadline, &rb, &st) != ST_OK)
+		notices_error(nt, st.msg);
+	else if (!rb.present)
+		json_object_object_add(nt, "rebalance", NULL);
+	else {
+		o = json_object_new_object();
+		js_str(o, "time", rb.time);
+		json_object_object_add(nt, "rebalance", o);
+	}
+	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
+		notices_error(nt, "scheduled maintenance events: out of memory");
+		return;
+	}
+	if (notice_read_events(&r->imds, r->deadline, ev, &st) != ST_OK) {
+		notices_error(nt, st.msg);
+		free(ev);
+		return;
+	}
+	list = json_object_new_array();
+	for (i = 0; i < ev->n; i++) {
+		e = &ev->ev[i];
+		o = json_object_new_object();
+		js_str(o, "code", e->code_text);
+		js_str(o, "not_before", e->not_before);
+		js_str(o, "not_after", e->has_end ? e->not_after : NULL);
+		js_str(o, "description", e->desc);
+		js_str(o, "id", e->id);
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(nt, "scheduled", list);
+	json_object_object_add(nt, "scheduled_active",
+	    json_object_new_int64((int64_t)ev->n_active));
+	free(ev);
 }
 
 /* 1 when some entry of deployment dep failed. */
@@ -407,6 +518,60 @@ text_lifecycle(struct json_object *lc)
 }
 
 static void
+text_notices(struct json_object *nt)
+{
+	struct json_object *sp = NULL, *rb = NULL, *list = NULL, *e, *v;
+	int has_sp, has_rb, has_list;
+	size_t i, n;
+
+	if (!js_bool(nt, "checked")) {
+		line("notices: unknown: %s", or_dash(js_get(nt, "error")));
+		return;
+	}
+	has_sp = json_object_object_get_ex(nt, "spot", &sp);
+	has_rb = json_object_object_get_ex(nt, "rebalance", &rb);
+	has_list = json_object_object_get_ex(nt, "scheduled", &list);
+	if (!has_sp)
+		line("notices: spot interruption: unknown (error below)");
+	else if (sp == NULL)
+		line("notices: spot interruption: none");
+	else
+		line("notices: spot interruption: %s at %s",
+		    or_dash(js_get(sp, "action")), or_dash(js_get(sp, "time")));
+	if (!has_rb)
+		line("notices: rebalance recommendation: unknown (error below)");
+	else if (rb == NULL)
+		line("notices: rebalance recommendation: none");
+	else
+		line("notices: rebalance recommendation: at %s",
+		    or_dash(js_get(rb, "time")));
+	n = has_list ? json_object_array_length(list) : 0;
+	json_object_object_get_ex(nt, "scheduled_active", &v);
+	if (!has_list)
+		line("notices: scheduled events: unknown (error below)");
+	else if (n == 0)
+		line("notices: scheduled events: none");
+	else if ((size_t)json_object_get_int64(v) > n)
+		line("notices: scheduled events: %" PRId64 " active, the "
+		    "first %zu:", json_object_get_int64(v), n);
+	else
+		line("notices: scheduled events: %zu active:", n);
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(list, i);
+		line("  %s from %s%s%s: %s%s%s%s", or_dash(js_get(e, "code")),
+		    or_dash(js_get(e, "not_before")),
+		    js_get(e, "not_after") ? " to " : "",
+		    js_get(e, "not_after") ? js_get(e, "not_after") : "",
+		    js_get(e, "description") ? js_get(e, "description") :
+		    "(no description)", js_get(e, "id") ? " (" : "",
+		    js_get(e, "id") ? js_get(e, "id") : "",
+		    js_get(e, "id") ? ")" : "");
+	}
+	if (js_get(nt, "error") != NULL)
+		line("notices: unknown: %s", js_get(nt, "error"));
+}
+
+static void
 text_history(struct json_object *hs, struct json_object *lp)
 {
 	struct json_object *entries = NULL, *e, *v;
@@ -476,6 +641,7 @@ print_text(struct report *r)
 		line("cloud-init: recoverable errors not read: %s",
 		    js_get(ci, "status_problem"));
 	text_lifecycle(js_obj(root, "lifecycle"));
+	text_notices(js_obj(root, "notices"));
 	text_history(js_obj(root, "history"), lp);
 }
 
@@ -600,6 +766,7 @@ main(int argc, char **argv)
 	json_object_object_add(r.root, "lifecycle",
 	    part = json_object_new_object());
 	report_lifecycle(&r, part);
+	report_notices(&r);
 	json_object_object_add(r.root, "last_passed", NULL);
 	json_object_object_add(r.root, "history",
 	    part = json_object_new_object());

@@ -201,6 +201,7 @@ def test_cdgate_status_prints_its_report(helper, state):
     assert f"instance: {INSTANCE_ID}" in out, r
     assert any(ln.startswith(f"marker: '{state}/provisioned' valid; status ok") for ln in out), r
     assert "lifecycle: target state InService: hooks run their checks" in out, r
+    assert "notices: scheduled events: none" in out, r
     assert any(ln.startswith("last passed: d-ABCDEFGHI") for ln in out), r
     j = helper("cdgate-status", "--json")
     assert j.returncode == 0, j

@@ -399,3 +399,151 @@ def test_version_and_help(build):
     assert r.stdout.split()[1][0].isdigit(), r.stdout
     r = run_program(build / "bin" / "cdgate-status", ["-h"])
     assert r.returncode == 0 and r.stdout.startswith("usage: cdgate-status"), r.describe()
+
+
+# EC2's notices (issue 14): the Spot interruption notice, the rebalance
+# recommendation and the active scheduled events, "none" only on a 404 (or
+# no active event), an unreadable item an error and never "none".
+
+SPOT_ITEM = "meta-data/spot/instance-action"
+REBALANCE_ITEM = "meta-data/events/recommendations/rebalance"
+SCHEDULED_ITEM = "meta-data/events/maintenance/scheduled"
+
+
+def notices(build, imds, cfg):
+    j = as_json(status(build, imds, cfg, "--json"))["notices"]
+    r = status(build, imds, cfg)
+    assert r.returncode == 0, r.describe()
+    return j, [ln for ln in r.stdout.splitlines() if ln.startswith(("notices: ", "  "))]
+
+
+@pytest.mark.parametrize("scheduled", [[], None, [
+    {"Code": "system-reboot", "State": "completed", "NotBefore": "21 Jan 2019 09:00:43 GMT",
+     "NotAfter": "21 Jan 2019 09:17:23 GMT", "Description": "done", "EventId": "e-1"},
+    {"Code": "instance-stop", "State": "canceled", "NotBefore": "2026-12-06T12:00:00Z",
+     "Description": "gone", "EventId": "e-2"}]], ids=["empty", "404", "finished"])
+def test_no_notice_says_none(build, imds, state, ini, scheduled):
+    imds.state.scheduled_events = scheduled
+    j, text = notices(build, imds, ini())
+    assert j == {"checked": True, "error": None, "spot": None, "rebalance": None,
+                 "scheduled": [], "scheduled_active": 0}, j
+    assert text == ["notices: spot interruption: none",
+                    "notices: rebalance recommendation: none",
+                    "notices: scheduled events: none"], text
+    for item in (SPOT_ITEM, REBALANCE_ITEM, SCHEDULED_ITEM):
+        assert imds.count(item) == 2, item
+
+
+def test_each_notice_is_shown(build, imds, state, ini):
+    imds.state.spot_action = {"action": "terminate", "time": "2026-12-06T12:00:00Z"}
+    imds.state.rebalance = {"noticeTime": "2026-12-06T11:58:00Z"}
+    imds.state.scheduled_events = [
+        {"Code": "instance-retirement", "State": "active", "NotBefore": "2026-12-09T00:00:00Z",
+         "Description": "The instance is scheduled for retirement",
+         "EventId": "instance-event-0000000000000002"},
+        {"Code": "system-reboot", "State": "completed", "NotBefore": "21 Jan 2019 09:00:43 GMT",
+         "Description": "done", "EventId": "instance-event-0000000000000003"},
+        {"Code": "system-reboot", "State": "active", "NotBefore": "7 Dec 2026 09:00:00 GMT",
+         "NotAfter": "7 Dec 2026 11:00:00 GMT", "Description": "scheduled reboot",
+         "EventId": "instance-event-0000000000000001"}]
+    j, text = notices(build, imds, ini())
+    assert j["checked"] is True and j["error"] is None
+    assert j["spot"] == {"action": "terminate", "time": "2026-12-06T12:00:00Z"}
+    assert j["rebalance"] == {"time": "2026-12-06T11:58:00Z"}
+    # the active ones, earliest first; the completed one is dropped
+    assert j["scheduled"] == [
+        {"code": "system-reboot", "not_before": "7 Dec 2026 09:00:00 GMT",
+         "not_after": "7 Dec 2026 11:00:00 GMT", "description": "scheduled reboot",
+         "id": "instance-event-0000000000000001"},
+        {"code": "instance-retirement", "not_before": "2026-12-09T00:00:00Z",
+         "not_after": None, "description": "The instance is scheduled for retirement",
+         "id": "instance-event-0000000000000002"}], j
+    assert j["scheduled_active"] == 2
+    assert text == [
+        "notices: spot interruption: terminate at 2026-12-06T12:00:00Z",
+        "notices: rebalance recommendation: at 2026-12-06T11:58:00Z",
+        "notices: scheduled events: 2 active:",
+        "  system-reboot from 7 Dec 2026 09:00:00 GMT to 7 Dec 2026 11:00:00 GMT: "
+        "scheduled reboot (instance-event-0000000000000001)",
+        "  instance-retirement from 2026-12-09T00:00:00Z: The instance is scheduled for "
+        "retirement (instance-event-0000000000000002)"], text
+
+
+def test_one_notice_alone(build, imds, state, ini):
+    imds.state.spot_action = {"action": "stop", "time": "21 Jan 2019 09:00:43 GMT"}
+    j, text = notices(build, imds, ini())
+    assert j["spot"] == {"action": "stop", "time": "21 Jan 2019 09:00:43 GMT"}
+    assert j["rebalance"] is None and j["scheduled"] == [] and j["error"] is None
+    assert text == ["notices: spot interruption: stop at 21 Jan 2019 09:00:43 GMT",
+                    "notices: rebalance recommendation: none",
+                    "notices: scheduled events: none"], text
+
+
+def test_more_active_events_than_kept(build, imds, state, ini):
+    imds.state.scheduled_events = [
+        {"Code": "system-maintenance", "State": "active",
+         "NotBefore": f"2026-12-{d:02d}T00:00:00Z", "EventId": f"e-{d}"}
+        for d in range(20, 0, -1)]
+    j, text = notices(build, imds, ini())
+    assert j["scheduled_active"] == 20 and len(j["scheduled"]) == 16
+    assert j["scheduled"][0]["not_before"] == "2026-12-01T00:00:00Z"
+    assert j["scheduled"][0]["description"] is None
+    assert "notices: scheduled events: 20 active, the first 16:" in text
+    assert "  system-maintenance from 2026-12-01T00:00:00Z: (no description) (e-1)" in text
+
+
+@pytest.mark.parametrize("field,value,what", [
+    ("spot_action", "garbage", "spot interruption notice"),
+    ("spot_action", {"action": "explode", "time": "2026-12-06T12:00:00Z"},
+     "spot interruption notice"),
+    ("rebalance", {"noticeTime": "yesterday"}, "rebalance recommendation"),
+    ("rebalance", "", "rebalance recommendation"),
+    ("scheduled_events", "[{", "scheduled maintenance events"),
+    ("scheduled_events", [{"Code": "system-reboot", "State": "active"}],
+     "scheduled maintenance events")])
+def test_a_malformed_notice_is_an_error_never_none(build, imds, state, ini, field, value,
+                                                    what):
+    setattr(imds.state, field, value)
+    j, text = notices(build, imds, ini())
+    key, label = {"spot_action": ("spot", "spot interruption"),
+                  "rebalance": ("rebalance", "rebalance recommendation"),
+                  "scheduled_events": ("scheduled", "scheduled events")}[field]
+    assert j["checked"] is True
+    assert key not in j, j          # neither null nor []: not known
+    assert j["error"].startswith(what + " '"), j
+    assert f"notices: {label}: unknown (error below)" in text, text
+    assert f"notices: {label}: none" not in text, text
+    assert text[-1] == f"notices: unknown: {j['error']}", text
+    # the other two are still read
+    assert len([k for k in ("spot", "rebalance", "scheduled") if k in j]) == 2, j
+
+
+def test_notices_unreadable_when_metadata_is_unreachable(build, imds, state, ini):
+    r = status(build, imds, ini(), "--json",
+               env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"})
+    j = as_json(r)["notices"]
+    assert j["error"] and not {"spot", "rebalance", "scheduled"} & set(j), j
+    text = status(build, imds, ini(),
+                  env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"}).stdout
+    assert "notices: spot interruption: unknown (error below)" in text
+    assert "none" not in "".join(ln for ln in text.splitlines() if ln.startswith("notices"))
+
+
+def test_notices_not_read_with_imds_no(build, imds, state, ini):
+    j, text = notices(build, imds, ini(gate="imds = no\n"))
+    assert j == {"checked": False, "error": "not read: [gate] imds = no"}, j
+    assert text == ["notices: unknown: not read: [gate] imds = no"], text
+    for item in (SPOT_ITEM, REBALANCE_ITEM, SCHEDULED_ITEM):
+        assert imds.count(item) == 0
+    assert imds.count("/latest/api/token", "PUT") == 0
+
+
+def test_an_http_error_on_one_notice_is_shown_as_the_error(build, imds, state, ini):
+    imds.state.add_fault("status", match=SPOT_ITEM, status=500)
+    j, text = notices(build, imds, ini())
+    assert "spot" not in j and j["rebalance"] is None and j["scheduled"] == [], j
+    assert j["error"].startswith("spot interruption notice: ") and "HTTP 500" in j["error"], j
+    assert "notices: spot interruption: unknown (error below)" in text, text
+    # (the attempts counted in the message may differ from run to run)
+    assert text[-1].startswith("notices: unknown: spot interruption notice: ") and \
+        "HTTP 500" in text[-1], text
