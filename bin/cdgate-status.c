@@ -224,7 +224,7 @@ report_lifecycle(struct report *r, struct json_object *lc)
  * "spot interruption notice, rebalance recommendation: instance ...".
  */
 static void
-notices_error(struct json_object *nt, const char *msg)
+report_notices_error(struct json_object *nt, const char *msg)
 {
 	const char *old = js_get(nt, "error"), *tail = strstr(msg, ": ");
 	size_t lo, lt, len;
@@ -281,7 +281,7 @@ report_notices(struct report *r)
 	}
 	js_str(nt, "error", NULL);	/* null unless an item fails below */
 	if (notice_read_spot(&r->imds, r->deadline, &sp, &st) != ST_OK)
-		notices_error(nt, st.msg);
+		report_notices_error(nt, st.msg);
 	else if (!sp.present)
 		json_object_object_add(nt, "spot", NULL);
 	else {
@@ -291,7 +291,7 @@ report_notices(struct report *r)
 		json_object_object_add(nt, "spot", o);
 	}
 	if (notice_read_rebalance(&r->imds, r->deadline, &rb, &st) != ST_OK)
-		notices_error(nt, st.msg);
+		report_notices_error(nt, st.msg);
 	else if (!rb.present)
 		json_object_object_add(nt, "rebalance", NULL);
 	else {
@@ -300,11 +300,11 @@ report_notices(struct report *r)
 		json_object_object_add(nt, "rebalance", o);
 	}
 	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
-		notices_error(nt, "scheduled maintenance events: out of memory");
+		report_notices_error(nt, "scheduled maintenance events: out of memory");
 		return;
 	}
 	if (notice_read_events(&r->imds, r->deadline, ev, &st) != ST_OK) {
-		notices_error(nt, st.msg);
+		report_notices_error(nt, st.msg);
 		free(ev);
 		return;
 	}
@@ -462,7 +462,7 @@ describe_deployment(struct json_object *e, char *buf, size_t len)
 }
 
 static void
-text_marker(struct json_object *mk)
+show_marker(struct json_object *mk)
 {
 	struct json_object *tags = js_obj(mk, "tags"), *v = NULL;
 	const char *word;
@@ -499,7 +499,7 @@ text_marker(struct json_object *mk)
 }
 
 static void
-text_lifecycle(struct json_object *lc)
+show_lifecycle(struct json_object *lc)
 {
 	const char *state = js_get(lc, "state"), *act = js_get(lc, "action"),
 	    *key = js_get(lc, "setting");
@@ -518,7 +518,7 @@ text_lifecycle(struct json_object *lc)
 }
 
 static void
-text_notices(struct json_object *nt)
+show_notices(struct json_object *nt)
 {
 	struct json_object *sp = NULL, *rb = NULL, *list = NULL, *e, *v;
 	int has_sp, has_rb, has_list;
@@ -572,7 +572,7 @@ text_notices(struct json_object *nt)
 }
 
 static void
-text_history(struct json_object *hs, struct json_object *lp)
+show_history(struct json_object *hs, struct json_object *lp)
 {
 	struct json_object *entries = NULL, *e, *v;
 	char dep[CAP_MSG];
@@ -630,7 +630,7 @@ print_text(struct report *r)
 		line("instance: %s", js_get(inst, "id"));
 	else
 		line("instance: unknown: %s", or_dash(js_get(inst, "error")));
-	text_marker(js_obj(root, "marker"));
+	show_marker(js_obj(root, "marker"));
 	if (!js_bool(ci, "configured"))
 		line("cloud-init: not checked ([marker] cloud_init = no)");
 	else
@@ -640,9 +640,9 @@ print_text(struct report *r)
 	if (js_get(ci, "status_problem") != NULL)
 		line("cloud-init: recoverable errors not read: %s",
 		    js_get(ci, "status_problem"));
-	text_lifecycle(js_obj(root, "lifecycle"));
-	text_notices(js_obj(root, "notices"));
-	text_history(js_obj(root, "history"), lp);
+	show_lifecycle(js_obj(root, "lifecycle"));
+	show_notices(js_obj(root, "notices"));
+	show_history(js_obj(root, "history"), lp);
 }
 
 /*
