@@ -287,6 +287,22 @@ class Bench:
         for key, n in counts.items():
             if n > 1:
                 self.fail(f"request economy: {key} requested {n} times in one run")
+        # EC2's notices (checks/notices.h): outside a Spot instance, one
+        # more request per lifecycle read (spot/instance-action, also what
+        # the watch re-reads), and the rebalance recommendation and the
+        # scheduled events once per run
+        lifecycle = counts.get("GET /latest/meta-data/autoscaling/target-lifecycle-state", 0)
+        spot = counts.get("GET /latest/meta-data/spot/instance-action", 0)
+        once = [counts.get("GET /latest/meta-data/events/recommendations/rebalance", 0),
+                counts.get("GET /latest/meta-data/events/maintenance/scheduled", 0)]
+        self.emit(f"Notices: {spot} spot/instance-action read(s) for {lifecycle} lifecycle "
+                  f"read(s); rebalance and scheduled events {once[0]} and {once[1]} time(s).\n")
+        if lifecycle < 1 or spot > lifecycle:
+            self.fail(f"request economy: {spot} spot/instance-action reads for {lifecycle} "
+                      "lifecycle reads (want at most one per lifecycle read)")
+        if once != [1, 1]:
+            self.fail(f"request economy: rebalance and scheduled events read {once} times "
+                      "(want once each)")
 
     # -- item 2 --
     def waiting_cost(self) -> None:
