@@ -36,6 +36,7 @@ struct health_run {
 	char url[CAP_URL];		/* health_http's, across redirects */
 	struct http_resp resp;		/* health_http's */
 	char from[CAP_URL], to[CAP_URL];	/* health_redirect's origins */
+	char sockdir[CAP_PATH];		/* health_unix_trusted's */
 	struct health_target t[HEALTH_MAX_URLS + HEALTH_MAX_TCP];
 	size_t n;
 	struct health_codes codes;
@@ -462,9 +463,10 @@ health_redirect(struct health_run *run, const struct health_target *t,
  * with the reason in r, a failed round.
  */
 static int
-health_unix_trusted(const struct health_target *t, struct health_try *r)
+health_unix_trusted(struct health_run *run, const struct health_target *t,
+    struct health_try *r)
 {
-	char dir[sizeof(t->sock)], *slash;
+	char *dir = run->sockdir, *slash;
 	struct stat sb, db;
 	int mine, dir_mine, open_dir;
 
@@ -476,7 +478,7 @@ health_unix_trusted(const struct health_target *t, struct health_try *r)
 		    S_ISLNK(sb.st_mode) ? "a symbolic link" : "another file");
 		return 0;
 	}
-	text_copy(dir, t->sock, sizeof(dir));
+	text_copy(dir, t->sock, sizeof(run->sockdir));
 	if ((slash = strrchr(dir, '/')) != NULL)
 		slash[slash == dir ? 1 : 0] = '\0';
 	if (stat(dir, &db) == -1) {
@@ -526,7 +528,7 @@ health_http(struct check_ctx *g, struct health_run *run,
 	req.no_proxy = 1;
 	req.ca_file = run->c->ca_file[0] ? run->c->ca_file : NULL;
 	req.unix_socket = t->kind == HEALTH_UNIX ? t->sock : NULL;
-	if (t->kind == HEALTH_UNIX && !health_unix_trusted(t, r))
+	if (t->kind == HEALTH_UNIX && !health_unix_trusted(run, t, r))
 		return ST_OK;
 	for (hops = 0;; hops++) {
 		/* one request_timeout for the request and its redirects */

@@ -283,7 +283,7 @@ config_dir_ok(const char *dir, int may_be_absent, struct status *st)
 int
 config_load_file(struct config *c, const char *path, struct status *st)
 {
-	char dir[CAP_PATH], *buf = NULL;
+	char *dir, *buf = NULL;
 	size_t len, i;
 	int absent, rc;
 
@@ -291,10 +291,17 @@ config_load_file(struct config *c, const char *path, struct status *st)
 	    FILE_TRUSTED | FILE_TEXT, &buf, &len, NULL, &absent, st);
 	if (rc != ST_OK)	/* out of memory or descriptors stays 71 */
 		return st->code = rc == ST_OSERR ? ST_OSERR : ST_CONFIG;
+	/* on the heap: no frame over 4 KiB (Makefile, FRAME_WARN) */
+	if ((dir = malloc(CAP_PATH)) == NULL) {
+		free(buf);
+		return status_set(st, ST_OSERR, "out of memory");
+	}
 	/* whoever could write its directory could replace it (-c and
 	 * CDGATE_CONFIG too; the search checks each directory first) */
-	file_dirname(path, dir, sizeof(dir));
-	if (config_dir_ok(dir, 0, st) != ST_OK) {
+	file_dirname(path, dir, CAP_PATH);
+	rc = config_dir_ok(dir, 0, st);
+	free(dir);
+	if (rc != ST_OK) {
 		free(buf);
 		return ST_CONFIG;
 	}
@@ -323,25 +330,27 @@ config_try(struct config *c, const char *path, struct status *st)
 /*
  * The directory of the program: of exe when given (the unit tests), else
  * of /proc/self/exe, never of argv[0] or the working directory, which the
- * caller chooses (a symbolic link, exec -a, ./hook from another cwd).
+ * caller chooses (a symbolic link, exec -a, ./hook from another cwd);
+ * path is scratch of CAP_PATH bytes.
  * ST_OK, or ST_CONFIG when it cannot be known: the program's own
  * cdgate.ini could then be skipped, so it does not run without one.
  */
 static int
-config_selfdir(const char *exe, char *dir, size_t len, struct status *st)
+config_selfdir(const char *exe, char *path, char *dir, size_t len,
+    struct status *st)
 {
 	static const char deleted[] = " (deleted)";
-	char path[CAP_PATH], *real;
+	char *real;
 	size_t n;
 	ssize_t r;
 
 	if (exe != NULL) {
-		if (text_copy(path, exe, sizeof(path)) >= sizeof(path))
+		if (text_copy(path, exe, CAP_PATH) >= CAP_PATH)
 			return status_set(st, ST_CONFIG, "program path '%s' is "
 			    "too long", exe);
 	} else {
-		r = readlink("/proc/self/exe", path, sizeof(path) - 1);
-		if (r <= 0 || (size_t)r >= sizeof(path) - 1)
+		r = readlink("/proc/self/exe", path, CAP_PATH - 1);
+		if (r <= 0 || (size_t)r >= CAP_PATH - 1)
 			return status_set(st, ST_CONFIG, "cannot read "
 			    "/proc/self/exe (%s), so the cdgate.ini beside "
 			    "this program cannot be found; mount /proc, or "
@@ -373,21 +382,37 @@ config_selfdir(const char *exe, char *dir, size_t len, struct status *st)
 static int
 config_try_in(struct config *c, const char *dir, struct status *st)
 {
-	char cand[CAP_PATH + 16];
+	enum { CAND_LEN = CAP_PATH + 16 };
+	char *cand;
+	int rc;
 
-	if (snprintf(cand, sizeof(cand), "%s/cdgate.ini", dir) >=
-	    (int)sizeof(cand))
-		return status_set(st, ST_CONFIG, "directory '%s': path too "
+	/* on the heap: no frame over 4 KiB (Makefile, FRAME_WARN) */
+	if ((cand = malloc(CAND_LEN)) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	if (snprintf(cand, CAND_LEN, "%s/cdgate.ini", dir) >= CAND_LEN)
+		rc = status_set(st, ST_CONFIG, "directory '%s': path too "
 		    "long", dir);
-	if (config_dir_ok(dir, 0, st) != ST_OK)
-		return ST_CONFIG;
-	return config_try(c, cand, st);
+	else if (config_dir_ok(dir, 0, st) != ST_OK)
+		rc = ST_CONFIG;
+	else
+		rc = config_try(c, cand, st);
+	free(cand);
+	return rc;
 }
+
+/* config_load's directories: on the heap, no frame over 4 KiB (Makefile,
+ * FRAME_WARN). */
+struct config_search {
+	char dir[CAP_PATH], parent[CAP_PATH];
+	char path[CAP_PATH];		/* config_selfdir's scratch */
+};
 
 int
 config_load(struct config *c, const char *exe, struct status *st)
 {
-	char dir[CAP_PATH], parent[CAP_PATH], etc[CAP_PATH];
+	/* file_dirname's result is never longer than its path, or "." */
+	char etc[sizeof(CONFIG_ETC)];
+	struct config_search *s;
 	const char *env = getenv("CDGATE_CONFIG");
 	int rc;
 
@@ -401,20 +426,27 @@ config_load(struct config *c, const char *exe, struct status *st)
 			    "CDGATE_CONFIG) does not exist", env);
 		return rc;
 	}
-	if (config_selfdir(exe, dir, sizeof(dir), st) != ST_OK)
-		return ST_CONFIG;
-	if ((rc = config_try_in(c, dir, st)) != -1)
-		return rc;
-	file_dirname(dir, parent, sizeof(parent));
-	if (strcmp(parent, dir) != 0 &&
-	    (rc = config_try_in(c, parent, st)) != -1)
-		return rc;
+	if ((s = malloc(sizeof(*s))) == NULL)
+		return status_set(st, ST_OSERR, "out of memory");
+	if (config_selfdir(exe, s->path, s->dir, sizeof(s->dir), st) !=
+	    ST_OK) {
+		rc = ST_CONFIG;
+		goto out;
+	}
+	if ((rc = config_try_in(c, s->dir, st)) != -1)
+		goto out;
+	file_dirname(s->dir, s->parent, sizeof(s->parent));
+	if (strcmp(s->parent, s->dir) != 0 &&
+	    (rc = config_try_in(c, s->parent, st)) != -1)
+		goto out;
 	file_dirname(CONFIG_ETC, etc, sizeof(etc));
 	if (config_dir_ok(etc, 1, st) != ST_OK)
-		return ST_CONFIG;
-	if ((rc = config_try(c, CONFIG_ETC, st)) != -1)
-		return rc;
-	return ST_OK;
+		rc = ST_CONFIG;
+	else if ((rc = config_try(c, CONFIG_ETC, st)) == -1)
+		rc = ST_OK;
+out:
+	free(s);
+	return rc;
 }
 
 int

@@ -73,14 +73,15 @@ void config_defaults(struct config *c);
  * that cannot be read is ST_CONFIG.  Each directory searched must be
  * trusted (file_dir_trusted), whether a cdgate.ini is there or not, so the
  * built-in defaults are used only when nobody but root or the running user
- * could have removed one.  Returns ST_OK or ST_CONFIG.
+ * could have removed one.  Returns ST_OK or ST_CONFIG (ST_OSERR when out
+ * of memory or descriptors).
  */
 int config_load(struct config *c, const char *exe, struct status *st);
-/* Loads one file (no search); ST_OK or ST_CONFIG. */
+/* Loads one file (no search); ST_OK or ST_CONFIG (or ST_OSERR). */
 int config_load_file(struct config *c, const char *path, struct status *st);
 /*
  * What every program does: the file given with -c (path not NULL), else
- * the search of config_load.  ST_OK or ST_CONFIG.
+ * the search of config_load.  ST_OK or ST_CONFIG (or ST_OSERR).
  */
 int config_load_for(struct config *c, const char *path, struct status *st);
 /* The checks and the timeout (seconds) for an event. */

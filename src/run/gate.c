@@ -273,19 +273,26 @@ gate_event_env(struct gate *g)
 static int
 gate_appspec(struct gate *g)
 {
-	struct appspec_result r;
+	struct appspec_result *r;
 	long configured = g->cx.timeout, in_force;
-	int from_appspec;
+	int from_appspec, rc = ST_OK;
 
-	if (appspec_find(event_name(g->ev), &r, &g->cx.st) != ST_OK ||
-	    appspec_deadline(configured, &r, &in_force, &from_appspec,
+	/* on the heap: over 12 KiB (Makefile, FRAME_WARN) */
+	if ((r = malloc(sizeof(*r))) == NULL)
+		return status_set(&g->cx.st, ST_OSERR, "appspec: out of "
+		    "memory");
+	if (appspec_find(event_name(g->ev), r, &g->cx.st) != ST_OK ||
+	    appspec_deadline(configured, r, &in_force, &from_appspec,
 	    &g->cx.st) != ST_OK)
-		return g->cx.st.code;
-	g->cx.timeout = in_force;
-	g->appspec_timeout = from_appspec ? r.timeout : 0;
-	appspec_describe(&r, event_name(g->ev), configured, in_force,
-	    g->deadline_text, sizeof(g->deadline_text));
-	return ST_OK;
+		rc = g->cx.st.code;
+	else {
+		g->cx.timeout = in_force;
+		g->appspec_timeout = from_appspec ? r->timeout : 0;
+		appspec_describe(r, event_name(g->ev), configured, in_force,
+		    g->deadline_text, sizeof(g->deadline_text));
+	}
+	free(r);
+	return rc;
 }
 
 static void
