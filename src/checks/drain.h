@@ -20,7 +20,7 @@
  *   DRAIN_LINE_CAP, more than DRAIN_MAX_LINES lines, a malformed line or an
  *   unreadable file fails the check (fail closed); only a missing
  *   /proc/net/tcp6 (IPv6 disabled) counts as no connections;
- * - every wait goes through gate_wait, and GATE_LEAVING is passed on;
+ * - every wait goes through check_wait, and CHECK_LEAVING is passed on;
  * - at the deadline with connections left the check passes with a warning
  *   (on_timeout = pass, the default: like a load balancer's deregistration
  *   delay) or fails with ST_TIMEOUT (on_timeout = fail).

@@ -6,7 +6,7 @@
  * - every target MUST pass in the same round, `successes` rounds in a row;
  *   a failing round resets the count;
  * - every request is cut at the run's deadline (request_timeout at most),
- *   every wait between rounds goes through gate_wait, and GATE_LEAVING is
+ *   every wait between rounds goes through check_wait, and CHECK_LEAVING is
  *   passed on at once; the backoff is cut so that a last attempt starts
  *   HEALTH_FINAL_MS before the deadline, and the check fails when no
  *   attempt can start any more (at most HEALTH_FINAL_MS early);

@@ -35,7 +35,7 @@ marker_now(struct check_ctx *cx, const struct marker_conf *c, int *absent, int *
 	return rc;
 }
 
-/* Waits for one marker that passes; ST_OK, GATE_LEAVING or a failure. */
+/* Waits for one marker that passes; ST_OK or a failure. */
 static int
 marker_wait(struct check_ctx *cx, const struct marker_conf *c, struct watch *w)
 {
@@ -74,7 +74,7 @@ marker_wait(struct check_ctx *cx, const struct marker_conf *c, struct watch *w)
 }
 
 /*
- * Waits for cloud-init's result.json; ST_OK, GATE_LEAVING or a failure.
+ * Waits for cloud-init's result.json; ST_OK or a failure.
  * w is opened only when the result is not there at the first look (see
  * marker_now).
  */

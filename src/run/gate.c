@@ -15,7 +15,6 @@
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
-#include "checks/lifecycle.h"
 #include "checks/marker.h"
 #include "fmt/appspec.h"
 #include "run/registry.h"

@@ -445,7 +445,7 @@ def test_readme_leaves_reference_to_man_pages_and_docs():
 # --digest path), xp_fail (an EC2 XML reply), health_fail_what (one health
 # attempt), tags_why (one tag problem), proc_on_term (the line printed on
 # SIGTERM), tool_verdict and mark_verdict (a verdict), ap_err (a line of
-# the appspec).  gate_imds's argument
+# the appspec).  check_imds's argument
 # is not a format but the subject of "%s needs instance metadata, but
 # [gate] imds = no", which has its row.
 MESSAGE_CALLS = {
