@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "aws/notice.h"
+#include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
 #include "checks/lifecycle.h"
@@ -90,8 +91,8 @@ notices_scheduled(struct check_ctx *cx, const struct notices_conf *c)
 {
 	struct notice_events *e;
 	const struct notice_event *ev;
-	time_t until = time(NULL) + (time_t)((cx->deadline - cx->start) /
-	    1000);
+	/* the window starts before the deadline (or has started) */
+	time_t until = time(NULL) + (time_t)(mono_left(cx->deadline) / 1000);
 	size_t i, n = 0;
 	int action, rc;
 
