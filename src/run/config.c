@@ -9,21 +9,18 @@
 #include <unistd.h>
 
 #include "base/file.h"
-#include "fmt/history.h"
 #include "base/inifile.h"
 #include "base/text.h"
+#include "fmt/history.h"
 
 long
 config_offset(size_t i)
 {
 	size_t off = 0, j;
 
-	for (j = 0; j <= i && j < registry_count(); j++) {
-		if (j == i)
-			break;
-		/* each conf aligned as the store is */
+	/* the confs one after the other, each aligned as the store is */
+	for (j = 0; j < i && j < registry_count(); j++)
 		off += (registry_at(j)->conf_size + 15) & ~(size_t)15;
-	}
 	if (i >= registry_count() || off + registry_at(i)->conf_size >
 	    CONFIG_STORE)
 		return -1;
