@@ -105,7 +105,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = lifecycle_read(&m, deadline, state, sizeof(state), &st);
 	if (rc == ST_OK) {
 		config_defaults(&cfg);
-		act = lifecycle_action(&cfg, EV_BEFORE_INSTALL, state, &key);
+		act = lifecycle_action(config_conf(&cfg, &check_lifecycle),
+		    EV_BEFORE_INSTALL, state, &key);
 		FZ_ASSERT(act == ON_STATE_CHECK || act == ON_STATE_SKIP ||
 		    act == ON_STATE_FAIL);
 		FZ_ASSERT(strpbrk(state, " \n") == NULL);
