@@ -197,14 +197,16 @@ imds_token(struct imds *m, int64_t deadline, struct status *st)
 	return rc;
 }
 
-int
-imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
-    size_t cap, long *code, struct status *st)
+/* imds_get, and with text 0 imds_get_bytes; *len the body's length. */
+static int
+imds_fetch(struct imds *m, const char *item, int64_t deadline, char *buf,
+    size_t cap, int text, size_t *len, long *code, struct status *st)
 {
 	struct http_resp r;
 	int rc, fresh;
 
 	*code = 0;
+	*len = 0;
 	buf[0] = '\0';
 	if (m->disabled)
 		return status_set(st, ST_UNAVAIL, "instance metadata is "
@@ -235,16 +237,33 @@ imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
 	else if (r.len >= cap)
 		rc = status_set(st, ST_UNAVAIL, "instance metadata item '%s' "
 		    "is too long (%zu bytes)", item, r.len);
-	else if (r.status == 200 && (memchr(r.body, '\0', r.len) != NULL ||
-	    !text_utf8_valid(r.body, r.len)))
+	else if (text && r.status == 200 && (memchr(r.body, '\0', r.len) !=
+	    NULL || !text_utf8_valid(r.body, r.len)))
 		rc = status_set(st, ST_UNAVAIL, "instance metadata item '%s' "
 		    "is not valid text", item);
 	else {
 		memcpy(buf, r.body, r.len + 1);
+		*len = r.len;
 		rc = ST_OK;
 	}
 	http_resp_free(&r);	/* wipes the body: it may hold credentials */
 	return rc;
+}
+
+int
+imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
+    size_t cap, long *code, struct status *st)
+{
+	size_t len;
+
+	return imds_fetch(m, item, deadline, buf, cap, 1, &len, code, st);
+}
+
+int
+imds_get_bytes(struct imds *m, const char *item, int64_t deadline, char *buf,
+    size_t cap, size_t *len, long *code, struct status *st)
+{
+	return imds_fetch(m, item, deadline, buf, cap, 0, len, code, st);
 }
 
 int

@@ -50,6 +50,14 @@ void imds_free(struct imds *m);
  */
 int imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
     size_t cap, long *code, struct status *st);
+/*
+ * As imds_get, without refusing a body that is not UTF-8 text: for a
+ * caller that parses the bytes itself and cleans what it keeps (JSON whose
+ * free text EC2 does not promise to be valid UTF-8).  *len is the body's
+ * length (it may hold NUL bytes); buf is NUL-terminated after it.
+ */
+int imds_get_bytes(struct imds *m, const char *item, int64_t deadline,
+    char *buf, size_t cap, size_t *len, long *code, struct status *st);
 /* Requests sent so far (tokens included). */
 unsigned long imds_requests(const struct imds *m);
 /*

@@ -512,11 +512,12 @@ notice_get(struct imds *m, const char *item, int64_t deadline, char **body,
 	*len = 0;
 	if ((*body = malloc(CAP_IMDS_BODY)) == NULL)
 		return status_set(st, ST_OSERR, "out of memory");
-	rc = imds_get(m, item, deadline, *body, CAP_IMDS_BODY, &code, st);
-	if (rc == ST_OK && code == 200) {
-		*len = strlen(*body);
+	/* the bytes as sent: invalid UTF-8 in a Description is cleaned,
+	 * not a reason to refuse the notice (notice.h) */
+	rc = imds_get_bytes(m, item, deadline, *body, CAP_IMDS_BODY, len,
+	    &code, st);
+	if (rc == ST_OK && code == 200)
 		return ST_OK;
-	}
 	free(*body);
 	*body = NULL;
 	if (rc != ST_OK)

@@ -35,9 +35,9 @@
  *   sent (then plain ASCII) next to its epoch seconds (UTC);
  * - free text (Description, EventId, an unknown Code) is never an error:
  *   it is cleaned with text_clean (valid UTF-8, no control characters, cut
- *   with "..." when longer than its field); note that imds_get refuses a
- *   whole reply with invalid UTF-8 or a NUL byte ("not valid text") before
- *   any parser sees it, so only JSON escapes (\u0007, \udc80) reach here;
+ *   with "..." when longer than its field), whether its bad bytes came
+ *   raw (the readers take the reply as bytes, imds_get_bytes) or as JSON
+ *   escapes (\u0007, \udc80); a NUL byte outside a string is bad JSON;
  * - an unknown Code is kept (NOTICE_CODE_OTHER, its text in code_text):
  *   an event of a new kind is still an event;
  * - scheduled events: State "completed" and "canceled" ones are dropped

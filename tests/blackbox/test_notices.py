@@ -201,3 +201,20 @@ def test_bad_policy_value_is_a_configuration_error(deploy, imds, tmp_path, key):
     r = deploy(config(tmp_path, gate=f"{key} = maybe\n")).run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 78 and f"{key} = 'maybe': expected check, skip or fail" in r.verdict
+
+
+def test_invalid_utf8_in_a_description_is_cleaned(deploy, imds, tmp_path):
+    """Raw bytes that are not UTF-8 in a scheduled event's Description: the
+    event is still read (never "no notice", never a failure), its text
+    printed as valid UTF-8."""
+    provision(tmp_path)
+    body = ('[{"Code": "instance-reboot", "State": "active", "NotBefore": "%s", '
+            '"Description": "reboot \xff\xfe\x1b[2J soon"}]' % aws_time(3)).encode("latin-1")
+    imds.state.scheduled_events = body
+    r = deploy(config(tmp_path, timeout=30)).run("before-install", timeout=60)
+    assert_agent_clean(r, "PASS")
+    raw = r.stdout if isinstance(r.stdout, bytes) else r.stdout.encode("utf-8", "surrogateescape")
+    raw.decode("utf-8")     # strict: the whole output is valid UTF-8
+    lines = [ln for ln in r.output if "notices: " in ln and "scheduled event" in ln]
+    assert len(lines) == 1 and "reboot " in lines[0] and "soon" in lines[0], r.describe()
+    assert "\x1b" not in lines[0] and "\xff" not in lines[0]

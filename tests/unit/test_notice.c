@@ -763,10 +763,12 @@ test_read_errors_are_not_none(void **state)
 	CHECK_HAS("400", st.msg, "HTTP 400 for "
 	    "'meta-data/events/recommendations/rebalance'");
 	assert_int_equal(rb.present, 0);
-	/* imds_get refuses raw invalid UTF-8 before the parser sees it */
+	/* raw invalid UTF-8 reaches the parser (imds_get_bytes): in a time
+	 * it is no time, and the message shows it cleaned */
 	assert_int_equal(notice_read_rebalance(&m, mono_ms() + 5000, &rb,
 	    &st), ST_UNAVAIL);
-	CHECK_HAS("bad UTF-8", st.msg, "is not valid text");
+	CHECK_HAS("bad UTF-8", st.msg, "is not a time");
+	assert_true(text_utf8_valid(st.msg, strlen(st.msg)));
 	/* too large: an error naming the item, never parsed, not retried */
 	gets = 0;
 	assert_int_equal(notice_read_events(&m, mono_ms() + 5000, e, &st),
