@@ -267,10 +267,7 @@ mark_plan(struct mark *k)
 	struct imds m;
 	int rc;
 
-	out_info("cdgate-mark %s, config %s%s%s", PROC_VERSION,
-	    k->cfg.path[0] ? "'" : "", k->cfg.path[0] ? k->cfg.path :
-	    "built-in defaults (no cdgate.ini found)", k->cfg.path[0] ? "'" :
-	    "");
+	tool_plan("cdgate-mark", &k->cfg);
 	out_info("marker: '%s'", k->path);
 	if ((rc = mark_id_given(k)) != ST_OK)
 		return rc;

@@ -656,9 +656,7 @@ report_plan(const struct config *cfg, long n)
 	struct imds m;
 	struct status st;
 
-	out_info("cdgate-status %s, config %s%s%s", PROC_VERSION,
-	    cfg->path[0] ? "'" : "", cfg->path[0] ? cfg->path :
-	    "built-in defaults (no cdgate.ini found)", cfg->path[0] ? "'" : "");
+	tool_plan("cdgate-status", cfg);
 	out_info("marker: '%s'%s", mk->path, mk->digest[0] ?
 	    ", digest required" : "");
 	if (cfg->history[0] != '\0')
