@@ -27,7 +27,7 @@ notices_word(int action)
 	    "fail" : "check";
 }
 
-/* " (in 94s)", " (12s ago)": against the wall clock, as EC2 means it. */
+/* "in 94s" or "12s ago": against the wall clock, as EC2 means it. */
 static void
 notices_in(time_t when, char *buf, size_t len)
 {
