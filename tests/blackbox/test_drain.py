@@ -337,7 +337,7 @@ def test_drain_wait_ends_within_3s_of_flip_to_terminated(deploy, listener, imds,
     assert res.returncode == 0
     report(f"Terminated flip (at {delay}s) during the drain wait -> exit: "
            f"{after * 1000:.0f} ms")
-    assert 0 < after < FLIP_LIMIT, res
+    assert 0 < after < FLIP_LIMIT + SLACK, res
     assert any(f"drain: 1 established connection on local port {listener.port}" in ln
                for ln in res.output), res        # it was in the drain wait
     assert "instance is leaving (target lifecycle state Terminated)" in res.verdict, res

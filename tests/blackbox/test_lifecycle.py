@@ -18,7 +18,8 @@ import pytest
 from lib.agent import SLACK, assert_agent_clean
 from lib.marker import marker_text, write_marker
 
-FLIP_LIMIT = 3.0        # seconds from the flip to the hook's exit
+FLIP_LIMIT = 3.0        # seconds from the flip to the hook's exit (the promise; SLACK
+                        # only under ASan or valgrind, 0 for the plain build)
 
 
 def config(tmp_path, timeout=8, gate="", event="[BeforeInstall]\nchecks = lifecycle marker\n"):
@@ -199,7 +200,7 @@ def test_flip_to_terminated_during_marker_wait_ends_within_3s(deploy, imds, tmp_
     r, after = flip_during(deploy(config(tmp_path, timeout=30)), imds, delay)
     assert_agent_clean(r, "SKIP")
     report(f"Terminated flip (at {delay}s) -> before-install exit: {after * 1000:.0f} ms")
-    assert after < FLIP_LIMIT, r.describe()
+    assert after < FLIP_LIMIT + SLACK, r.describe()
     assert any("target state now Terminated" in ln for ln in r.output), r.describe()
     assert "leaving" in r.verdict
 
@@ -208,14 +209,14 @@ def test_flip_to_terminated_with_fail_policy_fails_within_3s(deploy, imds, tmp_p
     dep = deploy(config(tmp_path, timeout=30, gate="on_terminating = fail\n"))
     r, after = flip_during(dep, imds, 1.0)
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 1 and after < FLIP_LIMIT, r.describe()
+    assert r.returncode == 1 and after < FLIP_LIMIT + SLACK, r.describe()
 
 
 def test_flip_to_standby_with_skip_policy_ends_the_wait(deploy, imds, tmp_path):
     dep = deploy(config(tmp_path, timeout=30, gate="on_standby = skip\n"))
     r, after = flip_during(dep, imds, 1.0, to="Standby")
     assert_agent_clean(r, "SKIP")
-    assert after < FLIP_LIMIT, r.describe()
+    assert after < FLIP_LIMIT + SLACK, r.describe()
     assert "on_standby = skip" in r.verdict
 
 
@@ -238,7 +239,7 @@ def test_flip_after_failed_re_reads_ends_within_3s(deploy, imds, tmp_path, repor
     assert fault.hits >= 1, "no re-read failed"
     report(f"Terminated flip after failed re-reads -> before-install exit: "
            f"{after * 1000:.0f} ms")
-    assert 0 < after < FLIP_LIMIT, r.describe()
+    assert 0 < after < FLIP_LIMIT + SLACK, r.describe()
     assert "leaving" in r.verdict, r.describe()
 
 
@@ -256,7 +257,7 @@ def test_flip_to_standby_by_default_keeps_waiting(deploy, imds, tmp_path):
     assert_agent_clean(r, "PASS")
     assert any("target state now Standby" in ln for ln in r.output), r.describe()
     # the end of the run wakes the watch: it does not hold the exit up
-    assert r.exit_monotonic - written < 0.5, r.describe()
+    assert r.exit_monotonic - written < 0.5 + SLACK, r.describe()
 
 
 def test_lifecycle_state_is_re_read_while_waiting(deploy, imds, tmp_path):
@@ -342,7 +343,7 @@ def test_flip_during_tags_wait_ends_within_3s(deploy, imds, ec2, tmp_path, repor
     r, after = flip_during(deploy(cfg), imds)
     assert_agent_clean(r, "SKIP")
     report(f"Terminated flip during the tags wait -> exit: {after * 1000:.0f} ms")
-    assert after < FLIP_LIMIT, r.describe()
+    assert after < FLIP_LIMIT + SLACK, r.describe()
     assert ec2.requests(action="DescribeTags"), "the tags wait never asked EC2"
 
 
@@ -352,7 +353,7 @@ def test_flip_during_hanging_ec2_request_ends_within_3s(deploy, imds, ec2, tmp_p
         "[marker]", "[tags]\nsource = ec2\nRole = api\n[marker]")
     r, after = flip_during(deploy(cfg), imds)
     assert_agent_clean(r, "SKIP")
-    assert after < FLIP_LIMIT, r.describe()
+    assert after < FLIP_LIMIT + SLACK, r.describe()
     assert ec2.requests(action="DescribeTags", status=None), "no request hung"
 
 
@@ -368,7 +369,7 @@ def test_flip_during_health_wait_ends_within_3s(deploy, imds, tmp_path, report, 
     assert_agent_clean(r, "SKIP")
     report(f"Terminated flip during the health wait ({'hanging' if hang else '503'})"
            f" -> exit: {after * 1000:.0f} ms")
-    assert after < FLIP_LIMIT, r.describe()
+    assert after < FLIP_LIMIT + SLACK, r.describe()
     assert any("health:" in ln for ln in r.output), r.describe()
 
 
@@ -395,7 +396,7 @@ def test_flip_during_cloud_init_wait_ends_within_3s(deploy, imds, tmp_path, repo
     assert r.returncode == 0, r.describe()
     report(f"Terminated flip (at {delay}s) during the cloud-init wait -> exit: "
            f"{after * 1000:.0f} ms")
-    assert 0 < after < FLIP_LIMIT, r.describe()
+    assert 0 < after < FLIP_LIMIT + SLACK, r.describe()
     assert any("cloud-init: waiting" in ln for ln in r.output), r.describe()
     assert any("target state now Terminated" in ln for ln in r.output), r.describe()
     assert "leaving" in r.verdict and "on_terminating = skip" in r.verdict, r.describe()
@@ -409,6 +410,6 @@ def test_flip_during_cloud_init_wait_with_fail_policy_fails_within_3s(deploy, im
                  event=cloud_init_event(tmp_path))
     r, after = flip_during(deploy(cfg), imds, 1.0)
     assert_agent_clean(r, "FAIL")
-    assert r.returncode == 1 and 0 < after < FLIP_LIMIT, r.describe()
+    assert r.returncode == 1 and 0 < after < FLIP_LIMIT + SLACK, r.describe()
     assert any("cloud-init: waiting" in ln for ln in r.output), r.describe()
     assert "on_terminating = fail" in r.verdict, r.describe()

@@ -64,7 +64,7 @@ def test_marker_written_mid_wait_passes_and_reports_latency(deploy, marker, imds
     assert any("waiting" in ln for ln in r.output), r.describe()
     latency = (r.exit_monotonic - written) * 1000
     report(f"marker rename -> before-install exit: {latency:.1f} ms")
-    assert latency < 1000, r.describe()
+    assert latency < 1000 + SLACK * 1000, r.describe()
 
 
 def test_directory_created_mid_wait_by_cdgate_mark(deploy, build, tmp_path, imds, report):
