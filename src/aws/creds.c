@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "base/text.h"
+#include "base/utc.h"
 
 void
 creds_free(struct creds *c)
@@ -74,57 +75,6 @@ creds_from_env(struct creds *c, const char *key, const char *secret,
 	}
 	c->from = CREDS_ENV;
 	return ST_OK;
-}
-
-/* n digits at s as a number, or -1. */
-static int
-creds_digits(const char *s, int n)
-{
-	int v = 0;
-
-	while (n-- > 0) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s++ - '0');
-	}
-	return v;
-}
-
-int
-creds_parse_time(const char *s, time_t *out)
-{
-	struct tm tm;
-	const char *p;
-	int f[6], i;
-	static const int at[6] = { 0, 5, 8, 11, 14, 17 };
-	static const int len[6] = { 4, 2, 2, 2, 2, 2 };
-
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-	    s[13] != ':' || s[16] != ':')
-		return -1;
-	for (i = 0; i < 6; i++)
-		if ((f[i] = creds_digits(s + at[i], len[i])) < 0)
-			return -1;
-	p = s + 19;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	if (strcmp(p, "Z") != 0 || f[0] < 1970 || f[1] < 1 || f[1] > 12 ||
-	    f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = f[0] - 1900;
-	tm.tm_mon = f[1] - 1;
-	tm.tm_mday = f[2];
-	tm.tm_hour = f[3];
-	tm.tm_min = f[4];
-	tm.tm_sec = f[5];
-	if ((*out = timegm(&tm)) == (time_t)-1)
-		return -1;
-	/* timegm moves 2026-02-30 to March: a day that does not exist */
-	if (tm.tm_mon != f[1] - 1 || tm.tm_mday != f[2])
-		return -1;
-	return 0;
 }
 
 /* The string member `name` of o, or NULL. */
@@ -194,7 +144,7 @@ creds_parse_role(struct creds *c, const char *role, const char *json,
 		    "Token or Expiration", role);
 		goto out;
 	}
-	if (creds_parse_time(exp, &c->expiration) != 0) {
+	if (utc_parse_iso(exp, &c->expiration) != 0) {
 		rc = status_set(st, ST_UNAVAIL, "instance role '%s': bad "
 		    "Expiration '%.40s' in the credentials document", role,
 		    exp);

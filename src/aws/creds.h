@@ -82,8 +82,6 @@ int creds_from_env(struct creds *c, const char *key, const char *secret,
  */
 int creds_parse_role(struct creds *c, const char *role, const char *json,
     size_t len, struct status *st);
-/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" as UTC; 0 or -1. */
-int creds_parse_time(const char *s, time_t *out);
 /* 1 when c must be fetched again at wall time now. */
 int creds_need_refresh(const struct creds *c, time_t now);
 

@@ -27,11 +27,9 @@
  *   parsers refuse len > CAP_IMDS_BODY too; no memory grows with the body
  *   beyond json-c's tree of one capped reply;
  * - a 401 is imds_get's: one fresh token, then an error;
- * - times are "21 Jan 2019 09:00:43 GMT" (the format AWS documents for
- *   the scheduled events; the day may have one digit) or ISO 8601 UTC
- *   "2026-12-06T12:00:00Z" (with an optional fraction of 1 to 9 digits),
- *   in any of the three items; a day that does not exist, a year before
- *   1970 or after 9999 or any other form is an error; the text is kept as
+ * - times are either form of base/utc.h ("21 Jan 2019 09:00:43 GMT", the
+ *   form AWS documents for the scheduled events, or ISO 8601 UTC), in any
+ *   of the three items; anything else is an error; the text is kept as
  *   sent (then plain ASCII) next to its epoch seconds (UTC);
  * - free text (Description, EventId, an unknown Code) is never an error:
  *   it is cleaned with text_clean (valid UTF-8, no control characters, cut
@@ -148,8 +146,6 @@ int notice_parse_rebalance(const char *body, size_t len,
 int notice_parse_events(const char *body, size_t len,
     struct notice_events *out, struct status *st);
 
-/* Parses one time of the two forms above (the whole of s); 0 or -1. */
-int notice_parse_time(const char *s, time_t *out);
 /* "terminate", "stop", "hibernate", or "none". */
 const char *notice_action_name(int action);
 

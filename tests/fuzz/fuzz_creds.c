@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "aws/creds.h"
+#include "base/utc.h"
 
 static int
 all_zero(const void *p, size_t n)
@@ -70,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	creds_free(&c);
 	FZ_ASSERT(all_zero(c.secret_key, sizeof(c.secret_key)));
 
-	if (creds_parse_time(tm, &t) == 0 && strlen(tm) == 20) {
+	if (utc_parse_iso(tm, &t) == 0 && strlen(tm) == 20) {
 		/* an exact time reads back as itself */
 		FZ_ASSERT(gmtime_r(&t, &g) != NULL);
 		strftime(back, sizeof(back), "%Y-%m-%dT%H:%M:%SZ", &g);

@@ -1,7 +1,7 @@
 /*
  * fuzz_notice: EC2's notices in instance metadata (notice.h).  Input: the
  * whole of it is a reply body, given to each of the three parsers; up to
- * its first NUL it is also a time for notice_parse_time.  Asserts
+ * its first NUL it is also a time for utc_parse.  Asserts
  * notice.h's rules: an error leaves no notice and a message naming the
  * item; a notice has a known action and a time that reads back to the same
  * epoch; free text is valid UTF-8 without control characters; at most
@@ -14,6 +14,7 @@
 
 #include "aws/notice.h"
 #include "base/text.h"
+#include "base/utc.h"
 
 static int
 clean(const char *s, size_t cap)
@@ -30,7 +31,7 @@ check_time(const char *text, time_t when)
 	time_t again;
 
 	FZ_ASSERT(clean(text, NOTICE_CAP_TIME));
-	FZ_ASSERT(notice_parse_time(text, &again) == 0 && again == when);
+	FZ_ASSERT(utc_parse(text, &again) == 0 && again == when);
 }
 
 static void
@@ -115,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_init(&f, data, size);
 	tm = fz_field(&f);
-	if (notice_parse_time(tm, &t) == 0) {
+	if (utc_parse(tm, &t) == 0) {
 		/* one of the two forms, read back exactly (but for the
 		 * fraction and a day's leading zero) */
 		n = strlen(tm);

@@ -183,44 +183,7 @@ test_parse_role(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* time and refresh */
-
-struct time_case {
-	const char *s;
-	int ok;
-	time_t want;
-};
-
-static const struct time_case time_cases[] = {
-	{ "1970-01-01T00:00:00Z", 1, 0 },
-	{ "2026-11-26T07:00:00Z", 1, 1795676400 },
-	{ "2026-11-26T07:00:00.123Z", 1, 1795676400 },
-	{ "2024-02-29T23:59:59Z", 1, 1709251199 },
-	{ "2026-11-26T07:00:00", 0, 0 },
-	{ "2026-11-26 07:00:00Z", 0, 0 },
-	{ "2026-13-26T07:00:00Z", 0, 0 },
-	{ "2026-11-26T24:00:00Z", 0, 0 },
-	{ "2026-11-26T07:00:00+01:00", 0, 0 },
-	{ "2026-1a-26T07:00:00Z", 0, 0 },
-	{ "", 0, 0 },
-};
-
-static void
-test_parse_time(void **state)
-{
-	time_t t;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < NELEM(time_cases); i++) {
-		int ok = creds_parse_time(time_cases[i].s, &t) == 0;
-
-		if (ok != time_cases[i].ok)
-			fail_msg("'%s': ok %d", time_cases[i].s, ok);
-		if (ok)
-			assert_int_equal(t, time_cases[i].want);
-	}
-}
+/* refresh */
 
 static void
 test_need_refresh(void **state)
@@ -278,7 +241,6 @@ main(void)
 		cmocka_unit_test(test_from_env),
 		cmocka_unit_test(test_env_too_long),
 		cmocka_unit_test(test_parse_role),
-		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_need_refresh),
 		cmocka_unit_test(test_sigv4_view_and_source),
 	};

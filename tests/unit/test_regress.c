@@ -30,6 +30,7 @@
 #include "fmt/markerfile.h"
 #include "base/mono.h"
 #include "base/text.h"
+#include "base/utc.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -321,7 +322,7 @@ test_creds_time_exists(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(times); i++)
-		assert_int_equal(creds_parse_time(times[i].s, &t) == 0,
+		assert_int_equal(utc_parse_iso(times[i].s, &t) == 0,
 		    times[i].ok);
 }
 
