@@ -18,9 +18,8 @@ static volatile int end_code;
 static volatile sig_atomic_t got_signal;
 static sigset_t end_old;	/* the mask before ending_begin */
 
-/* SIGTERM and the signals handled like it */
-static void
-term_set(sigset_t *set)
+void
+ending_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
@@ -35,7 +34,7 @@ ending_begin(int code)
 	sigset_t block, old;
 	int st = END_RUNNING;
 
-	term_set(&block);
+	ending_signals(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	/* one thread ends a run: only a handler can change the state now */
 	if (__atomic_load_n(&end_state, __ATOMIC_ACQUIRE) == END_RUNNING)
@@ -68,16 +67,18 @@ ending_done(void)
 int
 ending_signalled(void)
 {
-	sigset_t pend;
+	sigset_t pend, term;
+	int sig;
 
 	if (got_signal)
 		return 1;
 	if (sigpending(&pend) != 0)
 		return 0;
-	return sigismember(&pend, SIGTERM) == 1 ||
-	    sigismember(&pend, SIGINT) == 1 ||
-	    sigismember(&pend, SIGHUP) == 1 ||
-	    sigismember(&pend, SIGQUIT) == 1;
+	ending_signals(&term);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&term, sig) == 1 && sigismember(&pend, sig) == 1)
+			return 1;
+	return 0;
 }
 
 void

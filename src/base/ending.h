@@ -17,9 +17,13 @@
 #ifndef CDGATE_ENDING_H
 #define CDGATE_ENDING_H
 
+#include <signal.h>
+
 /* A handler waits at most this long for another thread's recording. */
 #define ENDING_WAIT_MS 1000
 
+/* SIGTERM and the signals handled like it: SIGINT, SIGHUP, SIGQUIT. */
+void ending_signals(sigset_t *set);
 void ending_begin(int code);
 void ending_done(void);
 /* A signal has been handled, or one of them is pending: stop waiting. */

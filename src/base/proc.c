@@ -155,11 +155,7 @@ proc_on_term(const char *reason)
 	int n;
 
 	/* the handler must never see half a line */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
+	ending_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	n = snprintf(term_line, sizeof(term_line), "cdgate: %s: FAIL: %s",
 	    out_get_label(), reason);
@@ -189,17 +185,6 @@ void
 proc_term_hook(void (*fn)(int, int))
 {
 	term_hook = fn;
-}
-
-/* SIGTERM and the signals handled like it */
-static void
-term_set(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGQUIT);
 }
 
 /*
@@ -249,7 +234,7 @@ proc_fork_group(void)
 
 	/* no handler of ours may run in the child, nor a signal slip
 	 * between the fork and proc_term_child in the parent */
-	term_set(&block);
+	ending_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	pid = fork();
 	if (pid == 0) {
@@ -350,7 +335,7 @@ proc_start(const char *label)
 	/* a mask inherited with these blocked would leave the handler unrun
 	 * (no verdict, no history line, no exit): unblocked once it is in
 	 * place; a signal already pending is handled now */
-	term_set(&sa.sa_mask);
+	ending_signals(&sa.sa_mask);
 	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	proc_fds();
 }
