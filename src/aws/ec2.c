@@ -321,36 +321,11 @@ ec2_env(const char *name)
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-/* A one-line IMDS item into out; ST_OK with "" on 404. */
-static int
-ec2_imds_line(struct imds *m, const char *item, int64_t deadline, char *out,
-    size_t len, struct status *st)
-{
-	char *buf;
-	long code;
-	int rc;
-
-	out[0] = '\0';
-	/* one IMDS reply: on the heap, too large for a frame */
-	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
-		return status_set(st, ST_OSERR, "out of memory");
-	if ((rc = imds_get(m, item, deadline, buf, CAP_IMDS_BODY, &code,
-	    st)) == ST_OK && code != 404) {
-		text_trim(buf);
-		if (strlen(buf) >= len)
-			rc = status_set(st, ST_UNAVAIL, "instance metadata "
-			    "item '%s' is too long", item);
-		else
-			text_copy(out, buf, len);
-	}
-	free(buf);
-	return rc;
-}
-
 static int
 ec2_region(struct ec2 *e, int64_t deadline, struct status *st)
 {
 	const char *v;
+	long code;
 	int rc;
 
 	if ((v = ec2_env("AWS_REGION")) != NULL)
@@ -369,8 +344,8 @@ ec2_region(struct ec2 *e, int64_t deadline, struct status *st)
 		return status_set(st, ST_CONFIG, "no AWS region: set AWS_REGION "
 		    "(instance metadata is off)");
 	e->region_source = "instance metadata";
-	if ((rc = ec2_imds_line(e->imds, "meta-data/placement/region",
-	    deadline, e->region, sizeof(e->region), st)) != ST_OK)
+	if ((rc = imds_get_line(e->imds, "meta-data/placement/region",
+	    deadline, e->region, sizeof(e->region), &code, st)) != ST_OK)
 		return status_wrap(st, "region");
 	if (!ec2_region_ok(e->region))
 		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
@@ -384,11 +359,12 @@ ec2_endpoint(struct ec2 *e, int64_t deadline, struct status *st)
 	const char *u1 = ec2_env("AWS_ENDPOINT_URL_EC2");
 	const char *u2 = ec2_env("AWS_ENDPOINT_URL");
 	char domain[EC2_CAP_DOMAIN] = "";
+	long code;
 	int rc;
 
 	if (u1 == NULL && u2 == NULL && e->imds != NULL) {
-		if ((rc = ec2_imds_line(e->imds, "meta-data/services/domain",
-		    deadline, domain, sizeof(domain), st)) != ST_OK)
+		if ((rc = imds_get_line(e->imds, "meta-data/services/domain",
+		    deadline, domain, sizeof(domain), &code, st)) != ST_OK)
 			return status_wrap(st, "services/domain");
 		if (domain[0] != '\0' && !ec2_domain_ok(domain))
 			return status_set(st, ST_UNAVAIL, "instance metadata "

@@ -281,34 +281,47 @@ imds_instance_id_ok(const char *id)
 }
 
 int
-imds_instance_id(struct imds *m, int64_t deadline, char *out, size_t len,
-    struct status *st)
+imds_get_line(struct imds *m, const char *item, int64_t deadline, char *out,
+    size_t len, long *code, struct status *st)
 {
 	char *buf;
-	long code;
 	int rc;
 
+	out[0] = '\0';
 	/* one IMDS reply: on the heap, too large for a frame (this also
 	 * runs in the watch thread, so no static buffer) */
 	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
 		return status_set(st, ST_OSERR, "out of memory");
-	if ((rc = imds_get(m, "meta-data/instance-id", deadline, buf,
-	    CAP_IMDS_BODY, &code, st)) != ST_OK)
-		goto out;
-	if (code != 200) {
-		rc = status_set(st, ST_UNAVAIL, "instance metadata has no "
-		    "instance-id (HTTP %ld)", code);
-		goto out;
+	if ((rc = imds_get(m, item, deadline, buf, CAP_IMDS_BODY, code,
+	    st)) == ST_OK && *code == 200) {
+		text_trim(buf);
+		if (strlen(buf) >= len)
+			rc = status_set(st, ST_UNAVAIL, "instance metadata "
+			    "item '%s' is too long", item);
+		else
+			text_copy(out, buf, len);
 	}
-	text_trim(buf);
-	if (!imds_instance_id_ok(buf) || strlen(buf) >= len) {
-		rc = status_set(st, ST_UNAVAIL, "instance metadata sent a "
-		    "malformed instance id '%.40s'", buf);
-		goto out;
-	}
-	text_copy(out, buf, len);
-	rc = ST_OK;
-out:
 	free(buf);
 	return rc;
+}
+
+int
+imds_instance_id(struct imds *m, int64_t deadline, char *out, size_t len,
+    struct status *st)
+{
+	char line[IMDS_LINE];
+	long code;
+	int rc;
+
+	if ((rc = imds_get_line(m, "meta-data/instance-id", deadline, line,
+	    sizeof(line), &code, st)) != ST_OK)
+		return rc;
+	if (code != 200)
+		return status_set(st, ST_UNAVAIL, "instance metadata has no "
+		    "instance-id (HTTP %ld)", code);
+	if (!imds_instance_id_ok(line) || strlen(line) >= len)
+		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
+		    "malformed instance id '%.40s'", line);
+	text_copy(out, line, len);
+	return ST_OK;
 }

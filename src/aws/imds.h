@@ -30,6 +30,7 @@
 #define IMDS_CONNECT_MS 1000
 #define IMDS_BACKOFF_BASE_MS 200
 #define IMDS_BACKOFF_CAP_MS 5000
+#define IMDS_LINE 256		/* a one-line item read to be checked */
 
 struct imds {
 	struct http *http;
@@ -58,6 +59,13 @@ int imds_get(struct imds *m, const char *item, int64_t deadline, char *buf,
  */
 int imds_get_bytes(struct imds *m, const char *item, int64_t deadline,
     char *buf, size_t cap, size_t *len, long *code, struct status *st);
+/*
+ * GETs a one-line item (an id, a state, a region) into out, blanks
+ * trimmed: ST_OK with *code 200, or 404 and ""; ST_UNAVAIL when it does
+ * not fit in len.
+ */
+int imds_get_line(struct imds *m, const char *item, int64_t deadline,
+    char *out, size_t len, long *code, struct status *st);
 /* Requests sent so far (tokens included). */
 unsigned long imds_requests(const struct imds *m);
 /*

@@ -1,7 +1,6 @@
 #include "checks/lifecycle.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/out.h"
@@ -12,26 +11,19 @@ int
 lifecycle_read(struct imds *m, int64_t deadline, char *out, size_t len,
     struct status *st)
 {
-	char *buf;
+	char line[IMDS_LINE];
 	long code;
 	int rc;
 
 	out[0] = '\0';
-	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
-		return status_set(st, ST_OSERR, "lifecycle: out of memory");
-	if ((rc = imds_get(m, LIFECYCLE_ITEM, deadline, buf, CAP_IMDS_BODY,
-	    &code, st)) != ST_OK || code == 404) {
-		free(buf);
+	if ((rc = imds_get_line(m, LIFECYCLE_ITEM, deadline, line,
+	    sizeof(line), &code, st)) != ST_OK || code == 404)
 		return rc;
-	}
-	text_trim(buf);
-	if (buf[0] == '\0' || strlen(buf) >= len || strpbrk(buf, " \n"))
-		rc = status_set(st, ST_UNAVAIL, "instance metadata sent a "
-		    "malformed lifecycle state '%s'", buf);
-	else
-		text_copy(out, buf, len);
-	free(buf);
-	return rc;
+	if (line[0] == '\0' || strlen(line) >= len || strpbrk(line, " \n"))
+		return status_set(st, ST_UNAVAIL, "instance metadata sent a "
+		    "malformed lifecycle state '%s'", line);
+	text_copy(out, line, len);
+	return ST_OK;
 }
 
 int
