@@ -101,7 +101,8 @@ struct check_def {
 	 * ST_CONFIG naming path.  May be NULL. */
 	int (*validate)(const void *conf, int configured, const char *path,
 	    struct status *st);
-	/* 1 when it runs for event ev unless the event's checks say */
+	/* 1 when it runs for event ev unless the event's checks say; NULL:
+	 * every event */
 	int (*by_default)(const void *conf, int configured, int ev);
 	int (*run)(struct check_ctx *cx, const void *conf);
 	/* May be NULL; as run, from the watch thread's context: ST_OK,

@@ -204,15 +204,6 @@ lifecycle_key(void *conf, struct inifile *f, int where, const char *k,
 	return CHECK_KEY_NOT_MINE;
 }
 
-static int
-lifecycle_by_default(const void *conf, int configured, int ev)
-{
-	(void)conf;
-	(void)configured;
-	(void)ev;
-	return 1;	/* every event: it is what keeps waits from stalling */
-}
-
 const struct check_def check_lifecycle = {
 	.name = "lifecycle",
 	.gate_keys = "on_terminating on_standby on_detached on_warmed",
@@ -220,7 +211,7 @@ const struct check_def check_lifecycle = {
 	.conf_size = sizeof(struct lifecycle_conf),
 	.defaults = lifecycle_defaults,
 	.key = lifecycle_key,
-	.by_default = lifecycle_by_default,
+	/* no by_default: every event, it is what keeps waits from stalling */
 	.run = lifecycle_run,
 	.watch = lifecycle_watch,
 };

@@ -229,15 +229,6 @@ notices_key(void *conf, struct inifile *f, int where, const char *k,
 	return 0;
 }
 
-static int
-notices_by_default(const void *conf, int configured, int ev)
-{
-	(void)conf;
-	(void)configured;
-	(void)ev;
-	return 1;	/* every event, with the lifecycle check */
-}
-
 const struct check_def check_notices = {
 	.name = "notices",
 	.gate_keys = "on_interruption on_rebalance on_scheduled_event",
@@ -245,7 +236,7 @@ const struct check_def check_notices = {
 	.conf_size = sizeof(struct notices_conf),
 	.defaults = notices_defaults,
 	.key = notices_key,
-	.by_default = notices_by_default,
+	/* no by_default: every event, with the lifecycle check */
 	.run = notices_run,
 	.watch = notices_watch,
 };

@@ -33,7 +33,6 @@ test_every_row_is_complete(void **state)
 		assert_non_null(d->name);
 		assert_true(d->name[0] != '\0');
 		CHECK_INT(d->name, d->run != NULL, 1);
-		CHECK_INT(d->name, d->by_default != NULL, 1);
 		/* a section or keys need a handler, and keys to name */
 		if (d->section != NULL || d->gate_keys != NULL)
 			CHECK_INT(d->name, d->key != NULL, 1);
