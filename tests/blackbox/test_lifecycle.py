@@ -16,23 +16,14 @@ import time
 import pytest
 
 from lib.agent import SLACK, assert_agent_clean
-from lib.marker import marker_text, write_marker
+from lib.marker import marker_text, provision, state_config, write_marker
 
 FLIP_LIMIT = 3.0        # seconds from the flip to the hook's exit (the promise; SLACK
                         # only under ASan or valgrind, 0 for the plain build)
 
 
 def config(tmp_path, timeout=8, gate="", event="[BeforeInstall]\nchecks = lifecycle marker\n"):
-    state = tmp_path / "state"
-    state.mkdir(mode=0o755, exist_ok=True)
-    return (f"[gate]\ntimeout = {timeout}\nhistory = {state}/history.jsonl\n{gate}"
-            f"[marker]\npath = {state}/provisioned\n{event}")
-
-
-def provision(tmp_path):
-    state = tmp_path / "state"
-    state.mkdir(mode=0o755, exist_ok=True)
-    write_marker(state / "provisioned", marker_text())
+    return state_config(tmp_path, timeout, gate, event)
 
 
 def run_async(dep, program="before-install", **kw):

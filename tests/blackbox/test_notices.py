@@ -17,7 +17,7 @@ import time
 import pytest
 
 from lib.agent import SLACK, assert_agent_clean
-from lib.marker import marker_text, write_marker
+from lib.marker import provision, state_config as config
 
 SPOT = "meta-data/spot/instance-action"
 LIFECYCLE = "meta-data/autoscaling/target-lifecycle-state"
@@ -32,19 +32,6 @@ def iso(seconds_from_now: float) -> str:
 def aws_time(seconds_from_now: float) -> str:
     t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds_from_now)
     return t.strftime("%d %b %Y %H:%M:%S GMT")
-
-
-def config(tmp_path, timeout=8, gate="", event=""):
-    state = tmp_path / "state"
-    state.mkdir(mode=0o755, exist_ok=True)
-    return (f"[gate]\ntimeout = {timeout}\nhistory = {state}/history.jsonl\n{gate}"
-            f"[marker]\npath = {state}/provisioned\n{event}")
-
-
-def provision(tmp_path):
-    state = tmp_path / "state"
-    state.mkdir(mode=0o755, exist_ok=True)
-    write_marker(state / "provisioned", marker_text())
 
 
 def test_no_notice_passes_and_says_so(deploy, imds, tmp_path):

@@ -38,3 +38,19 @@ def write_marker(path, text="", mode: int = 0o644, data: Optional[bytes] = None)
     t = time.monotonic()
     os.rename(tmp, path)
     return t
+
+
+def state_config(tmp_path, timeout: int = 8, gate: str = "", event: str = "") -> str:
+    """A cdgate.ini whose history and marker live in tmp_path/state (made
+    here); gate and event are more lines for [gate] and after [marker]."""
+    state = Path(tmp_path) / "state"
+    state.mkdir(mode=0o755, exist_ok=True)
+    return (f"[gate]\ntimeout = {timeout}\nhistory = {state}/history.jsonl\n{gate}"
+            f"[marker]\npath = {state}/provisioned\n{event}")
+
+
+def provision(tmp_path) -> None:
+    """A passing marker where state_config's cdgate.ini looks for it."""
+    state = Path(tmp_path) / "state"
+    state.mkdir(mode=0o755, exist_ok=True)
+    write_marker(state / "provisioned", marker_text())
