@@ -44,6 +44,21 @@ config_conf_at(struct config *c, size_t i)
 	return c->store + config_offset(i);
 }
 
+/*
+ * Every check's conf fits in the store: else a build error (CONFIG_STORE
+ * too small for the registry; test_registry.c fails on it first), refused
+ * before any conf is used.
+ */
+static int
+config_store_ok(struct status *st)
+{
+	if (config_offset(registry_count() - 1) < 0)
+		return status_set(st, ST_SOFTWARE, "the checks' settings do "
+		    "not fit in CONFIG_STORE (%d bytes): cdgate was built "
+		    "wrong", CONFIG_STORE);
+	return ST_OK;
+}
+
 void
 config_defaults(struct config *c)
 {
@@ -55,7 +70,7 @@ config_defaults(struct config *c)
 	text_copy(c->history, HISTORY_DEFAULT, sizeof(c->history));
 	c->history_max = HISTORY_DEFAULT_MAX;
 	for (i = 0; i < registry_count(); i++)
-		if (registry_at(i)->defaults != NULL)
+		if (registry_at(i)->defaults != NULL && config_offset(i) >= 0)
 			registry_at(i)->defaults(config_conf_at(c, i));
 }
 
@@ -284,6 +299,8 @@ config_load_file(struct config *c, const char *path, struct status *st)
 	size_t len, i;
 	int absent, rc;
 
+	if (config_store_ok(st) != ST_OK)
+		return ST_SOFTWARE;
 	rc = file_read(path, "config", CAP_CONFIG_FILE,
 	    FILE_TRUSTED | FILE_TEXT, &buf, &len, NULL, &absent, st);
 	if (rc != ST_OK)	/* out of memory or descriptors stays 71 */
@@ -414,6 +431,8 @@ config_load(struct config *c, const char *exe, struct status *st)
 	int rc;
 
 	config_defaults(c);
+	if (config_store_ok(st) != ST_OK)
+		return ST_SOFTWARE;
 	if (env != NULL && env[0] != '\0') {
 		if (strlen(env) >= CAP_PATH)
 			return status_set(st, ST_CONFIG, "CDGATE_CONFIG is "

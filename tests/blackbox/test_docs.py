@@ -466,6 +466,7 @@ SOFTWARE_ONLY = {
     "cloud-init status '%s' cannot be reported",
     "%s '%s': HTTP %ld",            # notice.c: imds_get answered ST_OK without 200/404
     "%s: too many options",         # tool.c: a program's own table is too long
+    "the checks' settings do not fit in CONFIG_STORE (%d bytes): cdgate was built wrong",
     "role item too long",
     "role credentials without instance metadata",
     "digest: 'SHA-256' update failed",
