@@ -80,7 +80,7 @@ mk_provision(struct inifile *f, struct markerfile_parse *p, const char *k,
 		    sizeof(m->instance_id));
 	}
 	if (strcmp(k, "boot_id") == 0) {
-		/* informational (marker.h), but of the kernel's form: a marker
+		/* informational (markerfile.h), but of the kernel's form: a marker
 		 * from a previous boot passes, a made-up one does not */
 		if (mk_copy(f, k, v, m->boot_id, sizeof(m->boot_id)) != 0)
 			return -1;

@@ -1,7 +1,7 @@
 /*
  * fuzz_marker: the provisioning marker through markerfile_read (file checks,
  * strict INI, required keys, %XX tag keys), then markerfile_verify and
- * markerfile_format.  Asserts marker.h's rules: ST_OK or ST_FAIL only; a
+ * markerfile_format.  Asserts markerfile.h's rules: ST_OK or ST_FAIL only; a
  * marker read is complete (status, instance id, boot id, time); a
  * formatted marker reads back the same.
  */

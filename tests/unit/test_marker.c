@@ -1,6 +1,6 @@
 /*
  * test_marker.c: reading, verifying, formatting and writing the
- * provisioning marker (cdgate.ini(5): man/cdgate.ini.5, marker.h).
+ * provisioning marker (cdgate.ini(5): man/cdgate.ini.5, fmt/markerfile.h).
  *
  * Every test works in its own mkdtemp directory (mode 0700) under /tmp,
  * removed at the end.  Some cases need root (a file owned by uid 65534).
