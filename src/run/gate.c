@@ -117,6 +117,7 @@ gate_watch_one(struct gate_watch *wt, size_t i)
 	}
 	if (wcx->said[0] != '\0')
 		out_info("%s", wcx->said);
+	/* the one fact a watch may change: the history line's state */
 	text_copy(g->cx.lifecycle, wcx->lifecycle, sizeof(g->cx.lifecycle));
 	if (rc == CHECK_LEAVING) {
 		gate_ended = 1;

@@ -183,11 +183,22 @@ def test_imds_no_reads_no_notice(deploy, imds, tmp_path):
     assert imds.count(SPOT) == 0
 
 
+@pytest.mark.parametrize("where", ["gate", "event"])
 @pytest.mark.parametrize("key", ["on_interruption", "on_rebalance", "on_scheduled_event"])
-def test_bad_policy_value_is_a_configuration_error(deploy, imds, tmp_path, key):
-    r = deploy(config(tmp_path, gate=f"{key} = maybe\n")).run("before-install", timeout=30)
+def test_bad_policy_value_is_a_configuration_error(deploy, imds, tmp_path, key, where):
+    kw = {"gate": f"{key} = maybe\n"} if where == "gate" else \
+        {"event": f"[AfterInstall]\n{key} = maybe\n"}
+    r = deploy(config(tmp_path, **kw)).run("before-install", timeout=30)
     assert_agent_clean(r, "FAIL")
     assert r.returncode == 78 and f"{key} = 'maybe': expected check, skip or fail" in r.verdict
+
+
+def test_notices_keys_belong_to_gate_and_event_sections(deploy, imds, tmp_path):
+    """Not to [marker]: an unknown key there, listing [marker]'s own."""
+    r = deploy(config(tmp_path, event="on_interruption = skip\n")).run("before-install",
+                                                                         timeout=30)
+    assert_agent_clean(r, "FAIL")
+    assert r.returncode == 78 and "unknown key 'on_interruption' in [marker]" in r.verdict
 
 
 def test_invalid_utf8_in_a_description_is_cleaned(deploy, imds, tmp_path):
