@@ -136,3 +136,25 @@ check_path(struct inifile *f, const char *key, const char *v, char *out,
 	text_copy(out, v, len);
 	return 0;
 }
+
+int
+check_on_state(struct inifile *f, const char *key, const char *v, int *out)
+{
+	if (strcmp(v, "check") == 0)
+		*out = ON_STATE_CHECK;
+	else if (strcmp(v, "skip") == 0)
+		*out = ON_STATE_SKIP;
+	else if (strcmp(v, "fail") == 0)
+		*out = ON_STATE_FAIL;
+	else
+		return inifile_error(f, "%s = '%s': expected check, skip or "
+		    "fail", key, v);
+	return 0;
+}
+
+const char *
+check_on_state_name(int on)
+{
+	return on == ON_STATE_SKIP ? "skip" : on == ON_STATE_FAIL ? "fail" :
+	    "check";
+}

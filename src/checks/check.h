@@ -54,6 +54,13 @@
 #define CHECK_IN_SECTION (-2)
 #define CHECK_IN_GATE (-1)
 
+/*
+ * What a check's policy setting says about a condition (a lifecycle state,
+ * an EC2 notice): check = run the checks anyway, skip = exit 0 at once
+ * saying why, fail = fail at once.
+ */
+enum on_state { ON_STATE_CHECK, ON_STATE_SKIP, ON_STATE_FAIL };
+
 struct check_ctx {
 	int ev;				/* enum event, or -1 (a helper) */
 	long timeout;			/* seconds: the deadline in force */
@@ -133,5 +140,10 @@ void check_watch_me(struct check_ctx *cx);
 int check_bool(struct inifile *f, const char *key, const char *v, int *out);
 int check_path(struct inifile *f, const char *key, const char *v, char *out,
     size_t len);
+/* "check", "skip" or "fail" into an enum on_state. */
+int check_on_state(struct inifile *f, const char *key, const char *v,
+    int *out);
+/* The word of an enum on_state, for messages. */
+const char *check_on_state_name(int on);
 
 #endif

@@ -169,22 +169,6 @@ lifecycle_on_term(struct inifile *f, const char *v, int *out)
 }
 
 static int
-lifecycle_on_state(struct inifile *f, const char *key, const char *v,
-    int *out)
-{
-	if (strcmp(v, "check") == 0)
-		*out = ON_STATE_CHECK;
-	else if (strcmp(v, "skip") == 0)
-		*out = ON_STATE_SKIP;
-	else if (strcmp(v, "fail") == 0)
-		*out = ON_STATE_FAIL;
-	else
-		return inifile_error(f, "%s = '%s': expected check, skip or "
-		    "fail", key, v);
-	return 0;
-}
-
-static int
 lifecycle_key(void *conf, struct inifile *f, int where, const char *k,
     const char *v)
 {
@@ -196,11 +180,11 @@ lifecycle_key(void *conf, struct inifile *f, int where, const char *k,
 	if (where != CHECK_IN_GATE)
 		return CHECK_KEY_NOT_MINE;
 	if (strcmp(k, "on_standby") == 0)
-		return lifecycle_on_state(f, k, v, &c->on_standby);
+		return check_on_state(f, k, v, &c->on_standby);
 	if (strcmp(k, "on_detached") == 0)
-		return lifecycle_on_state(f, k, v, &c->on_detached);
+		return check_on_state(f, k, v, &c->on_detached);
 	if (strcmp(k, "on_warmed") == 0)
-		return lifecycle_on_state(f, k, v, &c->on_warmed);
+		return check_on_state(f, k, v, &c->on_warmed);
 	return CHECK_KEY_NOT_MINE;
 }
 

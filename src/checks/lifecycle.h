@@ -45,12 +45,7 @@
 #define LIFECYCLE_ITEM "meta-data/autoscaling/target-lifecycle-state"
 
 enum on_term { ON_TERM_SKIP, ON_TERM_FAIL };
-/*
- * What a hook does when the target lifecycle state is Standby, Detached or
- * Warmed:* (the policy above): check = run the checks as for InService,
- * skip = exit 0 at once saying why, fail = fail at once.
- */
-enum on_state { ON_STATE_CHECK, ON_STATE_SKIP, ON_STATE_FAIL };
+/* on_standby, on_detached, on_warmed take an enum on_state (check.h) */
 
 /* [gate] on_terminating on_standby on_detached on_warmed, and
  * on_terminating of the event sections */

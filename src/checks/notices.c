@@ -9,7 +9,6 @@
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
-#include "checks/lifecycle.h"
 
 /* The setting in force for event ev (-1: a helper, [gate]'s). */
 static int
@@ -18,13 +17,6 @@ notices_policy(int gate, const int *per_event, int ev)
 	if (ev >= 0 && ev < EV_COUNT && per_event[ev] >= 0)
 		return per_event[ev];
 	return gate;
-}
-
-static const char *
-notices_word(int action)
-{
-	return action == ON_STATE_SKIP ? "skip" : action == ON_STATE_FAIL ?
-	    "fail" : "check";
 }
 
 /* "in 94s" or "12s ago": against the wall clock, as EC2 means it. */
@@ -54,7 +46,7 @@ notices_spot(struct check_ctx *cx, const struct notices_conf *c,
 		    "interruption notice: %s at %s (%s): %s; on_interruption "
 		    "= %s", notice_action_name(s->action), s->time, in,
 		    action == ON_STATE_SKIP ? "not checking" : "failing",
-		    notices_word(action));
+		    check_on_state_name(action));
 	if (!quiet)
 		out_info("notices: WARNING: spot interruption notice: %s at %s "
 		    "(%s); on_interruption = check: the checks run",
@@ -79,7 +71,7 @@ notices_rebalance(struct check_ctx *cx, const struct notices_conf *c)
 		    "recommendation at %s (elevated risk of a Spot "
 		    "interruption): %s; on_rebalance = %s", r.time,
 		    action == ON_STATE_SKIP ? "not checking" : "failing",
-		    notices_word(action));
+		    check_on_state_name(action));
 	out_info("notices: WARNING: rebalance recommendation at %s (elevated "
 	    "risk of a Spot interruption); on_rebalance = check", r.time);
 	check_note(cx, "rebalance recommended at %s", r.time);
@@ -120,7 +112,7 @@ notices_scheduled(struct check_ctx *cx, const struct notices_conf *c)
 		    "%s from %s within the deadline: %s; on_scheduled_event = "
 		    "%s", e->ev[0].code_text, e->ev[0].not_before,
 		    action == ON_STATE_SKIP ? "not checking" : "failing",
-		    notices_word(action));
+		    check_on_state_name(action));
 		free(e);
 		return rc;
 	}
@@ -217,16 +209,7 @@ notices_key(void *conf, struct inifile *f, int where, const char *k,
 	if (where == CHECK_IN_SECTION)
 		return CHECK_KEY_NOT_MINE;
 	out = where >= 0 ? &per_event[where] : gate;
-	if (strcmp(v, "check") == 0)
-		*out = ON_STATE_CHECK;
-	else if (strcmp(v, "skip") == 0)
-		*out = ON_STATE_SKIP;
-	else if (strcmp(v, "fail") == 0)
-		*out = ON_STATE_FAIL;
-	else
-		return inifile_error(f, "%s = '%s': expected check, skip or "
-		    "fail", k, v);
-	return 0;
+	return check_on_state(f, k, v, out);
 }
 
 const struct check_def check_notices = {

@@ -27,8 +27,8 @@
 #include "base/event.h"
 #include "checks/check.h"
 
-/* [gate] on_interruption on_rebalance on_scheduled_event (enum on_state of
- * checks/lifecycle.h), each also per event section (-1: as [gate]) */
+/* [gate] on_interruption on_rebalance on_scheduled_event (enum on_state,
+ * check.h), each also per event section (-1: as [gate]) */
 struct notices_conf {
 	int on_interruption, on_rebalance, on_scheduled;
 	int ev_on_interruption[EV_COUNT];
