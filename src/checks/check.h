@@ -14,6 +14,7 @@
  * - runs against a narrow context (struct check_ctx): the deadline, the
  *   instance metadata client, the instance id, the facts gathered so far
  *   and the status; never the whole run;
+ * - may add lines to the -n plan (what it will look at);
  * - may be watched: while the later checks wait, the runner calls its
  *   watch every CHECK_WATCH_EVERY_MS from a thread of its own, with a
  *   context of that thread, so that a change (the instance leaving) ends
@@ -115,6 +116,9 @@ struct check_def {
 	/* May be NULL; as run, from the watch thread's context: ST_OK,
 	 * CHECK_LEAVING, or a failed read (tried again soon). */
 	int (*watch)(struct check_ctx *wcx, const void *conf);
+	/* May be NULL; its own lines of the -n plan (out_info), after the
+	 * runner's checks and deadline lines. */
+	void (*plan)(const void *conf);
 };
 
 /* Opens the IMDS client once; ST_OK or a failure (imds = no refused). */

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt/cloudinit.h"
+#include "base/event.h"
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
 #include "base/watch.h"
-#include "base/event.h"
+#include "fmt/cloudinit.h"
 
 /*
  * Reads and verifies the marker once.  ST_OK, or the reason it does not
@@ -243,6 +243,15 @@ marker_by_default(const void *conf, int configured, int ev)
 	return ev == EV_BEFORE_INSTALL || ev == EV_BEFORE_ALLOW_TRAFFIC;
 }
 
+static void
+marker_plan(const void *conf)
+{
+	const struct marker_conf *mk = conf;
+
+	out_info("marker: '%s'%s", mk->path, mk->cloud_init ?
+	    ", and cloud-init's result" : "");
+}
+
 const struct check_def check_marker = {
 	.name = "marker",
 	.section = "marker",
@@ -252,4 +261,5 @@ const struct check_def check_marker = {
 	.key = marker_key,
 	.by_default = marker_by_default,
 	.run = marker_run,
+	.plan = marker_plan,
 };

@@ -15,7 +15,6 @@
 #include "base/out.h"
 #include "base/proc.h"
 #include "base/text.h"
-#include "checks/marker.h"
 #include "fmt/appspec.h"
 #include "run/registry.h"
 #include "run/tool.h"
@@ -298,8 +297,8 @@ gate_appspec(struct gate *g)
 static void
 gate_plan(struct gate *g)
 {
-	const struct marker_conf *mk = config_conf(&g->cfg, &check_marker);
 	char list[128];
+	size_t i;
 
 	registry_list(g->checks, list, sizeof(list));
 	tool_plan("cdgate", &g->cfg);
@@ -310,9 +309,12 @@ gate_plan(struct gate *g)
 		out_info("checks: %s; deadline %lds", list, g->cx.timeout);
 	if (g->check_mode)
 		out_info("deadline: %s", g->deadline_text);
-	if (g->check_mode && (g->checks & registry_bit("marker")))
-		out_info("marker: '%s'%s", mk->path, mk->cloud_init ?
-		    ", and cloud-init's result" : "");
+	for (i = 0; g->check_mode && i < registry_count(); i++) {
+		const struct check_def *d = registry_at(i);
+
+		if ((g->checks & (1u << i)) && d->plan != NULL)
+			d->plan(config_conf(&g->cfg, d));
+	}
 }
 
 void

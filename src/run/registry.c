@@ -12,8 +12,9 @@
 
 /*
  * The order is the order they run in: lifecycle first and EC2's notices
- * (a leaving instance is not waited on), the marker before the tags (the marker records tags
- * to compare), the service's health before traffic, the drain last.
+ * (a leaving instance is not waited on), the marker before the tags (the
+ * marker records tags to compare), the service's health before traffic,
+ * the drain last.
  */
 static const struct check_def *const registry[] = {
 	&check_lifecycle,
