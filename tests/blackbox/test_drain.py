@@ -324,10 +324,14 @@ def test_drain_wait_ends_within_3s_of_flip_to_terminated(deploy, listener, imds,
     listener.connect(1)
     dep = deploy(config=config([listener.port], timeout=30))
     box = {}
+    start = time.monotonic()
     t = threading.Thread(target=lambda: box.setdefault(
         "r", dep.run("after-block-traffic", timeout=60)))
     t.start()
-    time.sleep(delay)
+    # delay s after the start, and not before the drain wait began (a hook
+    # started late on a loaded machine would read Terminated at its start)
+    dep.wait_output(f"drain: 1 established connection on local port {listener.port}")
+    time.sleep(max(0.0, start + delay - time.monotonic()))
     imds.state.lifecycle_state = "Terminated"
     flipped = time.monotonic()
     t.join()

@@ -237,11 +237,11 @@ def test_flip_after_failed_re_reads_ends_within_3s(deploy, imds, tmp_path, repor
 def test_flip_to_standby_by_default_keeps_waiting(deploy, imds, tmp_path):
     dep = deploy(config(tmp_path, timeout=6))
     t, box = run_async(dep, timeout=60)
-    time.sleep(1.0)
+    dep.wait_output("marker: waiting")          # InService read at the start
     imds.state.lifecycle_state = "Standby"
-    # half-way between the watch's reads (every 1.5 s: at 1.5, 3.0, ...):
-    # the exit does not wait for one in flight
-    time.sleep(1.25)
+    dep.wait_output("target state now Standby")
+    # right after a watch read, well before the next (every 1.5 s): the
+    # exit does not wait for one
     written = write_marker(tmp_path / "state" / "provisioned", marker_text())
     t.join()
     r = box["r"]
@@ -264,7 +264,7 @@ def test_lifecycle_state_is_re_read_while_waiting(deploy, imds, tmp_path):
 def test_unreadable_state_during_a_wait_does_not_end_it(deploy, imds, tmp_path):
     dep = deploy(config(tmp_path, timeout=30))
     t, box = run_async(dep, timeout=60)
-    time.sleep(0.5)
+    dep.wait_output("marker: waiting")          # the first read was good
     imds.state.items = {"meta-data/autoscaling/target-lifecycle-state": "bad state"}
     time.sleep(2.0)
     imds.state.items = {}

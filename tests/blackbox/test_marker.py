@@ -56,7 +56,7 @@ def test_valid_marker_passes(deploy, marker, imds):
 def test_marker_written_mid_wait_passes_and_reports_latency(deploy, marker, imds, report):
     dep = deploy(gate_config(marker, timeout=20))
     t, box = run_async(dep, timeout=60)
-    time.sleep(1.0)
+    dep.wait_output("marker: waiting")
     written = write_marker(marker, marker_text())
     t.join()
     r = box["r"]
@@ -72,7 +72,7 @@ def test_directory_created_mid_wait_by_cdgate_mark(deploy, build, tmp_path, imds
     cfg = gate_config(marker, timeout=20)
     dep = deploy(cfg)
     t, box = run_async(dep, timeout=60)
-    time.sleep(1.0)
+    dep.wait_output("marker: waiting")
     cfgfile = dep.path / "cdgate" / "cdgate.ini"
     env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "PATH": os.environ["PATH"]}
     from lib.agent import run_program
@@ -121,7 +121,7 @@ def test_other_instances_marker_replaced_mid_wait_passes(deploy, marker, imds):
     write_marker(marker, marker_text(instance_id="i-0aaaaaaaaaaaaaaaa"))
     dep = deploy(gate_config(marker, timeout=20))
     t, box = run_async(dep, timeout=60)
-    time.sleep(1.0)
+    dep.wait_output("marker: waiting")
     write_marker(marker, marker_text())
     t.join()
     assert_agent_clean(box["r"], "PASS")
@@ -364,7 +364,7 @@ def test_cloud_init_result_written_mid_wait_passes(deploy, marker, imds, tmp_pat
     ci, cfg = cloud_init_config(marker, tmp_path, timeout=20)
     dep = deploy(cfg)
     t, box = run_async(dep, timeout=60)
-    time.sleep(1.0)
+    dep.wait_output("cloud-init: waiting")
     write_json(ci / "result.json", {"v1": {"datasource": "DataSourceEc2", "errors": []}})
     t.join()
     r = box["r"]
@@ -433,7 +433,7 @@ def test_failed_marker_of_another_instance_is_waited_for(deploy, marker, imds):
                                      message="old build failed"))
     dep = deploy(gate_config(marker, timeout=20))
     t, box = run_async(dep, timeout=60)
-    time.sleep(1.0)
+    dep.wait_output("marker: waiting")
     write_marker(marker, marker_text())
     t.join()
     assert_agent_clean(box["r"], "PASS")
