@@ -184,18 +184,29 @@ def refused_port():
 
 @pytest.fixture
 def deploy(build, imds, ec2, tmp_path):
-    """Factory: deploy(config=None, files=None, config_dir=None, **archive_kw)."""
-    count = [0]
+    """Factory: deploy(config=None, files=None, config_dir=None, **archive_kw).
+
+    After the test the copies of the nine hooks are removed (the archive's
+    logs and config stay for a failure's inspection): they were most of a
+    test's directory, about 18 MB with the ASan build, and pytest keeps the
+    directories of its last three runs (an ASan run left 18 GB in /tmp)."""
+    made = []
 
     def make(config=None, files=None, config_dir=None, **kw) -> Deployment:
-        count[0] += 1
         config = keep_history_local(config, tmp_path)
         programs = {f"{HOOKS_SUBDIR}/{h}": build / "hooks" / h for h in HOOKS}
-        arc = make_archive(tmp_path / f"agent{count[0]}", programs, files,
+        arc = make_archive(tmp_path / f"agent{len(made) + 1}", programs, files,
                            config=config, config_dir=config_dir or HOOKS_SUBDIR, **kw)
+        made.append(arc)
         return Deployment(arc, imds.url, ec2.url)
 
-    return make
+    yield make
+    for arc in made:
+        for copy in arc.programs.values():
+            try:
+                os.unlink(copy)
+            except OSError:
+                pass            # moved or removed by the test itself
 
 
 # -- the valgrind subset (make valgrind) -----------------------------------
