@@ -645,12 +645,14 @@ def test_sigterm_to_group_at_deadline(tmp_path):
     at once: the lines from before stay, those written after are lost (the
     writes fail with EPIPE), the files show that both processes got it (the
     main one waits for its child, which the harness would otherwise kill as
-    a leftover before its trap ran)."""
+    a leftover before its trap ran).  Each trap writes 0.3 s after the
+    signal: the runner closes the pipes right after its SIGTERM, and a write
+    racing the close could come first on a loaded machine."""
     got = tmp_path / "got"
     arc, prog = hook_script(tmp_path, f"""
 trap '' PIPE
-trap 'echo main >> {got}; /bin/echo "main got TERM"; echo wrote $? >> {got}; wait; exit 143' TERM
-( trap 'echo child >> {got}; echo "child got TERM"; exit 0' TERM; while :; do sleep 0.05; done ) &
+trap 'echo main >> {got}; sleep 0.3; /bin/echo "main got TERM"; echo wrote $? >> {got}; wait; exit 143' TERM
+( trap 'echo child >> {got}; sleep 0.3; echo "child got TERM"; exit 0' TERM; while :; do sleep 0.05; done ) &
 echo started
 while :; do sleep 0.05; done
 """)
@@ -667,10 +669,11 @@ while :; do sleep 0.05; done
 
 def test_output_after_sigterm_is_lost_before_kept(tmp_path):
     """What the program wrote before the deadline is all there (log and
-    tail), a partial line at the deadline is dropped, nothing after it."""
+    tail), a partial line at the deadline is dropped, nothing after it
+    (written 0.3 s after the signal, as above)."""
     arc, prog = hook_script(tmp_path, """
 trap '' PIPE
-trap 'echo "cdgate: BeforeInstall: FAIL: too late"; exit 3' TERM
+trap 'sleep 0.3; echo "cdgate: BeforeInstall: FAIL: too late"; exit 3' TERM
 i=0; while [ $i -lt 50 ]; do echo "line $i"; i=$((i+1)); done
 printf 'partial'
 while :; do sleep 0.05; done
