@@ -261,10 +261,10 @@ asan-build:
 # cores busy in three workers).  ASan's programs start and exit slowly
 # (about 95 ms against 12 ms, most of it the leak check), which once
 # stretched a run past a bound that had no SLACK yet; every upper bound
-# now has it, and no test races a late start or the runner's pipe
-# close any more.  Measured: 2 workers 353 s,
-# 3 workers 260 s, 4 workers 207-223 s, and 239-272 s with a busy loop
-# taking one of the two cores.
+# now has it.  Four workers also found tests racing a late start or the
+# runner's pipe close; they now wait for the hook's line or write well
+# after the close.  Measured: 2 workers 353 s, 3 workers 260 s,
+# 4 workers 207-223 s, and 239-272 s with a busy loop on one core.
 asan-blackbox:
 	$(MAKE) BUILD=$(ASAN_BUILD) SANITIZE=1 blackbox
 
