@@ -554,41 +554,82 @@ mark_withdraw(struct mark *k)
 	return rc;
 }
 
+/*
+ * Options, the configuration, the history line and the marker's path: ST_OK,
+ * or a failure in k->st.
+ */
+static int
+mark_prepare(struct mark *k, int argc, char **argv)
+{
+	int rc;
+
+	if ((rc = mark_options(k, argc, argv)) != ST_OK)
+		return rc;
+	if ((rc = config_load_for(&k->cfg, k->cfgpath, &k->st)) != ST_OK)
+		return rc;
+	if (!k->check_mode) {
+		history_begin(&k->hist, k->cfg.history, k->cfg.history_max,
+		    "cdgate-mark", NULL);
+		history_arm(&k->hist, "terminated by SIGTERM before the marker "
+		    "was written");
+	}
+	if (k->path == NULL)
+		k->path = ((const struct marker_conf *)config_conf(&k->cfg,
+		    &check_marker))->path;
+	else if (k->path[0] != '/')
+		return status_set(&k->st, ST_USAGE, "--path '%s' is not "
+		    "absolute", k->path);
+	k->m.ok = k->failed == NULL;
+	if (k->failed != NULL)	/* markerfile_format cleans it */
+		text_copy(k->m.message, k->failed, sizeof(k->m.message));
+	return ST_OK;
+}
+
+/*
+ * Writes the marker and ends with the verdict: ws set when a --run command
+ * (or a digest that could not be made) decides the exit code, cmd_rc.
+ */
+static int
+mark_write(struct mark *k, int ws, int cmd_rc)
+{
+	char msg[CAP_MSG];
+	int rc;
+
+	mono_utc(k->m.finished_at);
+	mark_self = k;
+	if ((rc = markerfile_write_cb(k->path, &k->m, mark_renamed, &k->st)) !=
+	    ST_OK && k->renamed) {
+		/* in place, and hooks read it: only its durability failed */
+		text_copy(msg, k->st.msg, sizeof(msg));
+		return mark_verdict(k, rc, mark_written_but(k, msg));
+	}
+	if (rc != ST_OK)
+		return mark_exit(k, rc);
+	if (!k->m.ok) {
+		if (snprintf(msg, sizeof(msg), "marker '%s': provisioning "
+		    "failed: %s", k->path, k->m.message) < 0)
+			text_copy(msg, "provisioning failed", sizeof(msg));
+		return mark_verdict(k, ws ? cmd_rc : ST_OK, msg);
+	}
+	if (snprintf(msg, sizeof(msg), "marker '%s' written: ok for %s",
+	    k->path, k->m.instance_id) < 0)
+		text_copy(msg, "marker written", sizeof(msg));
+	return mark_verdict(k, 0, msg);
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct mark k;
-	char msg[CAP_MSG];
 	int rc, ws = 0, cmd_rc = 0;
 
 	proc_start("cdgate-mark");
 	proc_on_term("terminated by SIGTERM: the marker was not written (a "
 	    "--run command got SIGTERM too)");
-	if ((rc = mark_options(&k, argc, argv)) != ST_OK)
+	if ((rc = mark_prepare(&k, argc, argv)) != ST_OK)
 		return mark_exit(&k, rc);
-	rc = config_load_for(&k.cfg, k.cfgpath, &k.st);
-	if (rc != ST_OK)
-		return mark_exit(&k, rc);
-	if (!k.check_mode) {
-		history_begin(&k.hist, k.cfg.history, k.cfg.history_max,
-		    "cdgate-mark", NULL);
-		history_arm(&k.hist, "terminated by SIGTERM before the marker "
-		    "was written");
-	}
-	if (k.path == NULL)
-		k.path = ((const struct marker_conf *)config_conf(&k.cfg,
-		    &check_marker))->path;
-	else if (k.path[0] != '/')
-		return mark_exit(&k, status_set(&k.st, ST_USAGE, "--path '%s' "
-		    "is not absolute", k.path));
-	k.m.ok = k.failed == NULL;
-	if (k.failed != NULL)	/* markerfile_format cleans it */
-		text_copy(k.m.message, k.failed, sizeof(k.m.message));
-	if (k.check_mode) {
-		if ((rc = mark_plan(&k)) != ST_OK)
-			return mark_exit(&k, rc);
-		return 0;
-	}
+	if (k.check_mode)
+		return (rc = mark_plan(&k)) != ST_OK ? mark_exit(&k, rc) : 0;
 	if ((rc = mark_facts(&k)) != ST_OK)
 		return mark_exit(&k, rc);
 	if (k.run != NULL) {
@@ -608,24 +649,5 @@ main(int argc, char **argv)
 		ws = 1;
 		cmd_rc = rc;
 	}
-	mono_utc(k.m.finished_at);
-	mark_self = &k;
-	if ((rc = markerfile_write_cb(k.path, &k.m, mark_renamed, &k.st)) !=
-	    ST_OK && k.renamed) {
-		/* in place, and hooks read it: only its durability failed */
-		text_copy(msg, k.st.msg, sizeof(msg));
-		return mark_verdict(&k, rc, mark_written_but(&k, msg));
-	}
-	if (rc != ST_OK)
-		return mark_exit(&k, rc);
-	if (!k.m.ok) {
-		if (snprintf(msg, sizeof(msg), "marker '%s': provisioning "
-		    "failed: %s", k.path, k.m.message) < 0)
-			text_copy(msg, "provisioning failed", sizeof(msg));
-		return mark_verdict(&k, ws ? cmd_rc : ST_OK, msg);
-	}
-	if (snprintf(msg, sizeof(msg), "marker '%s' written: ok for %s",
-	    k.path, k.m.instance_id) < 0)
-		text_copy(msg, "marker written", sizeof(msg));
-	return mark_verdict(&k, 0, msg);
+	return mark_write(&k, ws, cmd_rc);
 }

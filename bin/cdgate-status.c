@@ -713,6 +713,39 @@ report_option(void *self, int c, const char *arg, int argc, char **argv,
 	return status_set(st, ST_USAGE, "bad option; see cdgate-status -h");
 }
 
+/* The whole report in r->root, every part read once: ST_OK or ST_OSERR. */
+static int
+report_build(struct report *r, size_t last)
+{
+	struct json_object *part;
+
+	if ((r->root = json_object_new_object()) == NULL)
+		return ST_OSERR;
+	r->deadline = mono_ms() + STATUS_IMDS_MS;
+	js_str(r->root, "version", PROC_VERSION);
+	js_str(r->root, "config", r->cfg.path);
+	json_object_object_add(r->root, "instance",
+	    part = json_object_new_object());
+	report_instance(r, part);
+	json_object_object_add(r->root, "marker",
+	    part = json_object_new_object());
+	report_marker(r, part);
+	json_object_object_add(r->root, "cloud_init",
+	    part = json_object_new_object());
+	report_cloudinit(r, part);
+	json_object_object_add(r->root, "lifecycle",
+	    part = json_object_new_object());
+	report_lifecycle(r, part);
+	report_notices(r);
+	json_object_object_add(r->root, "last_passed", NULL);
+	json_object_object_add(r->root, "history",
+	    part = json_object_new_object());
+	report_history(r, last, part);
+	if (r->imds_ready)
+		imds_free(&r->imds);
+	return ST_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -728,7 +761,6 @@ main(int argc, char **argv)
 		.usage = usage, .opts = "l:", .longopts = longopts,
 		.option = report_option,
 	};
-	struct json_object *part;
 	long n;
 	int check, json, rc;
 
@@ -747,30 +779,8 @@ main(int argc, char **argv)
 	r.mk = config_conf(&r.cfg, &check_marker);
 	if (check)
 		return report_plan(&r.cfg, n);
-	if ((r.root = json_object_new_object()) == NULL)
+	if (report_build(&r, (size_t)n) != ST_OK)
 		return tool_verdict(NULL, ST_OSERR, 0, "out of memory");
-	r.deadline = mono_ms() + STATUS_IMDS_MS;
-	js_str(r.root, "version", PROC_VERSION);
-	js_str(r.root, "config", r.cfg.path);
-	json_object_object_add(r.root, "instance",
-	    part = json_object_new_object());
-	report_instance(&r, part);
-	json_object_object_add(r.root, "marker",
-	    part = json_object_new_object());
-	report_marker(&r, part);
-	json_object_object_add(r.root, "cloud_init",
-	    part = json_object_new_object());
-	report_cloudinit(&r, part);
-	json_object_object_add(r.root, "lifecycle",
-	    part = json_object_new_object());
-	report_lifecycle(&r, part);
-	report_notices(&r);
-	json_object_object_add(r.root, "last_passed", NULL);
-	json_object_object_add(r.root, "history",
-	    part = json_object_new_object());
-	report_history(&r, (size_t)n, part);
-	if (r.imds_ready)
-		imds_free(&r.imds);
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(r.root,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
