@@ -105,8 +105,9 @@ struct check_def {
 	 */
 	int (*key)(void *conf, struct inifile *f, int where, const char *k,
 	    const char *v);
-	/* After the file (configured: its section was there); ST_OK or
-	 * ST_CONFIG naming path.  May be NULL. */
+	/* After the file (configured: its section was there, or an event's
+	 * checks list names it); ST_OK or ST_CONFIG naming path.  May be
+	 * NULL. */
 	int (*validate)(const void *conf, int configured, const char *path,
 	    struct status *st);
 	/* 1 when it runs for event ev unless the event's checks say; NULL:

@@ -260,8 +260,11 @@ config_handler(struct inifile *f, const char *sec, const char *k,
 		return inifile_error(f, "unknown section [%s] (known: %s, or "
 		    "an event name such as BeforeInstall)", sec, known);
 	}
-	if (k == NULL)		/* a section header */
+	if (k == NULL) {	/* a section header: a check's counts as set */
+		if (i >= 0)
+			c->configured |= 1u << i;
 		return 0;
+	}
 	if (strcmp(sec, "gate") == 0)
 		return cf_gate(f, c, k, v);
 	if (i >= 0)
@@ -292,11 +295,33 @@ config_dir_ok(const char *dir, int may_be_absent, struct status *st)
 	return ST_OK;
 }
 
+/*
+ * Each check validates its conf after the whole file.  One that will run
+ * counts as configured even without its section (an event's checks list
+ * names it): "checks = drain" with no ports is refused here, not passed.
+ */
+static int
+config_validate(struct config *c, const char *path, struct status *st)
+{
+	unsigned used = c->configured;
+	size_t i;
+	int rc = ST_OK;
+
+	for (i = 0; i < EV_COUNT; i++)
+		if (c->ev[i].checks_set)
+			used |= c->ev[i].checks;
+	for (i = 0; rc == ST_OK && i < registry_count(); i++)
+		if (registry_at(i)->validate != NULL)
+			rc = registry_at(i)->validate(config_conf_at(c, i),
+			    (used >> i) & 1, path, st);
+	return rc;
+}
+
 int
 config_load_file(struct config *c, const char *path, struct status *st)
 {
 	char *dir, *buf = NULL;
-	size_t len, i;
+	size_t len;
 	int absent, rc;
 
 	if (config_store_ok(st) != ST_OK)
@@ -322,11 +347,7 @@ config_load_file(struct config *c, const char *path, struct status *st)
 	text_copy(c->path, path, sizeof(c->path));
 	rc = inifile_parse(path, buf, len, config_handler, c, ST_CONFIG, st);
 	free(buf);
-	for (i = 0; rc == ST_OK && i < registry_count(); i++)
-		if (registry_at(i)->validate != NULL)
-			rc = registry_at(i)->validate(config_conf_at(c, i),
-			    (c->configured >> i) & 1, path, st);
-	return rc;
+	return rc == ST_OK ? config_validate(c, path, st) : rc;
 }
 
 /* Tries one candidate: ST_OK when loaded, -1 when absent, else ST_CONFIG. */

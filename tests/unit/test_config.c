@@ -456,6 +456,14 @@ static const struct bad_case bad_cases[] = {
 	    ": [health] needs a url" },
 	{ "unknown key in [health]", "[health]\nurl = http://127.0.0.1/\n"
 	    "foo = 1\n", ":3: unknown key 'foo' in [health]" },
+	/* a check that will run is validated without its section */
+	{ "health listed, no [health]", "[ValidateService]\nchecks = health\n",
+	    ": [health] needs a url or a tcp" },
+	{ "drain listed, no [drain]", "[AfterBlockTraffic]\n"
+	    "checks = lifecycle drain\n", ": [drain] needs ports" },
+	{ "an empty [drain]", "[drain]\n", ": [drain] needs ports" },
+	{ "an empty [health]", "[gate]\ntimeout = 5\n[health]\n",
+	    ": [health] needs a url or a tcp" },
 	/* event sections */
 	{ "unknown check", "[BeforeInstall]\nchecks = lifecycle bogus\n",
 	    ":2: checks: unknown check 'bogus'" },
