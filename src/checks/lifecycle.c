@@ -130,7 +130,7 @@ lifecycle_watch(struct check_ctx *wcx, const void *conf)
 
 	if (lifecycle_read(&wcx->imds, wcx->deadline, state, sizeof(state),
 	    &wcx->st) != ST_OK)
-		return wcx->st.code;	/* the checks themselves fail closed */
+		return wcx->st.code;	/* the runner says it, reads again */
 	if (strcmp(state, wcx->lifecycle) != 0) {
 		snprintf(wcx->said, sizeof(wcx->said), "lifecycle: target "
 		    "state now %s", state[0] ? state : "(not in a group)");

@@ -31,6 +31,13 @@ notices_in(time_t when, char *buf, size_t len)
 		snprintf(buf, len, "%lds ago", -d);
 }
 
+/*
+ * Whether the on_interruption = check warning was printed: by the run (a
+ * notice at the start) or by the watch (one that came later), never twice.
+ * One run per process; the run sets it before the watch thread starts.
+ */
+static int notices_warned;
+
 /* A Spot interruption notice under on_interruption; ST_OK to go on. */
 static int
 notices_spot(struct check_ctx *cx, const struct notices_conf *c,
@@ -47,7 +54,7 @@ notices_spot(struct check_ctx *cx, const struct notices_conf *c,
 		    "= %s", notice_action_name(s->action), s->time, in,
 		    action == ON_STATE_SKIP ? "not checking" : "failing",
 		    check_on_state_name(action));
-	if (!quiet)
+	if (!quiet && !notices_warned++)
 		out_info("notices: WARNING: spot interruption notice: %s at %s "
 		    "(%s); on_interruption = check: the checks run",
 		    notice_action_name(s->action), s->time, in);
@@ -158,15 +165,14 @@ notices_run(struct check_ctx *cx, const void *conf)
 static int
 notices_watch(struct check_ctx *wcx, const void *conf)
 {
-	static int said;	/* the watch thread's only */
 	struct notice_spot s;
 	int rc;
 
 	if ((rc = notice_read_spot(&wcx->imds, wcx->deadline, &s,
 	    &wcx->st)) != ST_OK || !s.present)
-		return rc;	/* a failed read: the checks fail closed */
+		return rc;	/* a failed read: the runner says it, reads again */
 	rc = notices_spot(wcx, conf, &s, 1);
-	if (rc == ST_OK && !said++)
+	if (rc == ST_OK && !notices_warned++)
 		snprintf(wcx->said, sizeof(wcx->said), "notices: WARNING: "
 		    "spot interruption notice now: %s at %s; on_interruption "
 		    "= check: the checks go on", notice_action_name(s.action),

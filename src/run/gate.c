@@ -73,6 +73,7 @@ struct gate_watch {
 	struct gate *g;
 	struct check_ctx wcx;
 	unsigned bits;			/* the checks watched (atomic) */
+	unsigned failing;		/* those whose last re-read failed */
 	int64_t deadline;
 	pthread_t tid;
 };
@@ -95,7 +96,12 @@ gate_watch_sleep(int64_t ms)
 	return gate_ended;
 }
 
-/* One check's watch; 0 to go on, 1 when it failed to read (retry soon). */
+/*
+ * One check's watch; 0 to go on, 1 when it failed to read (retry soon).  A
+ * failed re-read ends nothing (the check passed its own read, and a
+ * metadata hiccup must not fail a deployment), but it is said, once until
+ * a re-read works again: the operator sees the watch is blind meanwhile.
+ */
 static int
 gate_watch_one(struct gate_watch *wt, size_t i)
 {
@@ -116,6 +122,15 @@ gate_watch_one(struct gate_watch *wt, size_t i)
 	}
 	if (wcx->said[0] != '\0')
 		out_info("%s", wcx->said);
+	if (rc != ST_OK && rc != CHECK_LEAVING && !(wt->failing & 1u << i))
+		out_info("watch: %s: %s; reading it again every %.1fs", d->name,
+		    wcx->st.msg, CHECK_WATCH_RETRY_MS / 1000.0);
+	else if (rc == ST_OK && (wt->failing & 1u << i))
+		out_info("watch: %s: read again", d->name);
+	if (rc == ST_OK)
+		wt->failing &= ~(1u << i);
+	else
+		wt->failing |= 1u << i;
 	/* the one fact a watch may change: the history line's state */
 	text_copy(g->cx.lifecycle, wcx->lifecycle, sizeof(g->cx.lifecycle));
 	if (rc == CHECK_LEAVING) {
@@ -129,7 +144,7 @@ gate_watch_one(struct gate_watch *wt, size_t i)
 		_exit(code);
 	}
 	pthread_mutex_unlock(&gate_end_lock);
-	return rc != ST_OK;	/* the checks themselves fail closed */
+	return rc != ST_OK;
 }
 
 static void *

@@ -174,6 +174,31 @@ def test_bad_notice_fails_closed(deploy, imds, tmp_path, item, body, want):
     assert r.verdict.startswith("FAIL: notices: ") or "notices:" in r.verdict
 
 
+def test_bad_notice_during_a_wait_is_said_once_and_read_again(deploy, imds, tmp_path):
+    """A re-read that fails (here an unknown action) ends nothing: the check
+    passed its own read.  The runner says it once, not at every 0.3 s retry,
+    and says when a re-read works again; a good notice then still ends the
+    run."""
+    dep = deploy(config(tmp_path, timeout=30))
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", dep.run("before-install", timeout=60)))
+    t.start()
+    dep.wait_output("notices: no spot interruption notice")
+    imds.state.spot_action = "{\"action\": \"explode\", \"time\": \"2026-12-06T12:00:00Z\"}"
+    dep.wait_output("unknown action 'explode'")
+    time.sleep(1.0)                     # about three retries
+    imds.state.spot_action = None
+    dep.wait_output("watch: notices: read again")
+    imds.state.spot_action = {"action": "terminate", "time": iso(110)}
+    t.join()
+    r = box["r"]
+    assert_agent_clean(r, "SKIP")
+    said = [ln for ln in r.output if "unknown action 'explode'" in ln]
+    assert len(said) == 1 and "watch: notices: " in said[0], r.describe()
+    assert "reading it again every 0.3s" in said[0], r.describe()
+    assert "spot interruption notice: terminate" in r.verdict, r.describe()
+
+
 def test_imds_no_reads_no_notice(deploy, imds, tmp_path):
     provision(tmp_path)
     imds.state.spot_action = {"action": "terminate", "time": iso(60)}
