@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/event.h"
 #include "base/mono.h"
 #include "base/out.h"
 #include "base/text.h"
@@ -40,6 +41,35 @@ check_leave(struct check_ctx *cx, int skip, const char *fmt, ...)
 	va_end(ap);
 	cx->leave_skip = skip;
 	return CHECK_LEAVING;
+}
+
+int
+check_leave_policy(struct check_ctx *cx, int action, const char *key,
+    const char *fmt, ...)
+{
+	int skip = action != ON_STATE_FAIL;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	if (vsnprintf(cx->leave_msg, sizeof(cx->leave_msg), fmt, ap) < 0)
+		cx->leave_msg[0] = '\0';
+	va_end(ap);
+	n = strlen(cx->leave_msg);
+	/* a cut message is still a message: truncation is fine */
+	(void)snprintf(cx->leave_msg + n, sizeof(cx->leave_msg) - n,
+	    ": %s; %s = %s", skip ? "not checking" : "failing", key,
+	    check_on_state_name(skip ? ON_STATE_SKIP : ON_STATE_FAIL));
+	cx->leave_skip = skip;
+	return CHECK_LEAVING;
+}
+
+int
+check_policy(int gate, const int *per_event, int ev)
+{
+	if (ev >= 0 && ev < EV_COUNT && per_event[ev] >= 0)
+		return per_event[ev];
+	return gate;
 }
 
 void

@@ -139,6 +139,16 @@ double check_elapsed(const struct check_ctx *cx);
 /* Ends the run: skip (exit 0) or fail, with this message; CHECK_LEAVING. */
 int check_leave(struct check_ctx *cx, int skip, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * check_leave for a policy setting that says skip or fail (action, an enum
+ * on_state): the message is fmt's, then ": not checking; KEY = skip" or
+ * ": failing; KEY = fail".
+ */
+int check_leave_policy(struct check_ctx *cx, int action, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A policy setting in force for event ev: the event section's (per_event,
+ * -1 when not set there), else [gate]'s; ev -1 (a helper): [gate]'s. */
+int check_policy(int gate, const int *per_event, int ev);
 /* Asks for this check's watch to be called during the later waits. */
 void check_watch_me(struct check_ctx *cx);
 /* Parsers of common value types for key handlers: 0 or inifile_error. */

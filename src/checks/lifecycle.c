@@ -36,9 +36,7 @@ lifecycle_leaving(const char *state)
 int
 lifecycle_on_terminating(const struct lifecycle_conf *c, int ev)
 {
-	if (ev >= 0 && ev < EV_COUNT && c->ev_on_terminating[ev] >= 0)
-		return c->ev_on_terminating[ev];
-	return c->on_terminating;
+	return check_policy(c->on_terminating, c->ev_on_terminating, ev);
 }
 
 int
@@ -75,12 +73,9 @@ static int
 lifecycle_leave(struct check_ctx *cx, const char *state, int action,
     const char *key)
 {
-	int skip = action != ON_STATE_FAIL;
-
-	return check_leave(cx, skip, "%s (target lifecycle state %s): %s; "
-	    "%s = %s", lifecycle_leaving(state) ? "instance is leaving" :
-	    "instance is not in service", state, skip ? "not checking" :
-	    "failing", key ? key : "policy", skip ? "skip" : "fail");
+	return check_leave_policy(cx, action, key ? key : "policy",
+	    "%s (target lifecycle state %s)", lifecycle_leaving(state) ?
+	    "instance is leaving" : "instance is not in service", state);
 }
 
 static int

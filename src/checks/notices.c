@@ -10,15 +10,6 @@
 #include "base/out.h"
 #include "base/text.h"
 
-/* The setting in force for event ev (-1: a helper, [gate]'s). */
-static int
-notices_policy(int gate, const int *per_event, int ev)
-{
-	if (ev >= 0 && ev < EV_COUNT && per_event[ev] >= 0)
-		return per_event[ev];
-	return gate;
-}
-
 /* "in 94s" or "12s ago": against the wall clock, as EC2 means it. */
 static void
 notices_in(time_t when, char *buf, size_t len)
@@ -43,17 +34,15 @@ static int
 notices_spot(struct check_ctx *cx, const struct notices_conf *c,
     const struct notice_spot *s, int quiet)
 {
-	int action = notices_policy(c->on_interruption,
+	int action = check_policy(c->on_interruption,
 	    c->ev_on_interruption, cx->ev);
 	char in[32];
 
 	notices_in(s->when, in, sizeof(in));
 	if (action != ON_STATE_CHECK)
-		return check_leave(cx, action == ON_STATE_SKIP, "spot "
-		    "interruption notice: %s at %s (%s): %s; on_interruption "
-		    "= %s", notice_action_name(s->action), s->time, in,
-		    action == ON_STATE_SKIP ? "not checking" : "failing",
-		    check_on_state_name(action));
+		return check_leave_policy(cx, action, "on_interruption",
+		    "spot interruption notice: %s at %s (%s)",
+		    notice_action_name(s->action), s->time, in);
 	if (!quiet && !notices_warned++)
 		out_info("notices: WARNING: spot interruption notice: %s at %s "
 		    "(%s); on_interruption = check: the checks run",
@@ -72,13 +61,11 @@ notices_rebalance(struct check_ctx *cx, const struct notices_conf *c)
 		return status_wrap(&cx->st, "notices");
 	if (!r.present)
 		return ST_OK;
-	action = notices_policy(c->on_rebalance, c->ev_on_rebalance, cx->ev);
+	action = check_policy(c->on_rebalance, c->ev_on_rebalance, cx->ev);
 	if (action != ON_STATE_CHECK)
-		return check_leave(cx, action == ON_STATE_SKIP, "rebalance "
-		    "recommendation at %s (elevated risk of a Spot "
-		    "interruption): %s; on_rebalance = %s", r.time,
-		    action == ON_STATE_SKIP ? "not checking" : "failing",
-		    check_on_state_name(action));
+		return check_leave_policy(cx, action, "on_rebalance",
+		    "rebalance recommendation at %s (elevated risk of a Spot "
+		    "interruption)", r.time);
 	out_info("notices: WARNING: rebalance recommendation at %s (elevated "
 	    "risk of a Spot interruption); on_rebalance = check", r.time);
 	check_note(cx, "rebalance recommended at %s", r.time);
@@ -102,7 +89,7 @@ notices_scheduled(struct check_ctx *cx, const struct notices_conf *c)
 		free(e);
 		return status_wrap(&cx->st, "notices");
 	}
-	action = notices_policy(c->on_scheduled, c->ev_on_scheduled, cx->ev);
+	action = check_policy(c->on_scheduled, c->ev_on_scheduled, cx->ev);
 	for (i = 0; i < e->n; i++) {
 		ev = &e->ev[i];
 		if (ev->start > until)
@@ -115,11 +102,9 @@ notices_scheduled(struct check_ctx *cx, const struct notices_conf *c)
 		    "(no description)");
 	}
 	if (n > 0 && action != ON_STATE_CHECK) {
-		rc = check_leave(cx, action == ON_STATE_SKIP, "scheduled event "
-		    "%s from %s within the deadline: %s; on_scheduled_event = "
-		    "%s", e->ev[0].code_text, e->ev[0].not_before,
-		    action == ON_STATE_SKIP ? "not checking" : "failing",
-		    check_on_state_name(action));
+		rc = check_leave_policy(cx, action, "on_scheduled_event",
+		    "scheduled event %s from %s within the deadline",
+		    e->ev[0].code_text, e->ev[0].not_before);
 		free(e);
 		return rc;
 	}
@@ -212,8 +197,7 @@ notices_key(void *conf, struct inifile *f, int where, const char *k,
 		per_event = c->ev_on_scheduled;
 	} else
 		return CHECK_KEY_NOT_MINE;
-	if (where == CHECK_IN_SECTION)
-		return CHECK_KEY_NOT_MINE;
+	/* no section of its own: [gate] or an event section */
 	out = where >= 0 ? &per_event[where] : gate;
 	return check_on_state(f, k, v, out);
 }
