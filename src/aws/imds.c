@@ -288,8 +288,9 @@ imds_get_line(struct imds *m, const char *item, int64_t deadline, char *out,
 	int rc;
 
 	out[0] = '\0';
-	/* one IMDS reply: on the heap, too large for a frame (this also
-	 * runs in the watch thread, so no static buffer) */
+	/* a whole IMDS reply, not len: a 404's body (IMDS sends an HTML
+	 * page) is longer than any line; on the heap, too large for a frame
+	 * (this also runs in the watch thread, so no static buffer) */
 	if ((buf = malloc(CAP_IMDS_BODY)) == NULL)
 		return status_set(st, ST_OSERR, "out of memory");
 	if ((rc = imds_get(m, item, deadline, buf, CAP_IMDS_BODY, code,
