@@ -3,7 +3,7 @@
  * to go away or be disturbed (aws/notice.h), read from instance metadata.
  *
  * Rules (cdgate.ini(5): [gate] on_interruption on_rebalance
- * on_scheduled_event, the first also per event section):
+ * on_scheduled_event, each also per event section):
  * - a Spot interruption notice (spot/instance-action) is treated like
  *   leaving: on_interruption = skip (default: exit 0 at once, saying so,
  *   as on_terminating: a wait on an instance about to be reclaimed is what
