@@ -311,8 +311,10 @@ def source_formats() -> list:
     # the helpers that put a fixed text in front of their format
     # (MESSAGE_CALLS): "digest path '%s' " + "does not exist"
     for _, fn, _, fmt in message_formats():
-        if MESSAGE_CALLS[fn][2] and (entry := _format_entry(format_parts(fmt))) is not None:
-            out.append(entry)
+        for suffix in MESSAGE_SUFFIX.get(fn, ("",)):
+            if (MESSAGE_CALLS[fn][2] or suffix) and \
+                    (entry := _format_entry(format_parts(fmt + suffix))) is not None:
+                out.append(entry)
     return out
 
 
@@ -454,7 +456,13 @@ MESSAGE_CALLS = {
     "xp_fail": (2, 1, "reply to %s: line %lu: "), "health_fail_what": (2, None, ""),
     "tags_why": (1, None, ""), "proc_on_term": (0, None, ""), "tool_verdict": (3, 1, ""),
     "mark_verdict": (2, 1, ""), "ap_err": (2, None, "appspec '%s' line %lu: "),
+    "check_leave_policy": (3, None, ""),
 }
+# The helpers that put a fixed text after their format, in each of its
+# forms: check_leave_policy ends it with what the policy setting (its
+# argument, a hole here) said.
+MESSAGE_SUFFIX = {"check_leave_policy": (": not checking; %s = skip",
+                                         ": failing; %s = fail")}
 
 # Formats with no row of their own, each with the reason.  Only three
 # reasons are allowed.
