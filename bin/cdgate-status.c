@@ -40,8 +40,10 @@
 static const char usage[] =
     "usage: cdgate-status [-hnV] [-c config] [--json] [-l N]\n"
     "  This instance's provisioning (marker, cloud-init), its Auto Scaling\n"
-    "  lifecycle state, the last N runs from the deployment history\n"
-    "  (default 10), and the last deployment it passed the gate with.\n"
+    "  lifecycle state, EC2's notices (Spot interruption, rebalance\n"
+    "  recommendation, scheduled events), the last N runs from the\n"
+    "  deployment history (default 10), and the last deployment it passed\n"
+    "  the gate with.\n"
     "  -l, --last N  show the last N runs, 1 to 1000;  --json  one JSON object\n"
     "  -n  check mode: print the configuration used and the plan, read\n"
     "      nothing, no network\n"
@@ -190,7 +192,6 @@ report_cloudinit(struct report *r, struct json_object *ci)
 static void
 report_lifecycle(struct report *r, struct json_object *lc)
 {
-	static const char *const names[] = { "check", "skip", "fail" };
 	char state[64];
 	const char *key = NULL;
 	struct status st;
@@ -211,8 +212,9 @@ report_lifecycle(struct report *r, struct json_object *lc)
 	json_object_object_add(lc, "in_group",
 	    json_object_new_boolean(state[0] != '\0'));
 	js_str(lc, "state", state);
-	action = lifecycle_action(config_conf(&r->cfg, &check_lifecycle), -1, state, &key);
-	js_str(lc, "action", names[action]);
+	action = lifecycle_action(config_conf(&r->cfg, &check_lifecycle), -1,
+	    state, &key);
+	js_str(lc, "action", check_on_state_name(action));
 	js_str(lc, "setting", key);
 }
 
@@ -679,8 +681,9 @@ report_plan(const struct config *cfg, long n)
 			    "(AWS_EC2_METADATA_DISABLED=true)");
 		else
 			out_info("instance metadata: would be consulted at '%s' "
-			    "for the instance id and the lifecycle state "
-			    "(deadline %ds)", m.base, STATUS_IMDS_MS / 1000);
+			    "for the instance id, the lifecycle state and "
+			    "EC2's notices (deadline %ds)", m.base,
+			    STATUS_IMDS_MS / 1000);
 		imds_free(&m);
 	}
 	out_verdict(0, 0, "configuration is valid (check mode: nothing read)");
@@ -787,6 +790,8 @@ main(int argc, char **argv)
 	else
 		print_text(&r);
 	json_object_put(r.root);
+	/* stdout failed: no channel is left for a reason (proc_start makes
+	 * stderr stdout, one stream as the agent keeps); the exit code says */
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return ST_OSERR;
 	return 0;

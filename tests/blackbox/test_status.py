@@ -156,7 +156,8 @@ def test_check_mode_returns_at_once_with_metadata_unreachable(build, state, ini)
     assert r.elapsed < 2 + SLACK, r.describe()
     assert r.output[0].endswith(f", config '{cfg}'"), r.describe()
     assert ("cdgate: cdgate-status: instance metadata: would be consulted at "
-            "'http://127.0.0.1:9' for the instance id and the lifecycle state (deadline 2s)"
+            "'http://127.0.0.1:9' for the instance id, the lifecycle state and EC2's notices "
+            "(deadline 2s)"
             ) in r.output, r.describe()
     assert r.output[-1].startswith("cdgate: cdgate-status: PASS: configuration is valid")
 
@@ -547,3 +548,4 @@ def test_an_http_error_on_one_notice_is_shown_as_the_error(build, imds, state, i
     # (the attempts counted in the message may differ from run to run)
     assert text[-1].startswith("notices: unknown: spot interruption notice: ") and \
         "HTTP 500" in text[-1], text
+
