@@ -205,6 +205,21 @@ test_spot(void **state)
 	rc = notice_parse_spot("{\"action\": \"stop\", \"time\": "
 	    "\"2026-12-06T12:00:00Z\"}garbage", 50, &s, &st);
 	assert_int_equal(rc, ST_OK);
+	/* a raw NUL byte, inside the value or after it, is not JSON */
+	{
+		static const char in[] = "{\"action\": \"st\0op\", \"time\": "
+		    "\"2026-12-06T12:00:00Z\"}";
+		static const char after[] = "{\"action\": \"stop\", \"time\": "
+		    "\"2026-12-06T12:00:00Z\"}\0";
+
+		status_clear(&st);
+		assert_int_equal(notice_parse_spot(in, sizeof(in) - 1, &s, &st),
+		    ST_UNAVAIL);
+		assert_true(text_utf8_valid(st.msg, strlen(st.msg)));
+		status_clear(&st);
+		assert_int_equal(notice_parse_spot(after, sizeof(after) - 1, &s,
+		    &st), ST_UNAVAIL);
+	}
 }
 
 /* ------------------------------------------------------------------ */
