@@ -9,8 +9,8 @@
  *   (on_terminating, ...); it gives their defaults, parses each value and
  *   validates the whole after the file, in its own conf struct, which the
  *   configuration stores for it (run/config.h) and never looks into;
- * - says whether it runs by default for an event, knowing whether its
- *   section was configured;
+ * - names the events it runs for by default, and whether only when its
+ *   section is there;
  * - runs against a narrow context (struct check_ctx): the deadline, the
  *   instance metadata client, the instance id, the facts gathered so far
  *   and the status; never the whole run;
@@ -31,6 +31,7 @@
 
 #include "aws/imds.h"
 #include "base/caps.h"
+#include "base/event.h"
 #include "base/inifile.h"
 #include "base/status.h"
 #include "base/watch.h"
@@ -50,6 +51,9 @@
 #define CHECK_LEAVING 200
 /* a key handler's answer for a key that is not the check's */
 #define CHECK_KEY_NOT_MINE 1
+/* an event's bit in check_def.default_events */
+#define CHECK_EVENT(ev) (1u << (ev))
+#define CHECK_EVERY_EVENT ((1u << EV_COUNT) - 1)
 /* where a key handler's key is: its own section, [gate], or an event
  * section (the event's number, 0 and up) */
 #define CHECK_IN_SECTION (-2)
@@ -110,9 +114,13 @@ struct check_def {
 	 * NULL. */
 	int (*validate)(const void *conf, int configured, const char *path,
 	    struct status *st);
-	/* 1 when it runs for event ev unless the event's checks say; NULL:
-	 * every event */
-	int (*by_default)(const void *conf, int configured, int ev);
+	/*
+	 * The events it runs for when the event's section lists no checks
+	 * (CHECK_EVENT bits, CHECK_EVERY_EVENT); with default_if_configured,
+	 * only when its own section is there ([health], [drain]).
+	 */
+	unsigned default_events;
+	int default_if_configured;
 	int (*run)(struct check_ctx *cx, const void *conf);
 	/* May be NULL; as run, from the watch thread's context: ST_OK,
 	 * CHECK_LEAVING, or a failed read (tried again soon). */

@@ -721,14 +721,6 @@ drain_validate(const void *conf, int configured, const char *path,
 	return ST_OK;
 }
 
-static int
-drain_by_default(const void *conf, int configured, int ev)
-{
-	(void)conf;
-	/* once the load balancer has stopped sending new connections */
-	return configured && ev == EV_AFTER_BLOCK_TRAFFIC;
-}
-
 const struct check_def check_drain = {
 	.name = "drain",
 	.section = "drain",
@@ -737,6 +729,8 @@ const struct check_def check_drain = {
 	.defaults = drain_defaults,
 	.key = drain_key,
 	.validate = drain_validate,
-	.by_default = drain_by_default,
+	/* once the load balancer has stopped sending new connections */
+	.default_events = CHECK_EVENT(EV_AFTER_BLOCK_TRAFFIC),
+	.default_if_configured = 1,
 	.run = drain_run,
 };

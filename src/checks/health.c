@@ -975,15 +975,6 @@ health_validate(const void *conf, int configured, const char *path,
 	return ST_OK;
 }
 
-static int
-health_by_default(const void *conf, int configured, int ev)
-{
-	(void)conf;
-	/* when configured: after the start, and before traffic */
-	return configured && (ev == EV_VALIDATE_SERVICE ||
-	    ev == EV_BEFORE_ALLOW_TRAFFIC);
-}
-
 const struct check_def check_health = {
 	.name = "health",
 	.section = "health",
@@ -993,6 +984,9 @@ const struct check_def check_health = {
 	.defaults = health_defaults,
 	.key = health_key,
 	.validate = health_validate,
-	.by_default = health_by_default,
+	/* when configured: after the start, and before traffic */
+	.default_events = CHECK_EVENT(EV_VALIDATE_SERVICE) |
+	    CHECK_EVENT(EV_BEFORE_ALLOW_TRAFFIC),
+	.default_if_configured = 1,
 	.run = health_run_check,
 };

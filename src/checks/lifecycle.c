@@ -190,7 +190,8 @@ const struct check_def check_lifecycle = {
 	.conf_size = sizeof(struct lifecycle_conf),
 	.defaults = lifecycle_defaults,
 	.key = lifecycle_key,
-	/* no by_default: every event, it is what keeps waits from stalling */
+	/* every event: it is what keeps waits from stalling */
+	.default_events = CHECK_EVERY_EVENT,
 	.run = lifecycle_run,
 	.watch = lifecycle_watch,
 };

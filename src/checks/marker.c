@@ -234,15 +234,6 @@ marker_key(void *conf, struct inifile *f, int where, const char *k,
 	return CHECK_KEY_NOT_MINE;
 }
 
-static int
-marker_by_default(const void *conf, int configured, int ev)
-{
-	(void)conf;
-	(void)configured;
-	/* before the revision is installed, and before traffic */
-	return ev == EV_BEFORE_INSTALL || ev == EV_BEFORE_ALLOW_TRAFFIC;
-}
-
 static void
 marker_plan(const void *conf)
 {
@@ -259,7 +250,9 @@ const struct check_def check_marker = {
 	.conf_size = sizeof(struct marker_conf),
 	.defaults = marker_defaults,
 	.key = marker_key,
-	.by_default = marker_by_default,
+	/* before the revision is installed, and before traffic */
+	.default_events = CHECK_EVENT(EV_BEFORE_INSTALL) |
+	    CHECK_EVENT(EV_BEFORE_ALLOW_TRAFFIC),
 	.run = marker_run,
 	.plan = marker_plan,
 };

@@ -209,7 +209,8 @@ const struct check_def check_notices = {
 	.conf_size = sizeof(struct notices_conf),
 	.defaults = notices_defaults,
 	.key = notices_key,
-	/* no by_default: every event, with the lifecycle check */
+	/* every event, with the lifecycle check */
+	.default_events = CHECK_EVERY_EVENT,
 	.run = notices_run,
 	.watch = notices_watch,
 };

@@ -509,15 +509,6 @@ tags_defaults(void *conf)
 	((struct tags_conf *)conf)->source = TAGS_AUTO;
 }
 
-static int
-tags_by_default(const void *conf, int configured, int ev)
-{
-	(void)conf;
-	(void)configured;
-	/* with the marker: its recorded tags are checked even with no [tags] */
-	return ev == EV_BEFORE_INSTALL || ev == EV_BEFORE_ALLOW_TRAFFIC;
-}
-
 const struct check_def check_tags = {
 	.name = "tags",
 	.section = "tags",
@@ -525,6 +516,8 @@ const struct check_def check_tags = {
 	.conf_size = sizeof(struct tags_conf),
 	.defaults = tags_defaults,
 	.key = tags_key,
-	.by_default = tags_by_default,
+	/* with the marker: its recorded tags are checked even with no [tags] */
+	.default_events = CHECK_EVENT(EV_BEFORE_INSTALL) |
+	    CHECK_EVENT(EV_BEFORE_ALLOW_TRAFFIC),
 	.run = tags_run_check,
 };

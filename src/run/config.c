@@ -506,8 +506,8 @@ config_checks(const struct config *c, enum event ev)
 		return c->ev[ev].checks;
 	for (i = 0; i < registry_count(); i++) {
 		d = registry_at(i);
-		if (d->by_default == NULL || d->by_default(c->store +
-		    config_offset(i), (c->configured >> i) & 1, (int)ev))
+		if ((d->default_events & CHECK_EVENT(ev)) &&
+		    (!d->default_if_configured || (c->configured >> i) & 1))
 			checks |= 1u << i;
 	}
 	return checks;

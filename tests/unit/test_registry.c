@@ -33,6 +33,13 @@ test_every_row_is_complete(void **state)
 		assert_non_null(d->name);
 		assert_true(d->name[0] != '\0');
 		CHECK_INT(d->name, d->run != NULL, 1);
+		/* runs by default somewhere, and only for events there are */
+		CHECK_INT(d->name, d->default_events != 0, 1);
+		CHECK_INT(d->name, (d->default_events & ~CHECK_EVERY_EVENT) == 0,
+		    1);
+		/* only a check with a section can wait for it */
+		if (d->default_if_configured)
+			CHECK_INT(d->name, d->section != NULL, 1);
 		/* a section or keys need a handler, and keys to name */
 		if (d->section != NULL || d->gate_keys != NULL)
 			CHECK_INT(d->name, d->key != NULL, 1);
