@@ -50,8 +50,7 @@ lifecycle_action(const struct lifecycle_conf *c, int ev, const char *state,
 	*key = NULL;
 	if (lifecycle_leaving(state)) {
 		*key = "on_terminating";
-		return lifecycle_on_terminating(c, ev) == ON_TERM_FAIL ?
-		    ON_STATE_FAIL : ON_STATE_SKIP;
+		return lifecycle_on_terminating(c, ev);
 	}
 	if (strcmp(state, "Standby") == 0) {
 		*key = "on_standby";
@@ -144,7 +143,7 @@ lifecycle_defaults(void *conf)
 	int i;
 
 	/* skip on_terminating, check the rest: see lifecycle.h for why */
-	c->on_terminating = ON_TERM_SKIP;
+	c->on_terminating = ON_STATE_SKIP;
 	c->on_standby = c->on_detached = c->on_warmed = ON_STATE_CHECK;
 	for (i = 0; i < EV_COUNT; i++)
 		c->ev_on_terminating[i] = -1;
@@ -154,9 +153,9 @@ static int
 lifecycle_on_term(struct inifile *f, const char *v, int *out)
 {
 	if (strcmp(v, "skip") == 0)
-		*out = ON_TERM_SKIP;
+		*out = ON_STATE_SKIP;
 	else if (strcmp(v, "fail") == 0)
-		*out = ON_TERM_FAIL;
+		*out = ON_STATE_FAIL;
 	else
 		return inifile_error(f, "on_terminating = '%s': expected skip "
 		    "or fail", v);

@@ -44,14 +44,14 @@
 
 #define LIFECYCLE_ITEM "meta-data/autoscaling/target-lifecycle-state"
 
-enum on_term { ON_TERM_SKIP, ON_TERM_FAIL };
-/* on_standby, on_detached, on_warmed take an enum on_state (check.h) */
+/* every setting takes an enum on_state (check.h); on_terminating only
+ * skip or fail */
 
 /* [gate] on_terminating on_standby on_detached on_warmed, and
  * on_terminating of the event sections */
 struct lifecycle_conf {
-	int on_terminating;		/* enum on_term */
-	int on_standby, on_detached, on_warmed;	/* enum on_state */
+	int on_terminating;		/* ON_STATE_SKIP or ON_STATE_FAIL */
+	int on_standby, on_detached, on_warmed;
 	int ev_on_terminating[EV_COUNT];	/* -1: as [gate] */
 };
 

@@ -62,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FZ_ASSERT(t >= 1 && t <= CONFIG_MAX_TIMEOUT);
 		FZ_ASSERT(chk != 0 && (chk & ~registry_all()) == 0);
-		FZ_ASSERT(ot == ON_TERM_SKIP || ot == ON_TERM_FAIL);
+		FZ_ASSERT(ot == ON_STATE_SKIP || ot == ON_STATE_FAIL);
 	}
 	return 0;
 }

@@ -63,7 +63,7 @@ chk_defaults(const struct config *c)
 	int i;
 
 	assert_int_equal(c->timeout, CONFIG_DEFAULT_TIMEOUT);
-	assert_int_equal(LC(c)->on_terminating, ON_TERM_SKIP);
+	assert_int_equal(LC(c)->on_terminating, ON_STATE_SKIP);
 	assert_int_equal(c->imds, 1);
 	assert_string_equal(MK(c)->path, MARKER_DEFAULT_PATH);
 	assert_int_equal(MK(c)->cloud_init, 0);
@@ -80,7 +80,7 @@ chk_defaults(const struct config *c)
 		assert_int_equal(config_timeout(c, (enum event)i),
 		    CONFIG_DEFAULT_TIMEOUT);
 		assert_int_equal(lifecycle_on_terminating(LC(c), (enum event)i),
-		    ON_TERM_SKIP);
+		    ON_STATE_SKIP);
 	}
 }
 
@@ -100,15 +100,15 @@ chk_timeout_3600(const struct config *c)
 static void
 chk_on_term_fail(const struct config *c)
 {
-	assert_int_equal(LC(c)->on_terminating, ON_TERM_FAIL);
+	assert_int_equal(LC(c)->on_terminating, ON_STATE_FAIL);
 	assert_int_equal(lifecycle_on_terminating(LC(c), EV_AFTER_INSTALL),
-	    ON_TERM_FAIL);
+	    ON_STATE_FAIL);
 }
 
 static void
 chk_on_term_skip(const struct config *c)
 {
-	assert_int_equal(LC(c)->on_terminating, ON_TERM_SKIP);
+	assert_int_equal(LC(c)->on_terminating, ON_STATE_SKIP);
 }
 
 static void
@@ -179,7 +179,7 @@ chk_event_override(const struct config *c)
 	    registry_bit("lifecycle") | registry_bit("marker"));
 	assert_int_equal(config_timeout(c, EV_BEFORE_INSTALL), 120);
 	assert_int_equal(lifecycle_on_terminating(LC(c), EV_BEFORE_INSTALL),
-	    ON_TERM_FAIL);
+	    ON_STATE_FAIL);
 	/* the other events keep [gate] and their defaults */
 	for (i = 0; i < EV_COUNT; i++) {
 		if (i == EV_BEFORE_INSTALL)
@@ -187,7 +187,7 @@ chk_event_override(const struct config *c)
 		assert_int_equal(c->ev[i].checks_set, 0);
 		assert_int_equal(config_timeout(c, (enum event)i), 600);
 		assert_int_equal(lifecycle_on_terminating(LC(c), (enum event)i),
-		    ON_TERM_SKIP);
+		    ON_STATE_SKIP);
 	}
 }
 
@@ -205,9 +205,9 @@ static void
 chk_event_on_term_skip(const struct config *c)
 {
 	assert_int_equal(lifecycle_on_terminating(LC(c), EV_VALIDATE_SERVICE),
-	    ON_TERM_SKIP);
+	    ON_STATE_SKIP);
 	assert_int_equal(lifecycle_on_terminating(LC(c), EV_BEFORE_INSTALL),
-	    ON_TERM_FAIL);
+	    ON_STATE_FAIL);
 	assert_int_equal(config_timeout(c, EV_VALIDATE_SERVICE), 30);
 }
 
