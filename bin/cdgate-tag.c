@@ -167,9 +167,7 @@ tag_instance(struct tagger *t)
 		text_copy(t->instance_id, t->iid, sizeof(t->instance_id));
 		return ST_OK;
 	}
-	if (!t->cfg.imds)
-		return status_set(&t->st, ST_USAGE, "[gate] imds = no: give "
-		    "--instance-id");
+	/* main refused imds = no without --instance-id already */
 	if ((rc = imds_instance_id(&t->imds, t->deadline, t->instance_id,
 	    sizeof(t->instance_id), &t->st)) != ST_OK)
 		return rc;
