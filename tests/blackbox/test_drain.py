@@ -348,6 +348,18 @@ def test_drain_wait_ends_within_3s_of_flip_to_terminated(deploy, listener, imds,
     assert established(listener.port) == 1       # nothing was drained
 
 
+@pytest.mark.parametrize("cfg", ["[AfterBlockTraffic]\nchecks = lifecycle drain\n",
+                                 "[drain]\n"], ids=["listed", "bare-section"])
+def test_drain_without_ports_is_refused_not_passed(deploy, cfg):
+    """A checks list naming drain with no [drain], or a [drain] with no
+    key: the configuration is refused (it passed, 'drained (ports )')."""
+    res = deploy(config="[gate]\nhistory = none\n" + cfg).run("after-block-traffic",
+                                                               timeout=60)
+    assert_agent_clean(res, "FAIL")
+    assert res.returncode == 78, res
+    assert "[drain] needs ports, such as ports = 80 443" in res.verdict, res
+
+
 @pytest.mark.parametrize("lines,needle", [
     ("ports = 0", "ports: '0' is not a port from 1 to 65535"),
     ("ports = http", "ports: 'http' is not a port"),
